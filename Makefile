@@ -1,0 +1,39 @@
+# The two commands of the README: `make demo` and `make test`. Each creates .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test run lint messages lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		(echo "Houqin needs Python 3.11 or newer (found: $$($(PYTHON) --version))"; exit 1)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)  ## play a scripted school against the local Bot API sandbox
+	$(BIN)/houqin demo
+
+test: $(STAMP)  ## the whole suite (PostgreSQL tests skip when it is unreachable)
+	$(BIN)/python -m pytest -q
+
+run: $(STAMP)  ## run the bot for real (needs TELEGRAM_BOT_TOKEN)
+	$(BIN)/houqin run
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy bot handlers scheduler storage
+
+messages: $(STAMP)  ## re-extract translatable strings and update the catalogs
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -o bot/locales/houqin.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i bot/locales/houqin.pot -d bot/locales -D houqin --no-fuzzy-matching
+
+lock:  ## re-pin the whole dependency tree after changing pyproject.toml
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

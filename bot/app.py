@@ -1,0 +1,116 @@
+"""Application assembly: the one place where handlers are registered, and the bot's lifecycle."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.context import BotData, HouqinContext, Services
+from bot.menu import publish_commands
+from bot.persistence import DatabasePersistence
+from handlers import common, groups, people
+from storage import bot_facts
+
+log = logging.getLogger(__name__)
+
+# Group numbers. python-telegram-bot runs at most one handler per group, groups in order.
+IDENTIFY_GROUP = -100  # loads the person and their language for every update
+MAIN_GROUP = 0  # features, then the fallbacks; the first matching handler wins
+
+RATE_LIMIT_RETRIES = 5
+
+HouqinApp = Application[Any, HouqinContext, dict[str, Any], dict[str, Any], BotData, Any]
+
+
+class HouqinApplication(Application):  # type: ignore[type-arg]
+    """An Application that writes persistence after every update, not only on an interval.
+
+    A form's progress is therefore in the database as soon as the bot has answered, so a
+    restart (or a crash) resumes the form where the user left it.
+    """
+
+    async def process_update(self, update: object) -> None:
+        await super().process_update(update)
+        await self.update_persistence()
+
+
+def register_handlers(application: HouqinApp) -> None:
+    """Every handler of the bot, in order.
+
+    Within MAIN_GROUP the order matters: multi-step forms (ConversationHandlers) first so they
+    see their own input, then commands and buttons of each feature, then the fallbacks that
+    answer anything nobody else took.
+    """
+    application.add_handler(TypeHandler(Update, common.identify), group=IDENTIFY_GROUP)
+
+    # Features.
+    people.register(application)
+    groups.register(application)
+
+    # Fallbacks: last in MAIN_GROUP.
+    application.add_handler(CommandHandler("cancel", common.cancel))
+    application.add_handler(MessageHandler(filters.COMMAND, common.unknown_command))
+    application.add_handler(
+        MessageHandler(
+            filters.ChatType.PRIVATE & ~filters.StatusUpdate.ALL, common.unexpected_message
+        )
+    )
+    application.add_handler(CallbackQueryHandler(common.stale_button))
+    application.add_error_handler(common.on_error)  # type: ignore[arg-type]
+
+
+def build_application(services: Services) -> HouqinApp:
+    """Build the bot for the given services; the token and Bot API URLs come from settings."""
+    settings = services.settings
+    builder = (
+        ApplicationBuilder()
+        .application_class(HouqinApplication)
+        .token(settings.telegram_bot_token)
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_file_url)
+        .context_types(ContextTypes(context=HouqinContext, bot_data=BotData))
+        .persistence(DatabasePersistence(services.database, services.clock))
+        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        .post_init(on_startup)
+        .post_shutdown(on_shutdown)
+    )
+    application: HouqinApp = builder.build()  # type: ignore[assignment]
+    application.bot_data.services = services
+    register_handlers(application)
+    return application
+
+
+def services_of(application: HouqinApp) -> Services:
+    """The services attached to an application."""
+    services = application.bot_data.services
+    if services is None:
+        raise RuntimeError("services are not attached to the application")
+    return services
+
+
+async def on_startup(application: HouqinApp) -> None:
+    """After initialize(): publish the command lists and remember the bot's username."""
+    services = services_of(application)
+    bot = application.bot
+    async with services.database.transaction() as session:
+        await bot_facts.remember(session, bot_facts.BOT_USERNAME, bot.username)
+    await publish_commands(bot, services.settings.language.value)
+    log.info("Houqin is up as @%s for %s", bot.username, services.profile.school.name)
+
+
+async def on_shutdown(application: HouqinApp) -> None:
+    """After shutdown(): close the database pool."""
+    await services_of(application).database.dispose()

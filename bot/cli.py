@@ -1,0 +1,256 @@
+"""The `houqin` command: run the bot, migrate, invite, check a profile, play the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import re
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+
+from bot.settings import Mode, Settings, SettingsError, load_settings, require_token
+
+EXIT_USAGE = 2
+DURATION = re.compile(r"^(\d+)\s*([dhm])$")
+
+
+class CliError(Exception):
+    """A problem the operator can fix; printed as one line, exit code 2."""
+
+
+def parse_lifetime(text: str) -> timedelta:
+    """'7d', '12h' or '30m' as a timedelta."""
+    match = DURATION.match(text.strip().lower())
+    if not match or int(match.group(1)) <= 0:
+        raise CliError(f"--expires: {text!r} is not a duration like 7d, 12h or 30m")
+    amount, unit = int(match.group(1)), match.group(2)
+    return {
+        "d": timedelta(days=amount),
+        "h": timedelta(hours=amount),
+        "m": timedelta(minutes=amount),
+    }[unit]
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _load_profile(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.profile import ProfileError, default_profile_path, load_profile
+
+    path = settings.school_profile or default_profile_path()
+    try:
+        return load_profile(path)
+    except ProfileError as exc:
+        raise CliError(f"SCHOOL_PROFILE {path} is invalid:\n{exc}") from None
+
+
+def cmd_run(_args: argparse.Namespace) -> int:
+    """Run the bot until SIGINT/SIGTERM."""
+    from bot.app import build_application
+    from bot.clock import SystemClock
+    from bot.context import Services
+    from storage.database import Database, migrate_sync
+
+    settings = load_settings()
+    require_token(settings)
+    _setup_logging(settings)
+    profile = _load_profile(settings)
+    migrate_sync(settings.database_url)
+    services = Services(
+        settings=settings,
+        profile=profile,
+        database=Database(settings.database_url),
+        clock=SystemClock(),
+    )
+    application = build_application(services)
+    if settings.mode == Mode.WEBHOOK:
+        if not settings.webhook_url or not settings.webhook_secret:
+            raise SettingsError("WEBHOOK_URL and WEBHOOK_SECRET must be set when MODE=webhook")
+        application.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path="telegram",
+            webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret,
+            allowed_updates=["message", "callback_query", "my_chat_member", "chat_member"],
+        )
+    else:
+        application.run_polling(
+            allowed_updates=["message", "callback_query", "my_chat_member", "chat_member"]
+        )
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    """Apply the database migrations."""
+    from storage.database import migrate_sync
+
+    settings = load_settings()
+    migrate_sync(settings.database_url)
+    print(f"database is up to date: {settings.database_url}")
+    return 0
+
+
+def cmd_profile_check(args: argparse.Namespace) -> int:
+    """Validate a school profile file."""
+    from bot.profile import check_profile
+
+    errors = check_profile(args.file)
+    if errors:
+        print("\n".join(errors), file=sys.stderr)
+        return 1
+    print(f"{args.file}: OK")
+    return 0
+
+
+async def _bot_username(settings: Settings) -> str | None:
+    from telegram import Bot
+
+    from storage import bot_facts
+    from storage.database import Database
+
+    database = Database(settings.database_url)
+    try:
+        async with database.transaction() as session:
+            known = await bot_facts.recall(session, bot_facts.BOT_USERNAME)
+    finally:
+        await database.dispose()
+    if known:
+        return known
+    if settings.telegram_bot_token:
+        bot = Bot(settings.telegram_bot_token, base_url=settings.telegram_base_url)
+        async with bot:
+            return bot.username
+    return None
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    """Make an invite and print its link and bare code."""
+    from bot.clock import SystemClock
+    from bot.render import deep_link
+    from storage import people
+    from storage.database import Database, migrate_sync
+    from storage.models import Role
+
+    settings = load_settings()
+    profile = _load_profile(settings)
+    role = Role(args.role)
+    post_key = None
+    if role == Role.STAFF:
+        if not args.post:
+            names = ", ".join(f"{p.key} ({p.name})" for p in profile.posts)
+            raise CliError(f"--post is required for staff; one of: {names}")
+        post = profile.post(args.post) or next(
+            (p for p in profile.posts if p.name == args.post), None
+        )
+        if post is None:
+            names = ", ".join(f"{p.key} ({p.name})" for p in profile.posts)
+            raise CliError(f"--post: no post {args.post!r} in the profile; one of: {names}")
+        post_key = post.key
+    if args.uses < 1:
+        raise CliError("--uses must be at least 1")
+    if args.name is not None and not (0 < len(args.name) <= 64):
+        raise CliError("--name must be 1 to 64 characters")
+    lifetime = parse_lifetime(args.expires)
+    migrate_sync(settings.database_url)
+
+    async def _create() -> tuple[str, str | None]:
+        database = Database(settings.database_url)
+        try:
+            async with database.transaction() as session:
+                invite = await people.create_invite(
+                    session,
+                    role=role,
+                    post_key=post_key,
+                    name=args.name,
+                    max_uses=args.uses,
+                    lifetime=lifetime,
+                    now=SystemClock().now(),
+                )
+        finally:
+            await database.dispose()
+        return invite.code, await _bot_username(settings)
+
+    code, username = asyncio.run(_create())
+    if username:
+        print(deep_link(username, code))
+    else:
+        print(
+            deep_link("<bot username>", code)
+            + "   (start the bot once, or set TELEGRAM_BOT_TOKEN, to fill in its username)"
+        )
+    print(code)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Play a scripted school through the sandbox and print the transcript."""
+    from bot.demo import run_demo
+
+    return asyncio.run(run_demo(verbose=args.verbose))
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """Serve the local Bot API sandbox for manual use."""
+    from bot.sandbox.server import serve_forever
+
+    asyncio.run(serve_forever(args.host, args.port, args.token))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `houqin`."""
+    parser = argparse.ArgumentParser(
+        prog="houqin", description="后勤通 Houqin school logistics bot"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the bot").set_defaults(func=cmd_run)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    invite = sub.add_parser("invite", help="make an invite link")
+    invite.add_argument("--role", required=True, choices=["director", "staff", "teacher"])
+    invite.add_argument("--post", help="post key or name (staff only), e.g. plumber or 水电工")
+    invite.add_argument("--name", help="the person's name, shown instead of their Telegram name")
+    invite.add_argument("--uses", type=int, default=1, help="how many people may use it (1)")
+    invite.add_argument("--expires", default="7d", help="lifetime: 7d, 12h, 30m (7d)")
+    invite.set_defaults(func=cmd_invite)
+
+    profile = sub.add_parser("profile", help="school profile tools")
+    profile_sub = profile.add_subparsers(dest="profile_command", required=True)
+    check = profile_sub.add_parser("check", help="validate a profile file")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_profile_check)
+
+    demo = sub.add_parser("demo", help="play a scripted school against the sandbox")
+    demo.add_argument("--verbose", action="store_true", help="also print the bot's logs")
+    demo.set_defaults(func=cmd_demo)
+
+    sandbox = sub.add_parser("sandbox", help="serve the local Bot API sandbox")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8081)
+    sandbox.add_argument("--token", default="123456:SANDBOX")
+    sandbox.set_defaults(func=cmd_sandbox)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `houqin` console command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (SettingsError, CliError) as exc:
+        print(f"houqin: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Run the real bot against the local Bot API sandbox in this event loop.
+
+Used by the end-to-end tests, `houqin demo` and the benchmarks: the Application is the one
+`houqin run` builds, polling the sandbox over HTTP; only the URLs and the clock differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
+from bot.app import HouqinApp, build_application, on_startup
+from bot.context import Services
+from bot.sandbox.server import BotApiSandbox
+
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member", "chat_member"]
+
+
+def services_for_sandbox(services: Services, sandbox: BotApiSandbox) -> Services:
+    """The same services with the token and Bot API URLs of the sandbox."""
+    settings = services.settings.model_copy(
+        update={
+            "telegram_bot_token": sandbox.token,
+            "telegram_base_url": sandbox.base_url,
+            "telegram_base_file_url": sandbox.base_file_url,
+        }
+    )
+    return replace(services, settings=settings)
+
+
+@asynccontextmanager
+async def running_bot(services: Services, sandbox: BotApiSandbox) -> AsyncIterator[HouqinApp]:
+    """Start the bot polling the sandbox; stop it cleanly on exit (like a SIGTERM would)."""
+    application = build_application(services_for_sandbox(services, sandbox))
+    sandbox.watch_application(application)
+    await application.initialize()
+    await on_startup(application)
+    await application.start()
+    assert application.updater is not None
+    await application.updater.start_polling(
+        poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES
+    )
+    try:
+        yield application
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        await application.shutdown()
+        sandbox.extra_idle_checks.clear()

@@ -1,0 +1,139 @@
+"""The command table: one place that drives /help, the bot's command lists and the reply keyboard.
+
+Feature modules add their rows here, so help, menus and Telegram's command list never disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
+from telegram.error import TelegramError
+from telegram.ext import filters
+
+from bot.i18n import LANGUAGES, N_, translator
+from storage.models import Role
+
+log = logging.getLogger(__name__)
+
+EVERYONE: frozenset[Role | None] = frozenset({None, Role.DIRECTOR, Role.STAFF, Role.TEACHER})
+REGISTERED: frozenset[Role | None] = frozenset({Role.DIRECTOR, Role.STAFF, Role.TEACHER})
+DIRECTOR: frozenset[Role | None] = frozenset({Role.DIRECTOR})
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command: who sees it, where it works, and its reply-keyboard label if any."""
+
+    name: str
+    description: str
+    roles: frozenset[Role | None]
+    private: bool = True
+    group: bool = False
+    menu_label: str | None = None
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", N_("Start, or show the menu again"), EVERYONE),
+    Command("help", N_("What I can do for you"), EVERYONE, group=True),
+    Command("whoami", N_("My role and post"), REGISTERED, menu_label=N_("👤 Me")),
+    Command("invite", N_("Make an invite link"), DIRECTOR, menu_label=N_("➕ Invite")),
+    Command("people", N_("People: list and deactivate"), DIRECTOR, menu_label=N_("👥 People")),
+    Command("lang", N_("Language: 中文 / English"), EVERYONE),
+    Command("cancel", N_("Leave the current form"), EVERYONE),
+    Command(
+        "bind",
+        N_("Bind this group: repair, staff, teachers or leaders"),
+        DIRECTOR,
+        private=False,
+        group=True,
+    ),
+    Command("unbind", N_("Unbind this group"), DIRECTOR, private=False, group=True),
+)
+
+
+def command(name: str) -> Command:
+    """The table row of a command."""
+    for row in COMMANDS:
+        if row.name == name:
+            return row
+    raise KeyError(name)
+
+
+def visible_commands(role: Role | None, *, group: bool = False) -> list[Command]:
+    """Commands a role sees, in private chats or in groups."""
+    return [row for row in COMMANDS if role in row.roles and (row.group if group else row.private)]
+
+
+def help_text(role: Role | None, _: Callable[[str], str]) -> str:
+    """The /help text for a role (HTML)."""
+    lines = [_("<b>What you can do</b>")]
+    lines += [f"/{row.name} — {_(row.description)}" for row in visible_commands(role)]
+    group_rows = visible_commands(role, group=True)
+    if role == Role.DIRECTOR and group_rows:
+        lines.append("")
+        lines.append(_("<b>In a group</b>"))
+        lines += [f"/{row.name} — {_(row.description)}" for row in group_rows]
+    return "\n".join(lines)
+
+
+def menu_keyboard(role: Role | None, _: Callable[[str], str]) -> ReplyKeyboardMarkup | None:
+    """The reply keyboard for a role's private chat, two buttons a row."""
+    labels = [_(row.menu_label) for row in visible_commands(role) if row.menu_label]
+    if not labels:
+        return None
+    rows = [
+        [KeyboardButton(label) for label in labels[i : i + 2]] for i in range(0, len(labels), 2)
+    ]
+    return ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
+
+
+def menu_filter(name: str) -> filters.BaseFilter:
+    """Matches a press of the command's reply-keyboard button, in any language."""
+    label = command(name).menu_label
+    if label is None:
+        raise ValueError(f"/{name} has no menu button")
+    texts = sorted({translator(language)(label) for language in LANGUAGES})
+    return filters.ChatType.PRIVATE & filters.Text(texts)
+
+
+def _bot_commands(role: Role | None, language: str, *, group: bool = False) -> list[BotCommand]:
+    _ = translator(language)
+    return [BotCommand(row.name, _(row.description)) for row in visible_commands(role, group=group)]
+
+
+async def publish_commands(bot: Bot, default_language: str) -> None:
+    """Set the command lists Telegram shows: per scope (private, groups) and language."""
+    for language in (None, *LANGUAGES):
+        language_code = None if language is None else language.split("_")[0]
+        effective = language or default_language
+        await bot.set_my_commands(
+            _bot_commands(None, effective),
+            scope=BotCommandScopeAllPrivateChats(),
+            language_code=language_code,
+        )
+        await bot.set_my_commands(
+            _bot_commands(Role.DIRECTOR, effective, group=True),
+            scope=BotCommandScopeAllGroupChats(),
+            language_code=language_code,
+        )
+
+
+async def publish_commands_for(bot: Bot, telegram_id: int, role: Role, language: str) -> None:
+    """Give one person the command list of their role in their private chat."""
+    try:
+        await bot.set_my_commands(
+            _bot_commands(role, language), scope=BotCommandScopeChat(telegram_id)
+        )
+    except TelegramError:
+        log.warning("could not set commands for %s", telegram_id, exc_info=True)

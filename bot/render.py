@@ -1,0 +1,81 @@
+"""Rendering helpers shared by handlers: HTML escaping, labels, links, keyboards."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.i18n import N_
+from storage.models import GroupPurpose, Role
+
+TELEGRAM_TEXT_LIMIT = 4096
+CALLBACK_DATA_LIMIT = 64
+
+ROLE_LABELS = {
+    Role.DIRECTOR: N_("Logistics director"),
+    Role.STAFF: N_("Logistics staff"),
+    Role.TEACHER: N_("Teacher"),
+}
+
+PURPOSE_LABELS = {
+    GroupPurpose.REPAIR: N_("repair group"),
+    GroupPurpose.STAFF: N_("logistics staff group"),
+    GroupPurpose.TEACHERS: N_("teachers' group"),
+    GroupPurpose.LEADERS: N_("leaders' group"),
+}
+
+
+def esc(text: object) -> str:
+    """Escape text for parse_mode=HTML."""
+    return html.escape(str(text), quote=False)
+
+
+def role_label(role: str, _: Callable[[str], str]) -> str:
+    """The translated name of a role."""
+    return _(ROLE_LABELS[Role(role)])
+
+
+def purpose_label(purpose: str, _: Callable[[str], str]) -> str:
+    """The translated name of a group purpose."""
+    return _(PURPOSE_LABELS[GroupPurpose(purpose)])
+
+
+def deep_link(bot_username: str, payload: str) -> str:
+    """A t.me link that opens the private chat and sends /start <payload>."""
+    return f"https://t.me/{bot_username}?start={payload}"
+
+
+def button(text: str, data: str) -> InlineKeyboardButton:
+    """An inline button; refuses callback data Telegram would reject."""
+    if len(data.encode()) > CALLBACK_DATA_LIMIT:
+        raise ValueError(f"callback data over {CALLBACK_DATA_LIMIT} bytes: {data!r}")
+    return InlineKeyboardButton(text, callback_data=data)
+
+
+def keyboard(rows: Sequence[Sequence[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
+    """An inline keyboard from rows of buttons."""
+    return InlineKeyboardMarkup([list(row) for row in rows])
+
+
+def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
+    """Split a long text at line breaks into chunks Telegram accepts; never drops anything."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not chunks:
+        chunks.append(current)
+    return chunks

@@ -1,0 +1,147 @@
+"""Cross-cutting handlers: who is speaking, permission checks, fallbacks and errors."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from collections.abc import Iterable
+
+from telegram import Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import ConversationHandler
+
+from bot.context import HouqinContext
+from bot.i18n import normalize_language
+from storage import people
+from storage.database import DatabaseBusy
+from storage.models import Person, Role
+
+log = logging.getLogger(__name__)
+
+
+async def identify(update: Update, context: HouqinContext) -> None:
+    """Runs first for every update: load the person behind it and pick their language."""
+    user = update.effective_user
+    services = context.services
+    if user is None:
+        context.set_language(services.settings.language.value)
+        return
+    async with services.database.transaction() as session:
+        person = await people.get_person_by_telegram_id(session, user.id)
+    context.person = person if person is not None and person.active else None
+    if person is not None and person.language:
+        context.set_language(person.language)
+    elif context.user_data and context.user_data.get("language"):
+        context.set_language(str(context.user_data["language"]))
+    else:
+        context.set_language(services.settings.language.value)
+
+
+async def reply(update: Update, context: HouqinContext, text: str, **kwargs: object) -> None:
+    """Answer the update where it came from: a message reply, or a callback alert."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(text[:200], show_alert=True)
+    elif update.effective_message is not None:
+        await update.effective_message.reply_text(text, **kwargs)  # type: ignore[arg-type]
+
+
+async def require_role(
+    update: Update, context: HouqinContext, roles: Iterable[Role]
+) -> Person | None:
+    """The current person if their role allows the action; otherwise say no and return None.
+
+    Checked on the server for every command and every button press.
+    """
+    allowed = set(roles)
+    person = context.person
+    if person is not None and Role(person.role) in allowed:
+        return person
+    _ = context._
+    if person is None:
+        text = _("You are not registered yet. Send /start in a private chat with me to join.")
+    elif allowed == {Role.DIRECTOR}:
+        text = _("Only the logistics director can do that.")
+    else:
+        text = _("Your role cannot do that. /help shows what you can do.")
+    await reply(update, context, text)
+    return None
+
+
+def private_chat(update: Update) -> bool:
+    """Whether the update comes from a private chat."""
+    return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+
+
+async def cancel(update: Update, context: HouqinContext) -> int:
+    """/cancel outside any form: nothing to cancel (forms register their own /cancel)."""
+    await reply(update, context, context._("Nothing to cancel. /help shows what you can do."))
+    return ConversationHandler.END
+
+
+async def unknown_command(update: Update, context: HouqinContext) -> None:
+    """A command nobody handles."""
+    if not private_chat(update):
+        return  # in groups, other bots' commands are none of our business
+    await reply(update, context, context._("I don't know that command. /help shows what I can do."))
+
+
+async def unexpected_message(update: Update, context: HouqinContext) -> None:
+    """Free text, stickers, voice or photos outside any form, in a private chat."""
+    message = update.effective_message
+    if message is None or not private_chat(update):
+        return
+    _ = context._
+    if message.text:
+        text = _("I did not understand that. Use the menu below or /help.")
+    else:
+        text = _("I can't use that here. Use the menu below or /help.")
+    await reply(update, context, text)
+
+
+async def stale_button(update: Update, context: HouqinContext) -> None:
+    """A button whose action no longer exists (an old message, or an old version of the bot)."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(
+            context._("This button has expired. Send /start to begin again."), show_alert=True
+        )
+
+
+async def on_error(update: object, context: HouqinContext) -> None:
+    """Log the error with its update and tell the user something went wrong."""
+    error = context.error
+    if isinstance(error, Forbidden) and isinstance(update, Update) and update.effective_user:
+        log.info("user %s blocked the bot", update.effective_user.id)
+        return
+    update_json = update.to_dict() if isinstance(update, Update) else str(update)
+    log.error(
+        "error while handling an update: %s\nupdate: %s\nuser_data: %s",
+        error,
+        json.dumps(update_json, ensure_ascii=False, default=str)[:2000],
+        html.escape(str(context.user_data))[:500],
+        exc_info=error,
+    )
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    _ = context._
+    if isinstance(error, DatabaseBusy):
+        text = _("The system is busy right now. Nothing was saved; please try again in a moment.")
+    else:
+        text = _("Sorry, something went wrong and nothing was changed. Please try again.")
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(text, show_alert=True)
+        else:
+            await context.bot.send_message(
+                update.effective_chat.id, text, parse_mode=ParseMode.HTML
+            )
+    except TelegramError:
+        log.warning("could not tell the user about the error", exc_info=True)
+
+
+def language_of(person: Person | None, fallback: str) -> str:
+    """The language to use when writing to a person outside their own update."""
+    if person is not None and person.language:
+        return normalize_language(person.language)
+    return normalize_language(fallback)

@@ -1,0 +1,503 @@
+"""/start, invites, join requests, /whoami, /people, /lang and /help."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler
+
+from bot.context import HouqinContext
+from bot.i18n import LANGUAGES, normalize_language, translator
+from bot.menu import help_text, menu_filter, menu_keyboard, publish_commands_for
+from bot.render import button, deep_link, esc, keyboard, role_label
+from handlers.common import private_chat, reply, require_role
+from storage import people
+from storage.models import Person, Role
+
+log = logging.getLogger(__name__)
+
+PEOPLE_PAGE_SIZE = 10
+INVITE_CODE_PATTERN = re.compile(r"^[A-Za-z0-9]{4,32}$")
+
+
+def _post_name(context: HouqinContext, post_key: str | None) -> str | None:
+    if not post_key:
+        return None
+    post = context.services.profile.post(post_key)
+    return post.name if post is not None else post_key
+
+
+def _describe(context: HouqinContext, person: Person) -> str:
+    """ "王老师 · 教师" or "李师傅 · 后勤员工 · 水电工"."""
+    parts = [esc(person.name), role_label(person.role, context._)]
+    post = _post_name(context, person.post_key)
+    if post:
+        parts.append(esc(post))
+    return " · ".join(parts)
+
+
+async def start(update: Update, context: HouqinContext) -> None:
+    """/start [payload]: welcome, redeem an invite, or tell a stranger how to join."""
+    _ = context._
+    if not private_chat(update):
+        await reply(
+            update,
+            context,
+            _("Hello! Talk to me in a private chat; /help in a group shows the group commands."),
+        )
+        return
+    # Feature deep links (t.me/BOT?start=report, ...) have their own /start handlers,
+    # registered before this one; any other payload is an invite code.
+    payload = context.args[0] if context.args else ""
+    if payload:
+        await _redeem(update, context, payload)
+        return
+    person = context.person
+    if person is not None:
+        await reply(
+            update,
+            context,
+            _("Welcome back, {name}! You are: {who}.").format(
+                name=esc(person.name), who=_describe(context, person)
+            )
+            + "\n\n"
+            + help_text(Role(person.role), _),
+            parse_mode=ParseMode.HTML,
+            reply_markup=menu_keyboard(Role(person.role), _),
+        )
+        return
+    await reply(
+        update,
+        context,
+        _(
+            "Hello! I am the logistics assistant of {school}: repairs, work logs, inspections "
+            "and appraisals.\n\nYou are not registered yet. Ask the logistics office for an "
+            "invite link, or, if you are a teacher, ask to join below."
+        ).format(school=esc(context.services.profile.school.name)),
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard([[button(_("Ask to join as a teacher"), "join:ask")]]),
+    )
+
+
+async def _redeem(update: Update, context: HouqinContext, code: str) -> None:
+    _ = context._
+    user = update.effective_user
+    assert user is not None
+    if not INVITE_CODE_PATTERN.match(code):
+        await reply(
+            update,
+            context,
+            _(
+                "That invite code is not valid. Check the link, or ask "
+                "the logistics office for a new one."
+            ),
+        )
+        return
+    services = context.services
+    try:
+        async with services.database.transaction() as session:
+            registration = await people.redeem_invite(
+                session,
+                code=code,
+                telegram_id=user.id,
+                telegram_name=user.full_name,
+                username=user.username,
+                now=services.now(),
+            )
+    except people.InviteProblem as problem:
+        messages = {
+            "unknown": _(
+                "That invite code is not valid. Check the link, or ask the logistics "
+                "office for a new one."
+            ),
+            "expired": _("That invite link has expired. Ask the logistics office for a new one."),
+            "used_up": _(
+                "That invite link has already been used. Ask the logistics office for a new one."
+            ),
+        }
+        await reply(update, context, messages[problem.reason])
+        return
+    person = registration.person
+    context.person = person
+    if person.language:
+        context.set_language(person.language)
+    _ = context._
+    log.info("registered %s (%s) as %s", person.name, person.telegram_id, person.role)
+    await reply(
+        update,
+        context,
+        _("Welcome, {name}! You are registered as: {who}.").format(
+            name=esc(person.name), who=_describe(context, person)
+        )
+        + "\n\n"
+        + help_text(Role(person.role), _),
+        parse_mode=ParseMode.HTML,
+        reply_markup=menu_keyboard(Role(person.role), _),
+    )
+    await publish_commands_for(context.bot, person.telegram_id, Role(person.role), context.language)
+
+
+async def help_command(update: Update, context: HouqinContext) -> None:
+    """/help: what the current role can do."""
+    role = Role(context.person.role) if context.person else None
+    await reply(
+        update,
+        context,
+        help_text(role, context._),
+        parse_mode=ParseMode.HTML,
+        reply_markup=menu_keyboard(role, context._) if private_chat(update) else None,
+    )
+
+
+async def whoami(update: Update, context: HouqinContext) -> None:
+    """/whoami: one's name, role, post and its duties."""
+    _ = context._
+    person = context.person
+    if person is None:
+        await reply(
+            update, context, _("You are not registered yet. Send /start to see how to join.")
+        )
+        return
+    lines = [_("You are: {who}.").format(who=_describe(context, person))]
+    post = context.services.profile.post(person.post_key) if person.post_key else None
+    if post is not None and post.duties:
+        lines.append("")
+        lines.append(_("<b>Post duties</b>"))
+        lines += [f"• {esc(duty)}" for duty in post.duties]
+    await reply(update, context, "\n".join(lines), parse_mode=ParseMode.HTML)
+
+
+# --- joining as a teacher -------------------------------------------------------------------
+
+
+async def ask_to_join(update: Update, context: HouqinContext) -> None:
+    """A stranger pressed "ask to join": file the request and tell the directors."""
+    query = update.callback_query
+    user = update.effective_user
+    assert query is not None and user is not None
+    _ = context._
+    if context.person is not None:
+        await query.answer(_("You are already registered."), show_alert=True)
+        return
+    services = context.services
+    async with services.database.transaction() as session:
+        request, created = await people.request_to_join(
+            session,
+            telegram_id=user.id,
+            name=user.full_name,
+            username=user.username,
+            now=services.now(),
+        )
+        directors = await people.active_directors(session)
+    if not created:
+        await query.answer(_("Your request is already waiting for the director."), show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await context.bot.send_message(
+        user.id,
+        _("Your request has been sent. I will tell you when the director has decided."),
+    )
+    for director in directors:
+        d_ = translator(director.language or services.settings.language.value)
+        handle = f" (@{esc(request.username)})" if request.username else ""
+        try:
+            await context.bot.send_message(
+                director.telegram_id,
+                d_("{name}{handle} asks to join as a teacher.").format(
+                    name=esc(request.name), handle=handle
+                ),
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(
+                    [
+                        [
+                            button(d_("Approve"), f"join:ok:{request.id}"),
+                            button(d_("Decline"), f"join:no:{request.id}"),
+                        ]
+                    ]
+                ),
+            )
+        except TelegramError:
+            log.warning("could not tell director %s about a join request", director.id)
+
+
+async def decide_join(update: Update, context: HouqinContext) -> None:
+    """A director pressed approve or decline on a join request."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    director = await require_role(update, context, {Role.DIRECTOR})
+    if director is None:
+        return
+    _ = context._
+    _prefix, verdict, raw_id = query.data.split(":")
+    services = context.services
+    async with services.database.transaction() as session:
+        try:
+            request, person, changed = await people.decide_join_request(
+                session,
+                request_id=int(raw_id),
+                approve=verdict == "ok",
+                director=director,
+                now=services.now(),
+            )
+        except LookupError:
+            await query.answer(_("This request no longer exists."), show_alert=True)
+            return
+    outcome = _("approved") if request.status == "approved" else _("declined")
+    if not changed:
+        await query.answer(
+            _("Already handled: {outcome}.").format(outcome=outcome), show_alert=True
+        )
+        return
+    await query.answer(outcome)
+    await query.edit_message_text(
+        _("{name} asks to join as a teacher: {outcome} by {director}.").format(
+            name=esc(request.name), outcome=outcome, director=esc(director.name)
+        ),
+        parse_mode=ParseMode.HTML,
+    )
+    r_ = translator(services.settings.language.value)
+    try:
+        if person is not None:
+            await context.bot.send_message(
+                request.telegram_id,
+                r_("Your request was approved. Welcome! You are registered as a teacher.")
+                + "\n\n"
+                + help_text(Role.TEACHER, r_),
+                parse_mode=ParseMode.HTML,
+                reply_markup=menu_keyboard(Role.TEACHER, r_),
+            )
+            await publish_commands_for(
+                context.bot, request.telegram_id, Role.TEACHER, services.settings.language.value
+            )
+        else:
+            await context.bot.send_message(
+                request.telegram_id,
+                r_(
+                    "Your request to join was declined. Ask the logistics office if you think "
+                    "this is a mistake."
+                ),
+            )
+    except TelegramError:
+        log.warning("could not tell %s about the decision", request.telegram_id)
+
+
+# --- invites --------------------------------------------------------------------------------
+
+
+async def invite_command(update: Update, context: HouqinContext) -> None:
+    """/invite (director): choose a role, then a post for staff, and get a link."""
+    if await require_role(update, context, {Role.DIRECTOR}) is None:
+        return
+    _ = context._
+    if not private_chat(update):
+        await reply(update, context, _("Make invites in a private chat with me, not in a group."))
+        return
+    rows = [[button(role_label(role, _), f"inv:r:{role.value}")] for role in Role]
+    await reply(update, context, _("Invite whom?"), reply_markup=keyboard(rows))
+
+
+async def invite_pick(update: Update, context: HouqinContext) -> None:
+    """The director picked a role (and for staff, a post): make the invite."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    director = await require_role(update, context, {Role.DIRECTOR})
+    if director is None:
+        return
+    _ = context._
+    profile = context.services.profile
+    _prefix, kind, value = query.data.split(":", 2)
+    if kind == "r" and value == Role.STAFF.value:
+        await query.answer()
+        rows = [
+            [button(post.name, f"inv:p:{post.key}") for post in profile.posts[i : i + 2]]
+            for i in range(0, len(profile.posts), 2)
+        ]
+        await query.edit_message_text(_("Which post?"), reply_markup=keyboard(rows))
+        return
+    if kind == "r" and value in {r.value for r in Role}:
+        role, post_key = Role(value), None
+    elif kind == "p" and profile.post(value) is not None:
+        role, post_key = Role.STAFF, value
+    else:
+        await query.answer(_("This button has expired. Send /invite again."), show_alert=True)
+        return
+    services = context.services
+    async with services.database.transaction() as session:
+        invite = await people.create_invite(
+            session, role=role, post_key=post_key, now=services.now(), created_by=director
+        )
+    await query.answer()
+    who = role_label(role, _)
+    if post_key:
+        who += f" · {esc(_post_name(context, post_key))}"
+    link = deep_link(context.bot.username, invite.code)
+    await query.edit_message_text(
+        _(
+            "Invite for: {who}\nValid for one person until {expires}.\n\n{link}\n\nForward this "
+            "link; opening it registers the person. Code: <code>{code}</code>"
+        ).format(
+            who=who,
+            expires=invite.expires_at.astimezone(services.settings.tz).strftime("%Y-%m-%d %H:%M"),
+            link=esc(link),
+            code=invite.code,
+        ),
+        parse_mode=ParseMode.HTML,
+    )
+
+
+# --- people ---------------------------------------------------------------------------------
+
+
+async def _people_page(context: HouqinContext, page: int) -> tuple[str, list[list[object]]]:
+    _ = context._
+    async with context.services.database.transaction() as session:
+        everyone = list(await people.list_people(session))
+    pages = max(1, -(-len(everyone) // PEOPLE_PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    shown = everyone[page * PEOPLE_PAGE_SIZE : (page + 1) * PEOPLE_PAGE_SIZE]
+    lines = [
+        _("<b>People</b> ({count}), page {page}/{pages}").format(
+            count=len(everyone), page=page + 1, pages=pages
+        )
+    ]
+    rows: list[list[object]] = []
+    for index, person in enumerate(shown, start=page * PEOPLE_PAGE_SIZE + 1):
+        lines.append(f"{index}. {_describe(context, person)}")
+        if context.person is not None and person.id != context.person.id:
+            rows.append(
+                [
+                    button(
+                        _("Deactivate {index}. {name}").format(index=index, name=person.name[:20]),
+                        f"ppl:off:{person.id}:{page}",
+                    )
+                ]
+            )
+    nav = []
+    if page > 0:
+        nav.append(button("◀", f"ppl:pg:{page - 1}"))
+    if page < pages - 1:
+        nav.append(button("▶", f"ppl:pg:{page + 1}"))
+    if nav:
+        rows.append(nav)
+    return "\n".join(lines), rows
+
+
+async def people_command(update: Update, context: HouqinContext) -> None:
+    """/people (director): everyone registered, with deactivate buttons."""
+    if await require_role(update, context, {Role.DIRECTOR}) is None:
+        return
+    text, rows = await _people_page(context, 0)
+    await reply(update, context, text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows))  # type: ignore[arg-type]
+
+
+async def people_button(update: Update, context: HouqinContext) -> None:
+    """Paging, deactivation and its confirmation on the /people list."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    director = await require_role(update, context, {Role.DIRECTOR})
+    if director is None:
+        return
+    _ = context._
+    parts = query.data.split(":")
+    action = parts[1]
+    services = context.services
+    if action == "pg":
+        text, rows = await _people_page(context, int(parts[2]))
+        await query.answer()
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows))  # type: ignore[arg-type]
+        return
+    person_id, page = int(parts[2]), int(parts[3])
+    async with services.database.transaction() as session:
+        person = await people.get_person(session, person_id)
+    if person is None or not person.active:
+        await query.answer(_("Already deactivated."), show_alert=True)
+        text, rows = await _people_page(context, page)
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows))  # type: ignore[arg-type]
+        return
+    if action == "off":
+        await query.answer()
+        await query.edit_message_text(
+            _(
+                "Deactivate {who}? They will no longer be able to use the bot; their records stay."
+            ).format(who=_describe(context, person)),
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(
+                [
+                    [
+                        button(_("Yes, deactivate"), f"ppl:offok:{person_id}:{page}"),
+                        button(_("Back"), f"ppl:pg:{page}"),
+                    ]
+                ]
+            ),
+        )
+        return
+    if person.id == director.id:
+        await query.answer(_("You cannot deactivate yourself."), show_alert=True)
+        return
+    async with services.database.transaction() as session:
+        await people.deactivate_person(session, person_id, now=services.now())
+    await query.answer(_("{name} is deactivated.").format(name=person.name))
+    text, rows = await _people_page(context, page)
+    await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows))  # type: ignore[arg-type]
+
+
+# --- language -------------------------------------------------------------------------------
+
+
+async def lang_command(update: Update, context: HouqinContext) -> None:
+    """/lang: switch between Chinese and English."""
+    rows = [[button("中文", "lang:zh_CN"), button("English", "lang:en")]]
+    await reply(update, context, context._("Choose your language:"), reply_markup=keyboard(rows))
+
+
+async def lang_pick(update: Update, context: HouqinContext) -> None:
+    """Store the chosen language for the person (or, for a stranger, in their user data)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_user is not None
+    language = normalize_language(query.data.split(":", 1)[1])
+    if language not in LANGUAGES:
+        await query.answer()
+        return
+    async with context.services.database.transaction() as session:
+        person = await people.set_language(session, update.effective_user.id, language)
+    if context.user_data is not None:
+        context.user_data["language"] = language
+    context.set_language(language)
+    _ = context._
+    await query.answer()
+    await query.edit_message_text(
+        _("Language set: English.") if language == "en" else _("Language set: Chinese.")
+    )
+    role = Role(person.role) if person is not None and person.active else None
+    keyboard_markup = menu_keyboard(role, _)
+    if keyboard_markup is not None:
+        await context.bot.send_message(
+            update.effective_user.id, _("Menu updated."), reply_markup=keyboard_markup
+        )
+    if role is not None:
+        await publish_commands_for(context.bot, update.effective_user.id, role, language)
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Add this module's handlers (group 0; see bot.app for the order)."""
+    application.add_handler(CommandHandler("start", start))
+    application.add_handler(CommandHandler("help", help_command))
+    application.add_handler(CommandHandler("whoami", whoami))
+    application.add_handler(MessageHandler(menu_filter("whoami"), whoami))
+    application.add_handler(CommandHandler("invite", invite_command))
+    application.add_handler(MessageHandler(menu_filter("invite"), invite_command))
+    application.add_handler(CommandHandler("people", people_command))
+    application.add_handler(MessageHandler(menu_filter("people"), people_command))
+    application.add_handler(CommandHandler("lang", lang_command))
+    application.add_handler(CallbackQueryHandler(ask_to_join, pattern=r"^join:ask$"))
+    application.add_handler(CallbackQueryHandler(decide_join, pattern=r"^join:(ok|no):\d+$"))
+    application.add_handler(CallbackQueryHandler(invite_pick, pattern=r"^inv:(r|p):[\w-]+$"))
+    application.add_handler(
+        CallbackQueryHandler(people_button, pattern=r"^ppl:(pg:\d+|off:\d+:\d+|offok:\d+:\d+)$")
+    )
+    application.add_handler(CallbackQueryHandler(lang_pick, pattern=r"^lang:\w+$"))
