@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(BIN)/mypy bot handlers scheduler storage
 
 messages: $(STAMP)  ## re-extract translatable strings and update the catalogs
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -o bot/locales/houqin.pot --no-location --sort-output .
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k t_ -o bot/locales/houqin.pot --no-location --sort-output .
 	$(BIN)/pybabel update -i bot/locales/houqin.pot -d bot/locales -D houqin --no-fuzzy-matching
 
 lock:  ## re-pin the whole dependency tree after changing pyproject.toml

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from telegram import Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import ConversationHandler
+from telegram.ext import ApplicationHandlerStop, ConversationHandler
 
 from bot.context import HouqinContext
 from bot.i18n import normalize_language
@@ -138,6 +138,7 @@ async def on_error(update: object, context: HouqinContext) -> None:
             )
     except TelegramError:
         log.warning("could not tell the user about the error", exc_info=True)
+    raise ApplicationHandlerStop  # the user has their answer; no fallback should add another
 
 
 def language_of(person: Person | None, fallback: str) -> str:

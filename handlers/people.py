@@ -14,6 +14,7 @@ from bot.context import HouqinContext
 from bot.i18n import LANGUAGES, normalize_language, translator
 from bot.menu import help_text, menu_filter, menu_keyboard, publish_commands_for
 from bot.render import button, deep_link, esc, keyboard, role_label
+from bot.profile import Post
 from handlers.common import private_chat, reply, require_role
 from storage import people
 from storage.models import Person, Role
@@ -27,8 +28,16 @@ INVITE_CODE_PATTERN = re.compile(r"^[A-Za-z0-9]{4,32}$")
 def _post_name(context: HouqinContext, post_key: str | None) -> str | None:
     if not post_key:
         return None
-    post = context.services.profile.post(post_key)
+    post = _find_post(context, post_key)
     return post.name if post is not None else post_key
+
+
+def _find_post(context: HouqinContext, post_key: str | None) -> Post | None:
+    """The profile's post with this key; None when absent (e.g. removed from the profile)."""
+    try:
+        return context.services.profile.post(post_key) if post_key else None
+    except KeyError:
+        return None
 
 
 def _describe(context: HouqinContext, person: Person) -> str:
@@ -163,7 +172,7 @@ async def whoami(update: Update, context: HouqinContext) -> None:
         )
         return
     lines = [_("You are: {who}.").format(who=_describe(context, person))]
-    post = context.services.profile.post(person.post_key) if person.post_key else None
+    post = _find_post(context, person.post_key)
     if post is not None and post.duties:
         lines.append("")
         lines.append(_("<b>Post duties</b>"))
@@ -203,20 +212,20 @@ async def ask_to_join(update: Update, context: HouqinContext) -> None:
         _("Your request has been sent. I will tell you when the director has decided."),
     )
     for director in directors:
-        d_ = translator(director.language or services.settings.language.value)
+        t_ = translator(director.language or services.settings.language.value)
         handle = f" (@{esc(request.username)})" if request.username else ""
         try:
             await context.bot.send_message(
                 director.telegram_id,
-                d_("{name}{handle} asks to join as a teacher.").format(
+                t_("{name}{handle} asks to join as a teacher.").format(
                     name=esc(request.name), handle=handle
                 ),
                 parse_mode=ParseMode.HTML,
                 reply_markup=keyboard(
                     [
                         [
-                            button(d_("Approve"), f"join:ok:{request.id}"),
-                            button(d_("Decline"), f"join:no:{request.id}"),
+                            button(t_("Approve"), f"join:ok:{request.id}"),
+                            button(t_("Decline"), f"join:no:{request.id}"),
                         ]
                     ]
                 ),
@@ -260,16 +269,16 @@ async def decide_join(update: Update, context: HouqinContext) -> None:
         ),
         parse_mode=ParseMode.HTML,
     )
-    r_ = translator(services.settings.language.value)
+    t_ = translator(services.settings.language.value)
     try:
         if person is not None:
             await context.bot.send_message(
                 request.telegram_id,
-                r_("Your request was approved. Welcome! You are registered as a teacher.")
+                t_("Your request was approved. Welcome! You are registered as a teacher.")
                 + "\n\n"
-                + help_text(Role.TEACHER, r_),
+                + help_text(Role.TEACHER, t_),
                 parse_mode=ParseMode.HTML,
-                reply_markup=menu_keyboard(Role.TEACHER, r_),
+                reply_markup=menu_keyboard(Role.TEACHER, t_),
             )
             await publish_commands_for(
                 context.bot, request.telegram_id, Role.TEACHER, services.settings.language.value
@@ -277,7 +286,7 @@ async def decide_join(update: Update, context: HouqinContext) -> None:
         else:
             await context.bot.send_message(
                 request.telegram_id,
-                r_(
+                t_(
                     "Your request to join was declined. Ask the logistics office if you think "
                     "this is a mistake."
                 ),
@@ -321,7 +330,7 @@ async def invite_pick(update: Update, context: HouqinContext) -> None:
         return
     if kind == "r" and value in {r.value for r in Role}:
         role, post_key = Role(value), None
-    elif kind == "p" and profile.post(value) is not None:
+    elif kind == "p" and _find_post(context, value) is not None:
         role, post_key = Role.STAFF, value
     else:
         await query.answer(_("This button has expired. Send /invite again."), show_alert=True)
