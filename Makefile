@@ -26,7 +26,7 @@ run: $(STAMP)  ## run the bot for real (needs TELEGRAM_BOT_TOKEN)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy bot handlers scheduler storage
+	$(BIN)/mypy bot handlers scheduler storage tests
 
 messages: $(STAMP)  ## re-extract translatable strings and update the catalogs
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k t_ -o bot/locales/houqin.pot --no-location --sort-output .

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from telegram import Update
 from telegram.ext import (
@@ -18,7 +17,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.context import BotData, HouqinContext, Services
+from bot.context import BotData, HouqinApp, HouqinContext, Services
 from bot.menu import publish_commands
 from bot.persistence import DatabasePersistence
 from handlers import common, groups, people
@@ -32,10 +31,8 @@ MAIN_GROUP = 0  # features, then the fallbacks; the first matching handler wins
 
 RATE_LIMIT_RETRIES = 5
 
-HouqinApp = Application[Any, HouqinContext, dict[str, Any], dict[str, Any], BotData, Any]
 
-
-class HouqinApplication(Application):  # type: ignore[type-arg]
+class HouqinApplication(Application):
     """An Application that writes persistence after every update, not only on an interval.
 
     A form's progress is therefore in the database as soon as the bot has answered, so a
@@ -69,7 +66,7 @@ def register_handlers(application: HouqinApp) -> None:
         )
     )
     application.add_handler(CallbackQueryHandler(common.stale_button))
-    application.add_error_handler(common.on_error)  # type: ignore[arg-type]
+    application.add_error_handler(common.on_error)
 
 
 def build_application(services: Services) -> HouqinApp:
@@ -87,7 +84,7 @@ def build_application(services: Services) -> HouqinApp:
         .post_init(on_startup)
         .post_shutdown(on_shutdown)
     )
-    application: HouqinApp = builder.build()  # type: ignore[assignment]
+    application: HouqinApp = builder.build()
     application.bot_data.services = services
     register_handlers(application)
     return application

@@ -9,8 +9,13 @@ import re
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
+from bot.clock import SystemClock
 from bot.settings import Mode, Settings, SettingsError, load_settings, require_token
+
+if TYPE_CHECKING:
+    from bot.profile import SchoolProfile
 
 EXIT_USAGE = 2
 DURATION = re.compile(r"^(\d+)\s*([dhm])$")
@@ -41,14 +46,16 @@ def _setup_logging(settings: Settings) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def _load_profile(settings: Settings):  # type: ignore[no-untyped-def]
-    from bot.profile import ProfileError, default_profile_path, load_profile
+def _load_profile(settings: Settings) -> SchoolProfile:
+    from bot.context import load_school_profile
+    from bot.profile import ProfileError
 
-    path = settings.school_profile or default_profile_path()
     try:
-        return load_profile(path)
+        return load_school_profile(settings)
     except ProfileError as exc:
-        raise CliError(f"SCHOOL_PROFILE {path} is invalid:\n{exc}") from None
+        raise CliError(f"SCHOOL_PROFILE is invalid:\n{exc}") from None
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
 
 def cmd_run(_args: argparse.Namespace) -> int:
@@ -133,7 +140,6 @@ async def _bot_username(settings: Settings) -> str | None:
 
 def cmd_invite(args: argparse.Namespace) -> int:
     """Make an invite and print its link and bare code."""
-    from bot.clock import SystemClock
     from bot.render import deep_link
     from storage import people
     from storage.database import Database, migrate_sync
@@ -147,9 +153,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
         if not args.post:
             names = ", ".join(f"{p.key} ({p.name})" for p in profile.posts)
             raise CliError(f"--post is required for staff; one of: {names}")
-        post = profile.post(args.post) or next(
-            (p for p in profile.posts if p.name == args.post), None
-        )
+        post = next((p for p in profile.posts if args.post in (p.key, p.name)), None)
         if post is None:
             names = ", ".join(f"{p.key} ({p.name})" for p in profile.posts)
             raise CliError(f"--post: no post {args.post!r} in the profile; one of: {names}")

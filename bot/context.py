@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.clock import Clock
+from bot.clock import Clock, SystemClock
 from bot.i18n import normalize_language, translator
+from bot.profile import SchoolProfile, default_profile_path, load_profile
 from bot.settings import Settings
 from storage.database import Database
 from storage.models import Person
-
-if TYPE_CHECKING:
-    from bot.profile import SchoolProfile
 
 
 @dataclass
@@ -34,6 +32,25 @@ class Services:
     def local_now(self) -> datetime:
         """The current time in the school's time zone."""
         return self.clock.now().astimezone(self.settings.tz)
+
+
+def load_school_profile(settings: Settings) -> SchoolProfile:
+    """The profile named by SCHOOL_PROFILE (or the shipped default) in the TIMEZONE.
+
+    Raises bot.profile.ProfileError (pointing at lines) or ValueError (time zones disagree).
+    """
+    profile = load_profile(settings.school_profile or default_profile_path())
+    return profile.with_timezone(settings.timezone)
+
+
+def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
+    """Services for a process: profile checked, database engine created (not yet connected)."""
+    return Services(
+        settings=settings,
+        profile=load_school_profile(settings),
+        database=Database(settings.database_url),
+        clock=clock or SystemClock(),
+    )
 
 
 class BotData:
@@ -75,3 +92,6 @@ class HouqinContext(CallbackContext[ExtBot[None], dict[str, Any], dict[str, Any]
     def set_language(self, language: str) -> None:
         """Switch the language used for the rest of this update."""
         self.language = normalize_language(language)
+
+
+HouqinApp = Application[Any, HouqinContext, dict[str, Any], dict[str, Any], BotData, Any]

@@ -7,7 +7,6 @@ import logging
 from telegram import ChatMember, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import (
-    Application,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
@@ -15,7 +14,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.context import HouqinContext
+from bot.context import HouqinApp, HouqinContext
 from bot.render import PURPOSE_LABELS, button, esc, keyboard, purpose_label
 from handlers.common import reply, require_role
 from storage import groups
@@ -146,7 +145,7 @@ async def group_migrated(update: Update, context: HouqinContext) -> None:
             session.add(group)
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: HouqinApp) -> None:
     """Add this module's handlers (group 0; see bot.app for the order)."""
     application.add_handler(ChatMemberHandler(membership_changed, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(CommandHandler("bind", bind_command))

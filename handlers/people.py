@@ -5,16 +5,16 @@ from __future__ import annotations
 import logging
 import re
 
-from telegram import Update
+from telegram import InlineKeyboardButton, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler
 
-from bot.context import HouqinContext
+from bot.context import HouqinApp, HouqinContext
 from bot.i18n import LANGUAGES, normalize_language, translator
 from bot.menu import help_text, menu_filter, menu_keyboard, publish_commands_for
-from bot.render import button, deep_link, esc, keyboard, role_label
 from bot.profile import Post
+from bot.render import button, deep_link, esc, keyboard, role_label
 from handlers.common import private_chat, reply, require_role
 from storage import people
 from storage.models import Person, Role
@@ -362,7 +362,9 @@ async def invite_pick(update: Update, context: HouqinContext) -> None:
 # --- people ---------------------------------------------------------------------------------
 
 
-async def _people_page(context: HouqinContext, page: int) -> tuple[str, list[list[object]]]:
+async def _people_page(
+    context: HouqinContext, page: int
+) -> tuple[str, list[list[InlineKeyboardButton]]]:
     _ = context._
     async with context.services.database.transaction() as session:
         everyone = list(await people.list_people(session))
@@ -374,7 +376,7 @@ async def _people_page(context: HouqinContext, page: int) -> tuple[str, list[lis
             count=len(everyone), page=page + 1, pages=pages
         )
     ]
-    rows: list[list[object]] = []
+    rows: list[list[InlineKeyboardButton]] = []
     for index, person in enumerate(shown, start=page * PEOPLE_PAGE_SIZE + 1):
         lines.append(f"{index}. {_describe(context, person)}")
         if context.person is not None and person.id != context.person.id:
@@ -401,7 +403,7 @@ async def people_command(update: Update, context: HouqinContext) -> None:
     if await require_role(update, context, {Role.DIRECTOR}) is None:
         return
     text, rows = await _people_page(context, 0)
-    await reply(update, context, text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows))  # type: ignore[arg-type]
+    await reply(update, context, text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows))
 
 
 async def people_button(update: Update, context: HouqinContext) -> None:
@@ -418,7 +420,7 @@ async def people_button(update: Update, context: HouqinContext) -> None:
     if action == "pg":
         text, rows = await _people_page(context, int(parts[2]))
         await query.answer()
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows))  # type: ignore[arg-type]
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows))
         return
     person_id, page = int(parts[2]), int(parts[3])
     async with services.database.transaction() as session:
@@ -426,7 +428,7 @@ async def people_button(update: Update, context: HouqinContext) -> None:
     if person is None or not person.active:
         await query.answer(_("Already deactivated."), show_alert=True)
         text, rows = await _people_page(context, page)
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows))  # type: ignore[arg-type]
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows))
         return
     if action == "off":
         await query.answer()
@@ -452,7 +454,7 @@ async def people_button(update: Update, context: HouqinContext) -> None:
         await people.deactivate_person(session, person_id, now=services.now())
     await query.answer(_("{name} is deactivated.").format(name=person.name))
     text, rows = await _people_page(context, page)
-    await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows))  # type: ignore[arg-type]
+    await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows))
 
 
 # --- language -------------------------------------------------------------------------------
@@ -492,7 +494,7 @@ async def lang_pick(update: Update, context: HouqinContext) -> None:
         await publish_commands_for(context.bot, update.effective_user.id, role, language)
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: HouqinApp) -> None:
     """Add this module's handlers (group 0; see bot.app for the order)."""
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("help", help_command))

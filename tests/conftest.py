@@ -34,7 +34,7 @@ async def _postgres_is_reachable() -> bool:
         dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
         try:
             connection = await asyncio.wait_for(asyncpg.connect(dsn), timeout=3)
-        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError):
+        except (TimeoutError, OSError, asyncpg.PostgresError):
             _postgres_reachable = False
         else:
             await connection.close()
@@ -87,7 +87,7 @@ def profile() -> SchoolProfile:
 @pytest.fixture
 def services(database: Database, clock: ManualClock, profile: SchoolProfile) -> Services:
     """Services for a test: the test's database, clock and the default profile."""
-    settings = Settings(_env_file=None, database_url=database.url)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=database.url)
     return Services(settings=settings, profile=profile, database=database, clock=clock)
 
 

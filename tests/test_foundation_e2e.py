@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -35,13 +36,13 @@ async def register(
 
 
 def private_text(sandbox: BotApiSandbox, user: SandboxUser) -> str:
-    return sandbox.last_message(user.private_chat_id).text
+    return sandbox.last_message(user.private_chat_id).shown_text
 
 
 async def test_invite_link_registers_a_director(bot: BotApiSandbox, services: Services) -> None:
     director = await register(bot, services, "张主任", Role.DIRECTOR)
     welcome = bot.last_message(director.private_chat_id)
-    assert "张主任" in welcome.text and "后勤主任" in welcome.text
+    assert "张主任" in welcome.shown_text and "后勤主任" in welcome.shown_text
     assert welcome.reply_keyboard is not None
     assert any("邀请" in label for row in welcome.reply_keyboard for label in row)
     await director.send("/whoami")
@@ -81,23 +82,26 @@ async def test_stranger_asks_to_join_and_director_decides_once(
     stranger = bot.add_user("赵老师", username="zhao")
     await stranger.start_bot()
     hello = bot.last_message(stranger.private_chat_id)
-    assert "邀请" in hello.text
+    assert "邀请" in hello.shown_text
     await stranger.press(hello, "申请")
     assert "已提交" in private_text(bot, stranger)
     request = bot.last_message(director.private_chat_id)
-    assert "赵老师" in request.text
+    assert "赵老师" in request.shown_text
 
     refused = await teacher.press(request, "同意")
-    assert refused is not None and "主任" in refused.text
+    assert refused is not None and "主任" in str(refused.text)
     async with services.database.transaction() as session:
         assert await people.get_person_by_telegram_id(session, stranger.id) is None
 
     await director.press(request, "同意")
-    assert "已同意" in bot.last_message(director.private_chat_id).text
+    assert "已同意" in bot.last_message(director.private_chat_id).shown_text
     assert "通过" in private_text(bot, stranger)
-    again = await director.press(request, "拒绝") if bot.last_message(
-        director.private_chat_id).buttons else None
-    assert again is None or "已处理" in again.text
+    again = (
+        await director.press(request, "拒绝")
+        if bot.last_message(director.private_chat_id).buttons
+        else None
+    )
+    assert again is None or "已处理" in str(again.text)
     await stranger.send("/whoami")
     assert "教师" in private_text(bot, stranger)
 
@@ -109,8 +113,8 @@ async def test_director_invites_staff_from_the_chat(bot: BotApiSandbox, services
     await director.press(menu, "后勤员工")
     await director.press(bot.last_message(director.private_chat_id), "水电工")
     link_message = bot.last_message(director.private_chat_id)
-    assert "https://t.me/houqin_bot?start=" in link_message.text
-    code = link_message.text.split("?start=")[1].split()[0]
+    assert "https://t.me/houqin_bot?start=" in link_message.shown_text
+    code = link_message.shown_text.split("?start=")[1].split()[0]
     worker = bot.add_user("李师傅")
     await worker.start_bot(code)
     await worker.send("/whoami")
@@ -123,16 +127,16 @@ async def test_only_a_director_binds_groups(bot: BotApiSandbox, services: Servic
     teacher = await register(bot, services, "王老师", Role.TEACHER)
     group = bot.add_group("维修群", members=[director, teacher])
     await bot.add_bot_to_group(group, by=director)
-    assert "/bind" in bot.last_message(group.id).text
+    assert "/bind" in bot.last_message(group.id).shown_text
 
     await teacher.send("/bind repair", chat=group)
-    assert "只有后勤主任" in bot.last_message(group.id).text
+    assert "只有后勤主任" in bot.last_message(group.id).shown_text
     await director.send("/bind", chat=group)
     choice = bot.last_message(group.id)
     refused = await teacher.press(choice, "维修群")
-    assert refused is not None and "只有后勤主任" in refused.text
+    assert refused is not None and "只有后勤主任" in str(refused.text)
     await director.press(choice, "维修群")
-    assert "维修群" in bot.last_message(group.id).text
+    assert "维修群" in bot.last_message(group.id).shown_text
     async with services.database.transaction() as session:
         bound = await groups.group_for(session, GroupPurpose.REPAIR)
     assert bound is not None and bound.chat_id == group.id
@@ -154,11 +158,11 @@ async def test_people_list_and_deactivation(bot: BotApiSandbox, services: Servic
     assert "只有后勤主任" in private_text(bot, teacher)
     await director.send("/people")
     listing = bot.last_message(director.private_chat_id)
-    assert "王老师" in listing.text and "张主任" in listing.text
+    assert "王老师" in listing.shown_text and "张主任" in listing.shown_text
     await director.press(listing, "王老师")
     answer = await director.press(bot.last_message(director.private_chat_id), "确认停用")
-    assert answer is not None and "王老师 已停用" in answer.text
-    assert "王老师" not in bot.last_message(director.private_chat_id).text
+    assert answer is not None and "王老师 已停用" in str(answer.text)
+    assert "王老师" not in bot.last_message(director.private_chat_id).shown_text
     await teacher.send("/whoami")
     assert "还没有注册" in private_text(bot, teacher)
 
@@ -169,8 +173,8 @@ async def test_language_switch_and_help(bot: BotApiSandbox, services: Services) 
     await teacher.press(bot.last_message(teacher.private_chat_id), "English")
     await teacher.send("/help")
     help_message = bot.last_message(teacher.private_chat_id)
-    assert "What you can do" in help_message.text
-    assert "/invite" not in help_message.text
+    assert "What you can do" in help_message.shown_text
+    assert "/invite" not in help_message.shown_text
     await teacher.send("/whoami")
     assert "Teacher" in private_text(bot, teacher)
     assert bot.commands({"type": "all_private_chats"}, "en")
@@ -204,7 +208,7 @@ async def test_a_failing_handler_tells_the_user(bot: BotApiSandbox, services: Se
         mark = sandbox.mark()
         await user.send("/boom")
         answers = sandbox.bot_messages_since(mark)
-        assert [m.text for m in answers] == ["抱歉，出错了，没有做任何更改。请再试一次。"]
+        assert [m.shown_text for m in answers] == ["抱歉，出错了，没有做任何更改。请再试一次。"]
 
 
 async def test_429_is_retried_after_retry_after(bot: BotApiSandbox, services: Services) -> None:
@@ -224,7 +228,7 @@ async def test_a_strangers_language_survives_a_restart(
         await stranger.press(sandbox.last_message(stranger.private_chat_id), "English")
     async with running_bot(services, sandbox):
         await stranger.send("/help")
-        assert "What you can do" in sandbox.last_message(stranger.private_chat_id).text
+        assert "What you can do" in sandbox.last_message(stranger.private_chat_id).shown_text
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
@@ -234,12 +238,18 @@ async def test_cli_invite_link_registers_through_the_bot(
     async with running_bot(services, sandbox):
         env = {**os.environ, "DATABASE_URL": services.database.url}
         env.pop("TELEGRAM_BOT_TOKEN", None)
-        result = subprocess.run(
+        result = await asyncio.to_thread(
+            subprocess.run,
             [sys.executable, "-m", "bot.cli", "invite", "--role", "director", "--name", "张主任"],
-            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+            check=True,
         )
         link, code = result.stdout.strip().splitlines()
         assert link == f"https://t.me/houqin_bot?start={code}"
         director = sandbox.add_user("Zhang")
         await director.start_bot(code)
-        assert "张主任" in sandbox.last_message(director.private_chat_id).text
+        assert "张主任" in sandbox.last_message(director.private_chat_id).shown_text

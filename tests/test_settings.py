@@ -53,7 +53,11 @@ def _houqin(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProce
     clean.update(env)
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
-        capture_output=True, text=True, env=clean, cwd=tmp_path, timeout=60,
+        capture_output=True,
+        text=True,
+        env=clean,
+        cwd=tmp_path,
+        timeout=60,
         check=False,
     )
 

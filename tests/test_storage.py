@@ -22,7 +22,11 @@ async def _director(db: Database, now: datetime) -> Person:
         invite = await people.create_invite(session, role=Role.DIRECTOR, now=now)
     async with db.transaction() as session:
         registration = await people.redeem_invite(
-            session, code=invite.code, telegram_id=1, telegram_name="张主任", username=None,
+            session,
+            code=invite.code,
+            telegram_id=1,
+            telegram_name="张主任",
+            username=None,
             now=now,
         )
     return registration.person
@@ -41,21 +45,29 @@ async def test_invite_registers_once_by_default(database: Database, clock: Manua
     now = clock.now()
     async with database.transaction() as session:
         invite = await people.create_invite(
-            session, role=Role.STAFF, post_key="plumber", name="李师傅", now=now
+            session, role=Role.STAFF, post_key="electrician", name="李师傅", now=now
         )
     async with database.transaction() as session:
         registration = await people.redeem_invite(
-            session, code=invite.code, telegram_id=42, telegram_name="Li", username="li",
+            session,
+            code=invite.code,
+            telegram_id=42,
+            telegram_name="Li",
+            username="li",
             now=now,
         )
     assert registration.is_new
     assert registration.person.role == Role.STAFF
-    assert registration.person.post_key == "plumber"
+    assert registration.person.post_key == "electrician"
     assert registration.person.name == "李师傅"
     with pytest.raises(people.InviteProblem) as raised:
         async with database.transaction() as session:
             await people.redeem_invite(
-                session, code=invite.code, telegram_id=43, telegram_name="Wang", username=None,
+                session,
+                code=invite.code,
+                telegram_id=43,
+                telegram_name="Wang",
+                username=None,
                 now=now,
             )
     assert raised.value.reason == "used_up"
@@ -82,16 +94,18 @@ async def test_expired_and_unknown_codes(database: Database, clock: ManualClock)
 
 async def test_multi_use_invite_is_never_overused(database: Database, clock: ManualClock) -> None:
     async with database.transaction() as session:
-        invite = await people.create_invite(
-            session, role=Role.TEACHER, now=clock.now(), max_uses=3
-        )
+        invite = await people.create_invite(session, role=Role.TEACHER, now=clock.now(), max_uses=3)
 
     async def redeem(user_id: int) -> bool:
         try:
             async with database.transaction() as session:
                 await people.redeem_invite(
-                    session, code=invite.code, telegram_id=user_id, telegram_name=f"T{user_id}",
-                    username=None, now=clock.now(),
+                    session,
+                    code=invite.code,
+                    telegram_id=user_id,
+                    telegram_name=f"T{user_id}",
+                    username=None,
+                    now=clock.now(),
                 )
         except people.InviteProblem:
             return False
@@ -127,7 +141,10 @@ async def test_join_request_is_decided_once(database: Database, clock: ManualClo
     assert person is not None and person.role == Role.TEACHER
     async with database.transaction() as session:
         _, _, changed_twice = await people.decide_join_request(
-            session, request_id=request.id or 0, approve=False, director=director,
+            session,
+            request_id=request.id or 0,
+            approve=False,
+            director=director,
             now=clock.now(),
         )
     assert not changed_twice
@@ -158,21 +175,27 @@ async def test_timestamps_come_back_aware(database: Database, clock: ManualClock
 async def test_naive_timestamps_are_refused(database: Database) -> None:
     with pytest.raises(Exception, match="naive"):
         async with database.transaction() as session:
-            await people.create_invite(
-                session, role=Role.TEACHER, now=datetime(2026, 1, 1, 8, 0)  # noqa: DTZ001
-            )
+            await people.create_invite(session, role=Role.TEACHER, now=datetime(2026, 1, 1, 8, 0))
 
 
 async def test_binding_a_purpose_moves_it(database: Database, clock: ManualClock) -> None:
     director = await _director(database, clock.now())
     async with database.transaction() as session:
         await groups.bind_group(
-            session, chat_id=-1, title="维修一群", purpose=GroupPurpose.REPAIR, director=director,
+            session,
+            chat_id=-1,
+            title="维修一群",
+            purpose=GroupPurpose.REPAIR,
+            director=director,
             now=clock.now(),
         )
     async with database.transaction() as session:
         _, previous = await groups.bind_group(
-            session, chat_id=-2, title="维修二群", purpose=GroupPurpose.REPAIR, director=director,
+            session,
+            chat_id=-2,
+            title="维修二群",
+            purpose=GroupPurpose.REPAIR,
+            director=director,
             now=clock.now(),
         )
     assert previous is not None and previous.chat_id == -1
