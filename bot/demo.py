@@ -76,8 +76,11 @@ async def scene_staff_and_teachers(school: School) -> None:
     """The director invites staff from the chat; a teacher opens an invite link."""
     director = school.people["director"]
     sandbox = school.sandbox
-    for key, name, post in [("plumber", "李师傅", "水电工"), ("cleaner", "陈阿姨", "保洁员"),
-                            ("guard", "周师傅", "门卫")]:
+    for key, name, post in [
+        ("plumber", "李师傅", "水电工"),
+        ("cleaner", "陈阿姨", "保洁员"),
+        ("guard", "周师傅", "门卫"),
+    ]:
         await director.send("/invite")
         await director.press(sandbox.last_message(director.private_chat_id), "后勤员工")
         await director.press(sandbox.last_message(director.private_chat_id), post)
@@ -151,8 +154,10 @@ async def run_demo(*, verbose: bool = False) -> int:
         clock = ManualClock(DEMO_START)
         services = build_services(settings, clock=clock)
         await services.database.migrate()
-        print(f"后勤通 Houqin demo · {services.profile.school.name} · "
-              f"{DEMO_START:%Y-%m-%d %H:%M} (sandbox, temporary database)\n")
+        print(
+            f"后勤通 Houqin demo · {services.profile.school.name} · "
+            f"{DEMO_START:%Y-%m-%d %H:%M} (sandbox, temporary database)\n"
+        )
         async with BotApiSandbox() as sandbox, running_bot(services, sandbox):
             school = School(sandbox=sandbox, services=services, clock=clock)
             for number, (title, scene) in enumerate(SCENES, start=1):

@@ -6,12 +6,12 @@ Used by the end-to-end tests, `houqin demo` and the benchmarks: the Application 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
-from bot.app import HouqinApp, build_application, on_startup
-from bot.context import Services
+from bot.app import build_application, on_startup
+from bot.context import HouqinApp, Services
 from bot.sandbox.server import BotApiSandbox
 
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member", "chat_member"]
@@ -30,9 +30,19 @@ def services_for_sandbox(services: Services, sandbox: BotApiSandbox) -> Services
 
 
 @asynccontextmanager
-async def running_bot(services: Services, sandbox: BotApiSandbox) -> AsyncIterator[HouqinApp]:
-    """Start the bot polling the sandbox; stop it cleanly on exit (like a SIGTERM would)."""
+async def running_bot(
+    services: Services,
+    sandbox: BotApiSandbox,
+    *,
+    prepare: Callable[[HouqinApp], None] | None = None,
+) -> AsyncIterator[HouqinApp]:
+    """Start the bot polling the sandbox; stop it cleanly on exit (like a SIGTERM would).
+
+    `prepare` may add handlers before the application initializes (tests use it).
+    """
     application = build_application(services_for_sandbox(services, sandbox))
+    if prepare is not None:
+        prepare(application)
     sandbox.watch_application(application)
     await application.initialize()
     await on_startup(application)
