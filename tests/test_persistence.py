@@ -29,7 +29,7 @@ def _add_name_form(application: HouqinApp) -> None:
         raise ApplicationHandlerStop(ASK_NAME)  # group -1: keep the fallbacks of group 0 out
 
     async def got_name(update: Update, context: HouqinContext) -> int:
-        assert update.effective_message is not None
+        assert update.effective_message is not None and context.user_data is not None
         started = context.user_data.get("form", {}).get("started")
         await update.effective_message.reply_text(
             f"Hello {update.effective_message.text} {started}"
