@@ -20,7 +20,7 @@ from telegram.ext import (
 from bot.context import BotData, HouqinApp, HouqinContext, Services
 from bot.menu import publish_commands
 from bot.persistence import DatabasePersistence
-from handlers import common, groups, people
+from handlers import appraisal, common, groups, inspections, people, tickets, worklogs
 from storage import bot_facts
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,11 @@ def register_handlers(application: HouqinApp) -> None:
     """
     application.add_handler(TypeHandler(Update, common.identify), group=IDENTIFY_GROUP)
 
-    # Features.
+    # Features. Each module registers its forms first, then its commands and buttons.
+    tickets.register(application)  # before people: it owns /start report deep links
+    worklogs.register(application)
+    inspections.register(application)
+    appraisal.register(application)
     people.register(application)
     groups.register(application)
 

@@ -61,8 +61,8 @@ def _load_profile(settings: Settings) -> SchoolProfile:
 def cmd_run(_args: argparse.Namespace) -> int:
     """Run the bot until SIGINT/SIGTERM."""
     from bot.app import build_application
-    from bot.clock import SystemClock
     from bot.context import Services
+    from scheduler.jobs import install as schedule_jobs
     from storage.database import Database, migrate_sync
 
     settings = load_settings()
@@ -77,6 +77,7 @@ def cmd_run(_args: argparse.Namespace) -> int:
         clock=SystemClock(),
     )
     application = build_application(services)
+    schedule_jobs(application)
     if settings.mode == Mode.WEBHOOK:
         if not settings.webhook_url or not settings.webhook_secret:
             raise SettingsError("WEBHOOK_URL and WEBHOOK_SECRET must be set when MODE=webhook")
@@ -194,6 +195,58 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_jobs_list(_args: argparse.Namespace) -> int:
+    """Print every scheduled job with its next run time."""
+    from bot.context import Services
+    from scheduler.jobs import all_jobs, next_occurrence
+    from storage.database import Database
+
+    settings = load_settings()
+    services = Services(
+        settings=settings,
+        profile=_load_profile(settings),
+        database=Database(settings.database_url),
+        clock=SystemClock(),
+    )
+    now = services.now()
+    for job in all_jobs(services):
+        upcoming = next_occurrence(job.trigger, now)
+        when = upcoming.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M %Z") if upcoming else "-"
+        print(f"{job.name:<28} {when:<24} {job.description}")
+    return 0
+
+
+def cmd_jobs_run(args: argparse.Namespace) -> int:
+    """Run one scheduled job now, with the real bot (needs the token)."""
+    from bot.app import build_application
+    from bot.context import Services
+    from scheduler.jobs import run_now
+    from storage.database import Database, migrate_sync
+
+    settings = load_settings()
+    require_token(settings)
+    _setup_logging(settings)
+    migrate_sync(settings.database_url)
+    services = Services(
+        settings=settings,
+        profile=_load_profile(settings),
+        database=Database(settings.database_url),
+        clock=SystemClock(),
+    )
+    application = build_application(services)
+
+    async def _run() -> None:
+        async with application:
+            await run_now(application, args.name)
+
+    try:
+        asyncio.run(_run())
+    except LookupError as exc:
+        raise CliError(str(exc).strip("'\"")) from None
+    print(f"ran {args.name}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Play a scripted school through the sandbox and print the transcript."""
     from bot.demo import run_demo
@@ -231,6 +284,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = profile_sub.add_parser("check", help="validate a profile file")
     check.add_argument("file")
     check.set_defaults(func=cmd_profile_check)
+
+    jobs = sub.add_parser("jobs", help="scheduled jobs")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)
+    jobs_sub.add_parser("list", help="every job and its next run").set_defaults(func=cmd_jobs_list)
+    run_job = jobs_sub.add_parser("run", help="run one job now")
+    run_job.add_argument("name")
+    run_job.set_defaults(func=cmd_jobs_run)
 
     demo = sub.add_parser("demo", help="play a scripted school against the sandbox")
     demo.add_argument("--verbose", action="store_true", help="also print the bot's logs")

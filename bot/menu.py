@@ -22,6 +22,7 @@ from telegram.error import TelegramError
 from telegram.ext import filters
 
 from bot.i18n import LANGUAGES, N_, translator
+from bot.render import esc
 from storage.models import Role
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 EVERYONE: frozenset[Role | None] = frozenset({None, Role.DIRECTOR, Role.STAFF, Role.TEACHER})
 REGISTERED: frozenset[Role | None] = frozenset({Role.DIRECTOR, Role.STAFF, Role.TEACHER})
 DIRECTOR: frozenset[Role | None] = frozenset({Role.DIRECTOR})
+STAFF: frozenset[Role | None] = frozenset({Role.STAFF})
+CREW: frozenset[Role | None] = frozenset({Role.STAFF, Role.DIRECTOR})
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,46 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("start", N_("Start, or show the menu again"), EVERYONE),
     Command("help", N_("What I can do for you"), EVERYONE, group=True),
+    # Repairs (报修)
+    Command(
+        "report",
+        N_("Report a fault: /report or /report <what and where>"),
+        REGISTERED,
+        group=True,
+        menu_label=N_("🔧 Report a fault"),
+    ),
+    Command("mytickets", N_("My repair requests"), REGISTERED, menu_label=N_("📋 My requests")),
+    Command("tickets", N_("Open repair jobs"), CREW, menu_label=N_("🛠 Repair jobs")),
+    # Work logs (工作日志)
+    Command("log", N_("Write today's work log"), STAFF, menu_label=N_("📝 Work log")),
+    Command("mylogs", N_("My recent work logs"), STAFF),
+    Command("duties", N_("My post duties (draft for approval)"), STAFF),
+    Command(
+        "logs",
+        N_("Work logs: /logs [date] or /logs <name>"),
+        DIRECTOR,
+        menu_label=N_("📒 Work logs"),
+    ),
+    Command("leave", N_("Record leave: /leave <name> <from> <to>"), DIRECTOR),
+    Command("ledger", N_("Work log ledger as Excel: /ledger <from> <to>"), DIRECTOR),
+    # Inspections (检查)
+    Command(
+        "inspections", N_("Inspection rounds and results"), CREW, menu_label=N_("🔍 Inspections")
+    ),
+    # Appraisal (考评)
+    Command("myscore", N_("My appraisal: /myscore [2026-10]"), STAFF, menu_label=N_("📊 My score")),
+    Command("rate", N_("Give the leader's scores for a month"), DIRECTOR),
+    Command("bonus", N_("Bonus: /bonus <name> +2 <reason>"), DIRECTOR),
+    Command("deduct", N_("Deduction: /deduct <name> 3 <reason>"), DIRECTOR),
+    Command("incident", N_("Record a safety incident: /incident <name> <reason>"), DIRECTOR),
+    Command(
+        "appraisal",
+        N_("Appraisal: /appraisal preview|publish 2026-10"),
+        DIRECTOR,
+        menu_label=N_("🏆 Appraisal"),
+    ),
+    Command("export", N_("Appraisal as Excel: /export 2026-10"), DIRECTOR),
+    # People
     Command("whoami", N_("My role and post"), REGISTERED, menu_label=N_("👤 Me")),
     Command("invite", N_("Make an invite link"), DIRECTOR, menu_label=N_("➕ Invite")),
     Command("people", N_("People: list and deactivate"), DIRECTOR, menu_label=N_("👥 People")),
@@ -78,12 +121,12 @@ def visible_commands(role: Role | None, *, group: bool = False) -> list[Command]
 def help_text(role: Role | None, _: Callable[[str], str]) -> str:
     """The /help text for a role (HTML)."""
     lines = [_("<b>What you can do</b>")]
-    lines += [f"/{row.name} — {_(row.description)}" for row in visible_commands(role)]
+    lines += [f"/{row.name} — {esc(_(row.description))}" for row in visible_commands(role)]
     group_rows = visible_commands(role, group=True)
     if role == Role.DIRECTOR and group_rows:
         lines.append("")
         lines.append(_("<b>In a group</b>"))
-        lines += [f"/{row.name} — {_(row.description)}" for row in group_rows]
+        lines += [f"/{row.name} — {esc(_(row.description))}" for row in group_rows]
     return "\n".join(lines)
 
 

@@ -1,0 +1,153 @@
+"""Deliver the notification outbox through the (rate-limited) bot, with retries.
+
+Handlers and jobs call `notify()` inside their transaction, so a notification exists exactly
+when the change it announces was committed; then `deliver()` sends what is due. A message that
+Telegram refuses for now (429 beyond the rate limiter's own retries, 5xx, timeout, dropped
+connection) stays pending with a backoff; a 403 marks the person unreachable instead of
+retrying forever. A repeating job (`scheduler.jobs`) delivers whatever is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import Bot, InlineKeyboardMarkup, ReplyKeyboardMarkup
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+
+from bot.context import Services
+from storage import groups, outbox, people
+
+log = logging.getLogger(__name__)
+
+_delivery_lock = asyncio.Lock()
+UNREACHABLE_ERRORS = ("chat not found", "user is deactivated", "bot was kicked")
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivery pass did."""
+
+    sent: int = 0
+    retrying: int = 0
+    undeliverable: int = 0
+
+
+async def notify(
+    session: AsyncSession,
+    services: Services,
+    *,
+    key: str,
+    chat_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None,
+    photo_file_id: str | None = None,
+    parse_mode: str | None = "HTML",
+) -> bool:
+    """Queue a notification in the caller's transaction; False if `key` was queued before."""
+    return await outbox.enqueue(
+        session,
+        key=key,
+        chat_id=chat_id,
+        text=text,
+        now=services.now(),
+        parse_mode=parse_mode,
+        reply_markup=markup.to_dict() if markup is not None else None,
+        photo_file_id=photo_file_id,
+    )
+
+
+def _markup(
+    data: dict[str, Any] | None, bot: Bot
+) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    if not data:
+        return None
+    if "inline_keyboard" in data:
+        return InlineKeyboardMarkup.de_json(data, bot)
+    return ReplyKeyboardMarkup.de_json(data, bot)
+
+
+async def deliver(bot: Bot, services: Services, *, limit: int = 200) -> DeliveryReport:
+    """Send every due notification once; one pass at a time in this process."""
+    report = DeliveryReport()
+    async with _delivery_lock:
+        while True:
+            async with services.database.transaction() as session:
+                batch = list(await outbox.due(session, now=services.now(), limit=limit))
+            if not batch:
+                return report
+            for item in batch:
+                assert item.id is not None
+                await _deliver_one(bot, services, item.id, item, report)
+            if len(batch) < limit:
+                return report
+
+
+async def _deliver_one(
+    bot: Bot, services: Services, item_id: int, item: Any, report: DeliveryReport
+) -> None:
+    try:
+        markup = _markup(item.reply_markup, bot)
+        if item.photo_file_id:
+            message = await bot.send_photo(
+                item.chat_id,
+                item.photo_file_id,
+                caption=item.text[:1024],
+                parse_mode=item.parse_mode,
+                reply_markup=markup,
+            )
+        else:
+            message = await bot.send_message(
+                item.chat_id, item.text, parse_mode=item.parse_mode, reply_markup=markup
+            )
+    except RetryAfter as exc:
+        retry = (
+            exc.retry_after
+            if isinstance(exc.retry_after, timedelta)
+            else timedelta(seconds=float(exc.retry_after))
+        )
+        await _retry(services, item_id, f"429 retry after {retry}", retry)
+        report.retrying += 1
+    except Forbidden as exc:
+        await _unreachable(services, item, str(exc))
+        report.undeliverable += 1
+    except ChatMigrated as exc:
+        await _retry(services, item_id, f"chat migrated to {exc.new_chat_id}", None)
+        report.retrying += 1
+    except BadRequest as exc:
+        if any(marker in str(exc).lower() for marker in UNREACHABLE_ERRORS):
+            await _unreachable(services, item, str(exc))
+        else:
+            log.error("notification %s refused: %s", item.key, exc)
+            async with services.database.transaction() as session:
+                await outbox.mark_undeliverable(session, item_id, error=str(exc), unreachable=False)
+        report.undeliverable += 1
+    except TelegramError as exc:  # NetworkError, TimedOut, 5xx
+        await _retry(services, item_id, f"{type(exc).__name__}: {exc}", None)
+        report.retrying += 1
+    else:
+        async with services.database.transaction() as session:
+            await outbox.mark_sent(
+                session, item_id, message_id=message.message_id, now=services.now()
+            )
+        report.sent += 1
+
+
+async def _retry(services: Services, item_id: int, error: str, delay: timedelta | None) -> None:
+    log.warning("notification %s will be retried: %s", item_id, error)
+    async with services.database.transaction() as session:
+        await outbox.mark_retry(session, item_id, error=error, now=services.now(), delay=delay)
+
+
+async def _unreachable(services: Services, item: Any, error: str) -> None:
+    log.info("chat %s is unreachable: %s", item.chat_id, error)
+    async with services.database.transaction() as session:
+        await outbox.mark_undeliverable(session, item.id, error=error, unreachable=True)
+        if item.chat_id > 0:
+            await people.mark_unreachable(session, item.chat_id)
+        else:
+            await groups.record_left(session, chat_id=item.chat_id, now=services.now())

@@ -1,0 +1,123 @@
+"""The notification outbox: queued in the same transaction as the change, delivered after."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Notification, NotificationStatus
+
+MAX_ATTEMPTS = 12
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    key: str,
+    chat_id: int,
+    text: str,
+    now: datetime,
+    parse_mode: str | None = "HTML",
+    reply_markup: dict[str, Any] | None = None,
+    photo_file_id: str | None = None,
+) -> bool:
+    """Queue a message; returns False when one with this key was already queued (idempotent)."""
+    values = {
+        "key": key[:160],
+        "chat_id": chat_id,
+        "text": text,
+        "parse_mode": parse_mode,
+        "reply_markup": reply_markup,
+        "photo_file_id": photo_file_id,
+        "status": NotificationStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    result = await session.exec(statement)
+    return bool(result.rowcount)
+
+
+async def due(session: AsyncSession, *, now: datetime, limit: int = 100) -> Sequence[Notification]:
+    """Pending notifications whose time has come, oldest first."""
+    query = (
+        select(Notification)
+        .where(
+            Notification.status == NotificationStatus.PENDING,
+            col(Notification.next_attempt_at) <= now,
+        )
+        .order_by(col(Notification.id))
+        .limit(limit)
+    )
+    return (await session.exec(query)).all()
+
+
+async def pending_count(session: AsyncSession) -> int:
+    """How many notifications are still waiting (due or not)."""
+    query = select(Notification.id).where(Notification.status == NotificationStatus.PENDING)
+    return len((await session.exec(query)).all())
+
+
+async def mark_sent(
+    session: AsyncSession, notification_id: int, *, message_id: int | None, now: datetime
+) -> None:
+    """Delivered."""
+    notification = await session.get(Notification, notification_id)
+    if notification is not None:
+        notification.status = NotificationStatus.SENT
+        notification.sent_at = now
+        notification.message_id = message_id
+        notification.attempts += 1
+        session.add(notification)
+
+
+async def mark_retry(
+    session: AsyncSession,
+    notification_id: int,
+    *,
+    error: str,
+    now: datetime,
+    delay: timedelta | None = None,
+) -> None:
+    """Telegram could not take it now (429, 5xx, timeout): try later with backoff."""
+    notification = await session.get(Notification, notification_id)
+    if notification is None:
+        return
+    notification.attempts += 1
+    notification.error = error[:500]
+    if notification.attempts >= MAX_ATTEMPTS:
+        notification.status = NotificationStatus.FAILED
+    else:
+        backoff = timedelta(seconds=min(600, 2**notification.attempts))
+        notification.next_attempt_at = now + max(backoff, delay or timedelta(0))
+    session.add(notification)
+
+
+async def mark_undeliverable(
+    session: AsyncSession, notification_id: int, *, error: str, unreachable: bool
+) -> None:
+    """Telegram refused it for good: blocked/never started (unreachable) or a bad request."""
+    notification = await session.get(Notification, notification_id)
+    if notification is None:
+        return
+    notification.attempts += 1
+    notification.error = error[:500]
+    notification.status = (
+        NotificationStatus.UNREACHABLE if unreachable else NotificationStatus.FAILED
+    )
+    session.add(notification)
+
+
+async def sent_message_id(session: AsyncSession, key: str) -> int | None:
+    """The Telegram message id a delivered notification got (to edit it later)."""
+    query = select(Notification.message_id).where(Notification.key == key)
+    return (await session.exec(query)).first()

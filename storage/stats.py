@@ -1,0 +1,94 @@
+"""Per-person monthly figures each feature provides to the appraisal (one shape, shared).
+
+Each feature computes its figures for everyone at once (a few queries, whatever the number of
+people), keyed by person id:
+
+- `storage.worklogs.month_stats(session, month, profile) -> dict[int, LogStats]`
+- `storage.tickets.month_stats(session, month, profile) -> dict[int, TicketStats]`
+- `storage.inspections.month_stats(session, month, profile) -> dict[int, InspectionStats]`
+
+A person missing from a dict had nothing of that kind that month (the component does not
+apply to them and the appraisal leaves it out).
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass(frozen=True, order=True)
+class Month:
+    """A calendar month, written 2026-10."""
+
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, text: str) -> Month:
+        """'2026-10' → Month(2026, 10); ValueError otherwise."""
+        year, _, month = text.strip().partition("-")
+        value = cls(int(year), int(month))
+        if not 1 <= value.month <= 12 or not 2000 <= value.year <= 2100:
+            raise ValueError(f"not a month: {text!r} (use YYYY-MM)")
+        return value
+
+    @classmethod
+    def of(cls, day: date) -> Month:
+        """The month a day is in."""
+        return cls(day.year, day.month)
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.month, 1)
+
+    @property
+    def last_day(self) -> date:
+        return date(self.year, self.month, calendar.monthrange(self.year, self.month)[1])
+
+    def previous(self) -> Month:
+        return Month(self.year - 1, 12) if self.month == 1 else Month(self.year, self.month - 1)
+
+    def next(self) -> Month:
+        return Month(self.year + 1, 1) if self.month == 12 else Month(self.year, self.month + 1)
+
+    @property
+    def quarter(self) -> int:
+        return (self.month - 1) // 3 + 1
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+
+@dataclass(frozen=True)
+class LogStats:
+    """Work logs of one person in one month (expected = working days minus leave, to date)."""
+
+    expected_days: int
+    on_time: int
+    late: int
+    missing: int
+    leave_days: int = 0
+
+
+@dataclass(frozen=True)
+class TicketStats:
+    """Repair jobs of one worker in one month (by the month they were finished or due)."""
+
+    finished: int  # reached 待验收/已完成 this month as the assignee
+    finished_on_time: int  # ... before finish_by (deferrals with a reason move finish_by)
+    accepted_on_time: int  # taken/assigned before accept_by
+    taken: int  # jobs held this month
+    rework: int  # 返修 sent back to them this month
+    ratings: tuple[int, ...] = ()  # reporters' ratings (1-5) of their jobs closed this month
+
+
+@dataclass(frozen=True)
+class InspectionStats:
+    """Inspection rounds assigned to one person in one month."""
+
+    assigned: int
+    on_time: int
+    late: int
+    missed: int
