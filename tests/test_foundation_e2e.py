@@ -16,27 +16,10 @@ from telegram.ext import CommandHandler
 from bot.clock import ManualClock
 from bot.context import HouqinContext, Services
 from bot.harness import running_bot
-from bot.sandbox.actors import SandboxUser
 from bot.sandbox.server import BotApiSandbox
 from storage import groups, people
 from storage.models import GroupPurpose, Role
-
-
-async def register(
-    sandbox: BotApiSandbox, services: Services, name: str, role: Role, post: str | None = None
-) -> SandboxUser:
-    """A user who joined through an invite link, as a director would hand it out."""
-    user = sandbox.add_user(name)
-    async with services.database.transaction() as session:
-        invite = await people.create_invite(
-            session, role=role, post_key=post, now=services.clock.now()
-        )
-    await user.start_bot(invite.code)
-    return user
-
-
-def private_text(sandbox: BotApiSandbox, user: SandboxUser) -> str:
-    return sandbox.last_message(user.private_chat_id).shown_text
+from tests.helpers import private_text, register
 
 
 async def test_invite_link_registers_a_director(bot: BotApiSandbox, services: Services) -> None:
