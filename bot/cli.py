@@ -247,6 +247,33 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Write a consistent copy of the SQLite database, safe while the bot runs."""
+    import sqlite3
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    settings = load_settings()
+    url = make_url(settings.database_url)
+    if not url.drivername.startswith("sqlite"):
+        raise CliError(
+            "houqin backup copies SQLite databases; for PostgreSQL use "
+            "pg_dump --format=custom (see the README)"
+        )
+    source = Path(url.database or "")
+    if not source.is_file():
+        raise CliError(f"DATABASE_URL: no database file at {source}")
+    target = Path(args.out)
+    if target.exists():
+        raise CliError(f"{target} exists; choose a new file name")
+    with sqlite3.connect(source) as live, sqlite3.connect(target) as copy:
+        live.execute("PRAGMA busy_timeout = 5000")
+        live.backup(copy)  # SQLite's online backup: a consistent snapshot, WAL included
+    print(f"backed up {source} to {target}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Play a scripted school through the sandbox and print the transcript."""
     from bot.demo import run_demo
@@ -291,6 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
     run_job = jobs_sub.add_parser("run", help="run one job now")
     run_job.add_argument("name")
     run_job.set_defaults(func=cmd_jobs_run)
+
+    backup = sub.add_parser("backup", help="consistent copy of the SQLite database")
+    backup.add_argument("out", help="the backup file to write")
+    backup.set_defaults(func=cmd_backup)
 
     demo = sub.add_parser("demo", help="play a scripted school against the sandbox")
     demo.add_argument("--verbose", action="store_true", help="also print the bot's logs")

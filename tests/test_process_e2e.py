@@ -71,3 +71,68 @@ async def test_houqin_run_against_a_local_bot_api_server(tmp_path: Path) -> None
         assert bot.returncode == 0, bot_err.decode()
         assert "Traceback" not in bot_err.decode()
         assert sandbox.rejected == []
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_webhook_mode_serves_updates_and_rejects_missing_secret(tmp_path: Path) -> None:
+    import aiohttp
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/telegram"
+    async with BotApiSandbox() as sandbox:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")},
+            "TELEGRAM_BOT_TOKEN": sandbox.token,
+            "TELEGRAM_BASE_URL": sandbox.base_url,
+            "TELEGRAM_BASE_FILE_URL": sandbox.base_file_url,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'houqin.db'}",
+            "LOG_LEVEL": "WARNING",
+            "MODE": "webhook",
+            "WEBHOOK_URL": url,
+            "WEBHOOK_SECRET": "s3cret-token",
+            "WEBHOOK_LISTEN": "127.0.0.1",
+            "WEBHOOK_PORT": str(port),
+        }
+        bot = await _houqin("run", env=env, cwd=tmp_path)
+        try:
+            for _ in range(300):
+                if sandbox.webhook.get("url"):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the bot never set its webhook")
+            assert sandbox.webhook["url"] == url
+            assert sandbox.webhook["secret_token"] == "s3cret-token"
+            user = sandbox.add_user("王老师")
+            await user.send("/help", settle=False)
+            await sandbox.wait_for_message(user.id, lambda m: "/start" in m.shown_text, timeout=20)
+            assert sandbox.stats["webhook_delivered"] >= 1
+
+            forged = {
+                "update_id": 999,
+                "message": {
+                    "message_id": 1,
+                    "date": 0,
+                    "chat": {"id": user.id, "type": "private"},
+                    "text": "/help",
+                },
+            }
+            async with aiohttp.ClientSession() as session:
+                async with session.post(url, json=forged) as response:
+                    assert response.status == 403
+                async with session.post(
+                    url, json=forged, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}
+                ) as response:
+                    assert response.status == 403
+        finally:
+            bot.send_signal(signal.SIGTERM)
+            _out, bot_err = await asyncio.wait_for(bot.communicate(), 60)
+        assert bot.returncode == 0, bot_err.decode()
+        assert sandbox.rejected == []

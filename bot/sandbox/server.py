@@ -192,6 +192,8 @@ class BotApiSandbox:
         self._host = "127.0.0.1"
         self._port = 0
         self._closing = False
+        self._webhook_backlog: list[JsonDict] = []
+        self._webhook_task: asyncio.Task[None] | None = None
         self._handlers: dict[str, Callable[[JsonDict, dict[str, Upload]], Awaitable[Any]]] = {
             "getMe": self._get_me,
             "logOut": self._ok,
@@ -247,6 +249,11 @@ class BotApiSandbox:
         """Stop serving; pending long polls return immediately."""
         self._closing = True
         self._update_signal.set()
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._webhook_task
+            self._webhook_task = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -533,6 +540,7 @@ class BotApiSandbox:
             now = loop.time()
             idle = (
                 not self._pending
+                and not self._webhook_backlog
                 and self._in_flight == 0
                 and all(check() for check in self.extra_idle_checks)
             )
@@ -622,10 +630,53 @@ class BotApiSandbox:
     def _emit(self, payload: JsonDict) -> None:
         update = {"update_id": self._next_update_id, **payload}
         self._next_update_id += 1
-        self._pending.append(update)
         self.emitted_updates.append(update)
+        if self.webhook.get("url"):
+            self._webhook_backlog.append(update)
+            self._start_webhook_delivery()
+        else:
+            self._pending.append(update)
         self._touch()
         self._update_signal.set()
+
+    # ----------------------------------------------------------------- webhook delivery
+
+    def _start_webhook_delivery(self) -> None:
+        if self._webhook_task is None or self._webhook_task.done():
+            self._webhook_task = asyncio.get_running_loop().create_task(self._deliver_webhooks())
+
+    async def _deliver_webhooks(self) -> None:
+        """POST queued updates to the webhook in order, retrying like Telegram does."""
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            while self._webhook_backlog and self.webhook.get("url"):
+                update = self._webhook_backlog[0]
+                headers = {"Content-Type": "application/json"}
+                if self.webhook.get("secret_token"):
+                    headers["X-Telegram-Bot-Api-Secret-Token"] = str(self.webhook["secret_token"])
+                self._in_flight += 1
+                try:
+                    async with session.post(
+                        str(self.webhook["url"]),
+                        data=json.dumps(update),
+                        headers=headers,
+                        timeout=aiohttp.ClientTimeout(total=10),
+                    ) as response:
+                        status = response.status
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    status = 0
+                    self.webhook["last_error_message"] = str(exc)
+                finally:
+                    self._in_flight -= 1
+                if status == 200:
+                    self._webhook_backlog.pop(0)
+                    self.stats["webhook_delivered"] += 1
+                else:
+                    self.stats["webhook_failed"] += 1
+                    self.webhook["last_error_message"] = f"HTTP {status}"
+                    await asyncio.sleep(0.2)
+                self._touch()
 
     def _emit_my_chat_member(
         self, chat: JsonDict, by: JsonDict, old_status: str, new_status: str
@@ -982,19 +1033,27 @@ class BotApiSandbox:
 
     async def _delete_webhook(self, params: JsonDict, files: dict[str, Upload]) -> bool:
         self.webhook = {}
+        self._pending.extend(self._webhook_backlog)
+        self._webhook_backlog.clear()
         if params.get("drop_pending_updates"):
             self._pending.clear()
         return True
 
     async def _set_webhook(self, params: JsonDict, files: dict[str, Upload]) -> bool:
         self.webhook = dict(params)
+        if params.get("drop_pending_updates"):
+            self._pending.clear()
+        self._webhook_backlog.extend(self._pending)
+        self._pending.clear()
+        if self._webhook_backlog:
+            self._start_webhook_delivery()
         return True
 
     async def _get_webhook_info(self, params: JsonDict, files: dict[str, Upload]) -> JsonDict:
         return {
             "url": self.webhook.get("url", ""),
             "has_custom_certificate": False,
-            "pending_update_count": len(self._pending),
+            "pending_update_count": len(self._pending) + len(self._webhook_backlog),
         }
 
     async def _get_updates(self, params: JsonDict, files: dict[str, Upload]) -> list[JsonDict]:
