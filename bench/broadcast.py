@@ -1,0 +1,87 @@
+"""Broadcast at Telegram's limit: notifications to 500 private chats and 10 groups.
+
+The sandbox enforces Telegram's flood limits (30 messages/s overall, 20/min per group,
+about 1/s per private chat) and answers 429 past them. The real bot delivers the outbox
+through python-telegram-bot's AIORateLimiter. Prints the total time against the theoretical
+minimum at 30 messages/s, the 429s received and the messages lost (must be 0).
+
+    python -m bench.broadcast [--people 500] [--groups 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+from collections import Counter
+from datetime import timedelta
+
+from bench.common import bench_services, machine_line, peak_rss_mb
+from bot import outbox
+from bot.harness import running_bot
+from bot.sandbox.server import BotApiSandbox
+
+
+async def main(people: int, groups: int) -> int:
+    logging.basicConfig(level=logging.ERROR)
+    async with bench_services() as services, BotApiSandbox(enforce_limits=True) as sandbox:
+        users = [sandbox.add_user(f"员工{i:03d}") for i in range(people)]
+        for user in users:
+            user.started = True  # each has /start-ed the bot before
+        async with running_bot(services, sandbox) as application:
+            chats = []
+            for g in range(groups):
+                group = sandbox.add_group(f"年级组{g + 1}")
+                await sandbox.add_bot_to_group(group, by=users[g])
+                chats.append(group.id)
+            async with services.database.transaction() as session:
+                for chat_id in chats:
+                    await outbox.notify(
+                        session,
+                        services,
+                        key=f"bench:rank:{chat_id}",
+                        chat_id=chat_id,
+                        text="<b>2026年11月考评</b>\n1. 李师傅 96.5 优秀 ⭐服务标兵",
+                    )
+                for user in users:
+                    await outbox.notify(
+                        session,
+                        services,
+                        key=f"bench:remind:{user.id}",
+                        chat_id=user.id,
+                        text="今天的工作日志还没有填写，请点下面的按钮填写。",
+                    )
+            total = people + groups
+            before_429 = sandbox.stats["429"]
+            mark = sandbox.mark()
+            started = time.perf_counter()
+            report = await outbox.deliver(application.bot, services)
+            while report.retrying:  # anything refused beyond the rate limiter's own retries
+                services.clock.advance(timedelta(minutes=10))  # type: ignore[attr-defined]
+                report = await outbox.deliver(application.bot, services)
+            elapsed = time.perf_counter() - started
+            sent = sandbox.bot_messages_since(mark)
+            per_chat = Counter(message.chat_id for message in sent)
+            targets = {*chats, *(user.id for user in users)}
+            lost = len(targets - per_chat.keys())
+            duplicates = sum(count - 1 for count in per_chat.values() if count > 1)
+    minimum = total / 30
+    print(machine_line())
+    print(f"messages: {total} ({people} private chats, {groups} groups)")
+    print(
+        f"total time: {elapsed:.2f} s; theoretical minimum at 30 msg/s: {minimum:.2f} s; "
+        f"ratio {elapsed / minimum:.3f}"
+    )
+    print(f"429 received: {sandbox.stats['429'] - before_429}")
+    print(f"messages lost: {lost}; duplicates: {duplicates}")
+    print(f"peak memory: {peak_rss_mb():.0f} MB")
+    return 0 if lost == 0 and duplicates == 0 else 1
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=500)
+    parser.add_argument("--groups", type=int, default=10)
+    args = parser.parse_args()
+    raise SystemExit(asyncio.run(main(args.people, args.groups)))
