@@ -84,7 +84,10 @@ def build_application(services: Services) -> HouqinApp:
         .base_file_url(settings.telegram_base_file_url)
         .context_types(ContextTypes(context=HouqinContext, bot_data=BotData))
         .persistence(DatabasePersistence(services.database, services.clock))
-        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        # Group limits (20/min) and 429 retries apply to every request; the 30 messages/s
+        # overall limit is for bulk notifications, so bot.outbox applies it to what it
+        # delivers, and answers to the person acting are not queued behind a broadcast.
+        .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=RATE_LIMIT_RETRIES))
         .post_init(on_startup)
         .post_shutdown(on_shutdown)
     )

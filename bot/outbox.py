@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from aiolimiter import AsyncLimiter
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot, InlineKeyboardMarkup, ReplyKeyboardMarkup
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
@@ -25,6 +26,9 @@ from storage import groups, outbox, people
 log = logging.getLogger(__name__)
 
 _delivery_lock = asyncio.Lock()
+# Telegram's limit for bulk notifications: about 30 messages per second overall.
+BROADCAST_RATE = 30
+_broadcast_limiter = AsyncLimiter(BROADCAST_RATE, 1)
 UNREACHABLE_ERRORS = ("chat not found", "user is deactivated", "bot was kicked")
 
 
@@ -92,6 +96,7 @@ async def _deliver_one(
 ) -> None:
     try:
         markup = _markup(item.reply_markup, bot)
+        await _broadcast_limiter.acquire()
         if item.photo_file_id:
             message = await bot.send_photo(
                 item.chat_id,

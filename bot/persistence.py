@@ -18,6 +18,10 @@ ChatData = dict[str, Any]
 BotDataDict = dict[str, Any]
 
 
+def _encode(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
 class DatabasePersistence(BasePersistence[UserData, ChatData, BotDataDict]):
     """Stores user data, chat data and conversation states as JSON rows.
 
@@ -39,13 +43,13 @@ class DatabasePersistence(BasePersistence[UserData, ChatData, BotDataDict]):
         async with self._database.transaction() as session:
             rows = await persisted_state.load_kind(session, kind)
         for key, data in rows.items():
-            self._written[(kind, key)] = json.dumps(data, sort_keys=True)
+            self._written[(kind, key)] = _encode(data)
         return rows
 
     async def _save(self, kind: str, key: str, data: Any) -> None:
-        encoded = json.dumps(data, sort_keys=True, ensure_ascii=False)
-        if self._written.get((kind, key)) == encoded:
-            return
+        encoded = _encode(data)
+        if self._written.get((kind, key), _encode({})) == encoded:
+            return  # unchanged, or still empty: nothing to write
         async with self._database.transaction() as session:
             await persisted_state.save(
                 session, kind=kind, key=key, data=data, now=self._clock.now()
