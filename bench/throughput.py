@@ -50,7 +50,7 @@ async def floor_scenario(sandbox: BotApiSandbox, user: SandboxUser) -> list[floa
 
 
 @asynccontextmanager
-async def floor_bot(sandbox: BotApiSandbox) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+async def floor_bot(sandbox: BotApiSandbox) -> AsyncIterator[Application]:
     """A minimal python-telegram-bot bot that answers each message, polling the sandbox."""
 
     async def answer(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
