@@ -24,7 +24,7 @@ class DatabaseBusy(Exception):
     """The database stayed locked or unreachable; the caller should tell the user to retry."""
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE so writers queue instead of failing.
 
     Recipe from the SQLAlchemy docs (pysqlite/aiosqlite "serializable isolation"): the driver's
@@ -37,7 +37,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -49,11 +49,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 class Database:
     """The application's database: an async engine and a session factory."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS
+    ) -> None:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(url, echo=echo, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, busy_timeout_ms)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
