@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,10 +26,32 @@ from storage import groups, outbox, people
 
 log = logging.getLogger(__name__)
 
-_delivery_lock = asyncio.Lock()
 # Telegram's limit for bulk notifications: about 30 messages per second overall.
 BROADCAST_RATE = 30
-_broadcast_limiter = AsyncLimiter(BROADCAST_RATE, 1)
+
+
+@dataclass
+class _LoopState:
+    """One delivery at a time and one broadcast limiter per event loop (asyncio primitives
+    belong to a loop; tests and the CLI run several loops in one process)."""
+
+    lock: asyncio.Lock
+    limiter: AsyncLimiter
+
+
+_states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _state() -> _LoopState:
+    loop = asyncio.get_running_loop()
+    state = _states.get(loop)
+    if state is None:
+        state = _states[loop] = _LoopState(asyncio.Lock(), AsyncLimiter(BROADCAST_RATE, 1))
+    return state
+
+
 UNREACHABLE_ERRORS = ("chat not found", "user is deactivated", "bot was kicked")
 
 
@@ -78,7 +101,8 @@ def _markup(
 async def deliver(bot: Bot, services: Services, *, limit: int = 200) -> DeliveryReport:
     """Send every due notification once; one pass at a time in this process."""
     report = DeliveryReport()
-    async with _delivery_lock:
+    state = _state()
+    async with state.lock:
         while True:
             async with services.database.transaction() as session:
                 batch = list(await outbox.due(session, now=services.now(), limit=limit))
@@ -86,6 +110,7 @@ async def deliver(bot: Bot, services: Services, *, limit: int = 200) -> Delivery
                 return report
             for item in batch:
                 assert item.id is not None
+                await state.limiter.acquire()
                 await _deliver_one(bot, services, item.id, item, report)
             if len(batch) < limit:
                 return report
@@ -96,7 +121,6 @@ async def _deliver_one(
 ) -> None:
     try:
         markup = _markup(item.reply_markup, bot)
-        await _broadcast_limiter.acquire()
         if item.photo_file_id:
             message = await bot.send_photo(
                 item.chat_id,
