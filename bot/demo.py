@@ -17,11 +17,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.clock import ManualClock
-from bot.context import Services, build_services
+from bot.context import HouqinApp, Services, build_services
 from bot.harness import running_bot
 from bot.sandbox.actors import SandboxGroup, SandboxUser
 from bot.sandbox.server import BotApiSandbox
 from bot.settings import load_settings
+from scheduler.jobs import run_due
 from storage import people
 from storage.models import Role
 
@@ -35,9 +36,17 @@ class School:
     sandbox: BotApiSandbox
     services: Services
     clock: ManualClock
+    application: HouqinApp | None = None
     people: dict[str, SandboxUser] = field(default_factory=dict)
     groups: dict[str, SandboxGroup] = field(default_factory=dict)
     printed_up_to: int = 0
+
+    async def run_jobs(self, *names: str) -> list[str]:
+        """Run the named scheduled jobs that are due at the demo clock's time."""
+        assert self.application is not None
+        ran = await run_due(self.application, names=list(names) or None)
+        await self.sandbox.settle()
+        return ran
 
     def flush(self) -> None:
         """Print the transcript lines not printed yet."""
@@ -135,13 +144,19 @@ async def scene_people_and_bad_input(school: School) -> None:
     await teacher.send("/whoami")
 
 
-SCENES: list[tuple[str, Scene]] = [
+FOUNDATION_SCENES: list[tuple[str, Scene]] = [
     ("邀请后勤主任（命令行）", scene_director_invite),
     ("主任在聊天中邀请员工和教师", scene_staff_and_teachers),
     ("陌生教师申请加入，主任审批", scene_join_request),
     ("绑定维修群和后勤群（教师无权绑定）", scene_groups),
     ("人员列表、越权操作与无效输入", scene_people_and_bad_input),
 ]
+
+
+def all_scenes() -> list[tuple[str, Scene]]:
+    """The foundation's scenes, then each feature's, in the order a school lives them."""
+    scenes = list(FOUNDATION_SCENES)
+    return scenes
 
 
 async def run_demo(*, verbose: bool = False) -> int:
@@ -158,9 +173,11 @@ async def run_demo(*, verbose: bool = False) -> int:
             f"后勤通 Houqin demo · {services.profile.school.name} · "
             f"{DEMO_START:%Y-%m-%d %H:%M} (sandbox, temporary database)\n"
         )
-        async with BotApiSandbox() as sandbox, running_bot(services, sandbox):
-            school = School(sandbox=sandbox, services=services, clock=clock)
-            for number, (title, scene) in enumerate(SCENES, start=1):
+        async with BotApiSandbox() as sandbox, running_bot(services, sandbox) as application:
+            school = School(
+                sandbox=sandbox, services=services, clock=clock, application=application
+            )
+            for number, (title, scene) in enumerate(all_scenes(), start=1):
                 print(f"== {number}. {title} ==")
                 await scene(school)
                 await sandbox.settle()
