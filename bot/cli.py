@@ -274,6 +274,13 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_logs(args: argparse.Namespace) -> int:
+    """Write the work-log ledger of a date range as an Excel workbook."""
+    from bot.export import cmd_export_logs as export_logs
+
+    return export_logs(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Play a scripted school through the sandbox and print the transcript."""
     from bot.demo import run_demo
@@ -322,6 +329,14 @@ def build_parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", help="consistent copy of the SQLite database")
     backup.add_argument("out", help="the backup file to write")
     backup.set_defaults(func=cmd_backup)
+
+    export = sub.add_parser("export", help="Excel exports")
+    export_sub = export.add_subparsers(dest="export_command", required=True)
+    logs = export_sub.add_parser("logs", help="the work-log ledger (工作台账) as Excel")
+    logs.add_argument("--from", dest="date_from", required=True, help="YYYY-MM-DD")
+    logs.add_argument("--to", dest="date_to", required=True, help="YYYY-MM-DD")
+    logs.add_argument("--out", required=True, help="the .xlsx file to write")
+    logs.set_defaults(func=cmd_export_logs)
 
     demo = sub.add_parser("demo", help="play a scripted school against the sandbox")
     demo.add_argument("--verbose", action="store_true", help="also print the bot's logs")

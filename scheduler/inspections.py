@@ -1,11 +1,106 @@
-"""Scheduled jobs of the inspections feature (being built)."""
+"""Scheduled jobs of the inspections feature.
+
+- `inspections.open.<plan>`: the plan's cron trigger (school time). On a school working day
+  (not a holiday, not in a vacation unless the plan says so) it opens the round once and tells
+  the staff group and each inspector. A round missed while the bot was down is caught up once
+  at start-up while its deadline has not passed (the job's catch-up window).
+- `inspections.check`: every 10 minutes: reminders before the deadline, the deadline's
+  closing with the 通报 and the missed-round report to the director(s), each at most once.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from apscheduler.triggers.cron import CronTrigger
+
 from bot.context import Services
-from scheduler.jobs import ScheduledJob
+from handlers import inspections as notices
+from scheduler.jobs import JobRun, ScheduledJob
+from storage import inspections as store
+
+log = logging.getLogger(__name__)
+
+CHECK_EVERY_MINUTES = 10
+CHECK_JOB = "inspections.check"
+
+
+def open_job_name(plan_key: str) -> str:
+    """The stable job id of a plan's opening."""
+    return f"inspections.open.{plan_key}"
+
+
+def _opener(plan_key: str) -> Callable[[JobRun], Awaitable[None]]:
+    async def run(job: JobRun) -> None:
+        await open_plan_round(job.services, plan_key, job)
+
+    return run
+
+
+async def open_plan_round(services: Services, plan_key: str, job: JobRun) -> None:
+    """Open the plan's round for the job's occurrence, unless the school calendar says no."""
+    profile = services.profile
+    plan = profile.inspection_plan(plan_key)
+    day = job.occurrence.astimezone(profile.tz).date()
+    reason = store.skip_reason(profile, plan, day)
+    if reason is not None:
+        log.info("no %s round on %s (%s)", plan.key, day, reason)
+        return
+    async with services.database.transaction() as session:
+        opened = await store.open_round(
+            session, profile=profile, plan=plan, occurrence=job.occurrence, now=services.now()
+        )
+        if opened.created:
+            await notices.queue_opening(session, services, opened)
+    if opened.created:
+        log.info(
+            "opened %s round %s with %d inspectors",
+            plan.key,
+            opened.round.id,
+            len(opened.inspectors),
+        )
+
+
+async def check_rounds(job: JobRun) -> None:
+    """Reminders, deadlines, 通报 and missed-round reports (each at most once per round)."""
+    services = job.services
+    now = services.now()
+    async with services.database.transaction() as session:
+        for round_ in await store.rounds_to_remind(session, services.profile, now):
+            assert round_.id is not None
+            if await store.claim(session, round_.id, store.REMINDED, now):
+                await notices.queue_reminders(session, services, round_)
+        for round_ in await store.close_overdue(session, now):
+            await notices.queue_summary(session, services, round_)
+            await notices.queue_missed_report(session, services, round_)
+        for round_ in await store.rounds_to_announce(session):
+            await notices.queue_summary(session, services, round_)
 
 
 def jobs(services: Services) -> list[ScheduledJob]:
     """This feature's jobs, built from the school profile."""
-    return []
+    profile = services.profile
+    found = [
+        ScheduledJob(
+            name=open_job_name(plan.key),
+            description=f"open the {plan.name} round ({plan.key}) on school days; "
+            "tell the staff group and the inspectors",
+            trigger=profile.plan_trigger(plan),
+            run=_opener(plan.key),
+            catch_up=store.catch_up_window(profile, plan, services.now()),
+        )
+        for plan in profile.inspection.plans
+    ]
+    found.append(
+        ScheduledJob(
+            name=CHECK_JOB,
+            description="inspection reminders before the deadline, 通报 at the deadline, "
+            "missed rounds reported to the director",
+            trigger=CronTrigger(minute=f"*/{CHECK_EVERY_MINUTES}", timezone=profile.tz),
+            run=check_rounds,
+            catch_up=timedelta(minutes=CHECK_EVERY_MINUTES),
+        )
+    )
+    return found

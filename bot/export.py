@@ -1,0 +1,252 @@
+"""Excel exports (openpyxl): a generic workbook builder and the work-log ledger (工作台账).
+
+`workbook_bytes([Sheet(...), ...])` turns rows into an .xlsx file in memory: a bold, frozen
+header row, column widths, wrapped text where asked, dates and times as real Excel values.
+Any feature can reuse it (the appraisal export does). `houqin export logs` writes the ledger
+from the command line (`cmd_export_logs`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from io import BytesIO
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.i18n import N_
+from storage import worklogs
+from storage.models import Person
+from storage.stats import Month
+
+if TYPE_CHECKING:
+    from bot.profile import SchoolProfile
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SHEET_TITLE_LIMIT = 31
+CELL_TEXT_LIMIT = 32_767
+MAX_LEDGER_DAYS = 366
+_BAD_TITLE = re.compile(r"[\[\]:*?/\\]")
+
+Cell = str | int | float | bool | date | datetime | None
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column: its header, width (characters), wrapping and Excel number format."""
+
+    title: str
+    width: float = 12
+    wrap: bool = False
+    number_format: str | None = None
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One worksheet: a title (made valid and unique), columns and rows of values."""
+
+    title: str
+    columns: Sequence[Column]
+    rows: Sequence[Sequence[Cell]] = field(default_factory=list)
+
+
+def _sheet_title(title: str, used: set[str]) -> str:
+    base = _BAD_TITLE.sub("_", title).strip("'") or "Sheet"
+    base = base[:SHEET_TITLE_LIMIT]
+    candidate, n = base, 2
+    while candidate.lower() in used:
+        suffix = f" ({n})"
+        candidate = base[: SHEET_TITLE_LIMIT - len(suffix)] + suffix
+        n += 1
+    used.add(candidate.lower())
+    return candidate
+
+
+def _clean(value: Cell) -> Cell:
+    if isinstance(value, str):
+        text: str = ILLEGAL_CHARACTERS_RE.sub("", value)
+        if len(text) > CELL_TEXT_LIMIT:
+            raise ValueError(f"a cell holds at most {CELL_TEXT_LIMIT} characters")
+        return text
+    return value
+
+
+def workbook_bytes(sheets: Sequence[Sheet]) -> bytes:
+    """An .xlsx file holding the sheets (at least one sheet is written)."""
+    book = Workbook()
+    default = book.active
+    if default is not None:
+        book.remove(default)
+    used: set[str] = set()
+    bold = Font(bold=True)
+    wrap = Alignment(wrap_text=True, vertical="top")
+    top = Alignment(vertical="top")
+    for sheet in sheets or [Sheet("Sheet", [])]:
+        ws = book.create_sheet(_sheet_title(sheet.title, used))
+        for index, column in enumerate(sheet.columns, start=1):
+            cell = ws.cell(row=1, column=index, value=column.title)
+            cell.font = bold
+            ws.column_dimensions[get_column_letter(index)].width = column.width
+        for row_number, row in enumerate(sheet.rows, start=2):
+            for index, value in enumerate(row, start=1):
+                cell = ws.cell(row=row_number, column=index, value=_clean(value))
+                if isinstance(value, str) and value.startswith("="):
+                    cell.data_type = "s"  # text typed by people is never a formula
+                spec = sheet.columns[index - 1] if index <= len(sheet.columns) else None
+                cell.alignment = wrap if spec is not None and spec.wrap else top
+                if spec is not None and spec.number_format and value is not None:
+                    cell.number_format = spec.number_format
+        ws.freeze_panes = "A2"
+    buffer = BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+# --- the work-log ledger (工作台账) -------------------------------------------------------------
+
+LEDGER_COLUMNS = (
+    (N_("Date"), 12, False, "yyyy-mm-dd"),
+    (N_("Name"), 10, False, None),
+    (N_("Post"), 12, False, None),
+    (N_("Work done"), 60, True, None),
+    (N_("Photos (count)"), 8, False, None),
+    (N_("Hours worked"), 8, False, "0.0"),
+    (N_("Filed at"), 18, False, "yyyy-mm-dd hh:mm"),
+    (N_("Late filing"), 8, False, None),
+)
+
+
+def ledger_filename(start: date, end: date, t_: Callable[[str], str]) -> str:
+    """工作台账_2026-11-01_2026-11-30.xlsx"""
+    title = t_("Work log ledger")
+    return f"{title}_{start.isoformat()}_{end.isoformat()}.xlsx"
+
+
+def _months(start: date, end: date) -> list[Month]:
+    months, month = [], Month.of(start)
+    while month <= Month.of(end):
+        months.append(month)
+        month = month.next()
+    return months
+
+
+async def ledger_sheets(
+    session: AsyncSession,
+    profile: SchoolProfile,
+    start: date,
+    end: date,
+    t_: Callable[[str], str],
+) -> tuple[list[Sheet], int]:
+    """The ledger of start..end: one sheet per month, one row per log. Returns (sheets, rows)."""
+    logs = await worklogs.logs_between(session, start, end)
+    ids = sorted({log.person_id for log in logs})
+    people: dict[int, Person] = {}
+    if ids:
+        found = await session.exec(select(Person).where(col(Person.id).in_(ids)))
+        people = {p.id: p for p in found.all() if p.id is not None}
+    columns = [Column(t_(title), width, wrap, fmt) for title, width, wrap, fmt in LEDGER_COLUMNS]
+    by_month: dict[Month, list[list[Cell]]] = {m: [] for m in _months(start, end)}
+    ordered = sorted(logs, key=lambda log: (log.day, _name(people, log.person_id)))
+    for log in ordered:
+        person = people.get(log.person_id)
+        by_month[Month.of(log.day)].append(
+            [
+                log.day,
+                _name(people, log.person_id),
+                _post_name(profile, person.post_key if person else None),
+                "\n".join(log.items),
+                len(log.photos),
+                log.hours,
+                log.filed_at.astimezone(profile.tz).replace(tzinfo=None, second=0, microsecond=0),
+                t_("Yes") if log.late else None,
+            ]
+        )
+    sheets = [Sheet(str(month), columns, rows) for month, rows in by_month.items()]
+    return sheets, len(logs)
+
+
+def _name(people: dict[int, Person], person_id: int) -> str:
+    person = people.get(person_id)
+    return person.name if person is not None else f"#{person_id}"
+
+
+def _post_name(profile: SchoolProfile, post_key: str | None) -> str:
+    if not post_key:
+        return ""
+    try:
+        return profile.post(post_key).name
+    except KeyError:
+        return post_key
+
+
+async def ledger_workbook(
+    session: AsyncSession,
+    profile: SchoolProfile,
+    start: date,
+    end: date,
+    t_: Callable[[str], str],
+) -> tuple[bytes, int]:
+    """The ledger as .xlsx bytes and its number of rows."""
+    sheets, count = await ledger_sheets(session, profile, start, end, t_)
+    return workbook_bytes(sheets), count
+
+
+# --- houqin export logs --------------------------------------------------------------------------
+
+
+def _cli_date(text: str, option: str) -> date:
+    from bot.cli import CliError
+
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise CliError(f"{option}: {text!r} is not a date like 2026-11-01") from None
+
+
+def cmd_export_logs(args: argparse.Namespace) -> int:
+    """`houqin export logs --from 2026-11-01 --to 2026-11-30 --out FILE`: write the ledger.
+
+    Expects ``args.date_from``, ``args.date_to`` (strings, YYYY-MM-DD) and ``args.out`` (path).
+    """
+    from bot.cli import CliError, _load_profile
+    from bot.i18n import translator
+    from bot.settings import load_settings
+    from storage.database import Database, migrate_sync
+
+    start = _cli_date(args.date_from, "--from")
+    end = _cli_date(args.date_to, "--to")
+    if end < start:
+        raise CliError("--to is before --from")
+    if (end - start).days + 1 > MAX_LEDGER_DAYS:
+        raise CliError(f"the range is longer than {MAX_LEDGER_DAYS} days; export it in parts")
+    out = Path(args.out)
+    if out.parent and not out.parent.exists():
+        raise CliError(f"--out: folder {str(out.parent)!r} does not exist")
+    settings = load_settings()
+    profile = _load_profile(settings)
+    migrate_sync(settings.database_url)
+    t_ = translator(settings.language.value)
+
+    async def _build() -> tuple[bytes, int]:
+        database = Database(settings.database_url)
+        try:
+            async with database.transaction() as session:
+                return await ledger_workbook(session, profile, start, end, t_)
+        finally:
+            await database.dispose()
+
+    data, count = asyncio.run(_build())
+    out.write_bytes(data)
+    print(f"{out}: {count} log(s) from {start} to {end}")
+    return 0

@@ -1,0 +1,298 @@
+"""Storage rules of repair tickets: numbering, the guarded status machine, deadlines, stats."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from bot.clock import ManualClock
+from bot.profile import SchoolProfile
+from storage import tickets
+from storage.database import Database
+from storage.models import Person, Role, TicketStatus
+from storage.stats import Month
+
+
+async def _person(
+    db: Database, clock: ManualClock, telegram_id: int, name: str, role: Role, post: str | None
+) -> Person:
+    async with db.transaction() as session:
+        person = Person(
+            telegram_id=telegram_id,
+            name=name,
+            role=role,
+            post_key=post,
+            created_at=clock.now(),
+        )
+        session.add(person)
+        await session.flush()
+    return person
+
+
+async def _cast(db: Database, clock: ManualClock) -> tuple[Person, Person, Person, Person]:
+    director = await _person(db, clock, 1, "张主任", Role.DIRECTOR, "director")
+    plumber = await _person(db, clock, 2, "李师傅", Role.STAFF, "electrician")
+    fixer = await _person(db, clock, 3, "赵师傅", Role.STAFF, "repair")
+    teacher = await _person(db, clock, 4, "王芳", Role.TEACHER, None)
+    return director, plumber, fixer, teacher
+
+
+async def _ticket(
+    db: Database,
+    clock: ManualClock,
+    profile: SchoolProfile,
+    teacher: Person,
+    *,
+    urgency: str = "normal",
+    category: str = "plumbing",
+    room: str = "女厕",
+) -> int:
+    async with db.transaction() as session:
+        ticket = await tickets.create_ticket(
+            session,
+            profile=profile,
+            now=clock.now(),
+            reporter_telegram_id=teacher.telegram_id,
+            reporter_name=teacher.name,
+            reporter=teacher,
+            category_key=category,
+            place=f"实验楼3楼{room}",
+            description="水龙头一直滴水",
+            urgency_key=urgency,
+            building_key="lab",
+            floor="3楼",
+            room=room,
+            photo_file_ids=["PHOTO1", "PHOTO2"],
+        )
+    assert ticket.id is not None
+    return ticket.id
+
+
+async def test_numbers_deadlines_photos_and_event(
+    database: Database, clock: ManualClock, profile: SchoolProfile
+) -> None:
+    _d, _p, _f, teacher = await _cast(database, clock)
+    first = await _ticket(database, clock, profile, teacher)
+    second = await _ticket(database, clock, profile, teacher, urgency="urgent")
+    async with database.transaction() as session:
+        a = await tickets.get_ticket(session, first)
+        b = await tickets.get_ticket(session, second)
+        assert a is not None and b is not None
+        assert (a.number, b.number) == ("BX-2611-001", "BX-2611-002")
+        assert a.accept_by == clock.now() + timedelta(hours=24)
+        # Mon 09:00 + 3 working days = Thu 09:00
+        assert a.finish_by is not None
+        assert a.finish_by.astimezone(profile.tz).strftime("%a %H:%M") == "Thu 09:00"
+        assert b.accept_by == clock.now() + timedelta(minutes=30)
+        assert await tickets.photos_of(session, first) == ["PHOTO1", "PHOTO2"]
+        events = await tickets.events_of(session, first)
+        assert [(e.action, e.to_status) for e in events] == [("report", "open")]
+    clock.advance(timedelta(days=10))  # December: the sequence starts again
+    third = await _ticket(database, clock, profile, teacher)
+    async with database.transaction() as session:
+        c = await tickets.get_ticket(session, third)
+        assert c is not None and c.number == "BX-2612-001"
+
+
+async def test_concurrent_reports_get_distinct_numbers(
+    database: Database, clock: ManualClock, profile: SchoolProfile
+) -> None:
+    _d, _p, _f, teacher = await _cast(database, clock)
+    ids = await asyncio.gather(*(_ticket(database, clock, profile, teacher) for _ in range(4)))
+    async with database.transaction() as session:
+        numbers = set()
+        for ticket_id in ids:
+            ticket = await tickets.get_ticket(session, ticket_id)
+            assert ticket is not None
+            numbers.add(ticket.number)
+    assert len(numbers) == 4
+
+
+async def test_take_is_guarded_and_permissions_hold(
+    database: Database, clock: ManualClock, profile: SchoolProfile
+) -> None:
+    _director, plumber, fixer, teacher = await _cast(database, clock)
+    ticket_id = await _ticket(database, clock, profile, teacher)
+    now = clock.now()
+    async with database.transaction() as session:
+        with pytest.raises(tickets.NotAllowed):
+            await tickets.take(session, ticket_id, worker=teacher, profile=profile, now=now)
+    async with database.transaction() as session:
+        first = await tickets.take(session, ticket_id, worker=plumber, profile=profile, now=now)
+    async with database.transaction() as session:
+        again = await tickets.take(session, ticket_id, worker=plumber, profile=profile, now=now)
+        other = await tickets.take(session, ticket_id, worker=fixer, profile=profile, now=now)
+    assert first.changed and not again.changed and not other.changed
+    assert other.ticket.assignee_id == plumber.id
+    async with database.transaction() as session:
+        with pytest.raises(tickets.NotAllowed):
+            await tickets.start(session, ticket_id, worker=fixer, now=now)
+        with pytest.raises(tickets.NotAllowed):
+            await tickets.complete(
+                session, ticket_id, worker=fixer, result="fixed", note=None,
+                photo_file_id=None, now=now,
+            )  # fmt: skip
+        with pytest.raises(tickets.NotAllowed):
+            await tickets.assign(
+                session, ticket_id, director=plumber, assignee=fixer, profile=profile, now=now
+            )
+        with pytest.raises(tickets.NotAllowed):
+            await tickets.nudge(
+                session, ticket_id, reporter_telegram_id=999, reporter=None,
+                interval=timedelta(hours=4), now=now,
+            )  # fmt: skip
+    async with database.transaction() as session:
+        late = await tickets.cancel(
+            session, ticket_id, reporter_telegram_id=teacher.telegram_id, reporter=teacher, now=now
+        )
+    assert not late.changed and late.ticket.status == TicketStatus.ACCEPTED
+
+
+async def test_whole_life_with_rework_and_stats(
+    database: Database, clock: ManualClock, profile: SchoolProfile
+) -> None:
+    director, plumber, fixer, teacher = await _cast(database, clock)
+    ticket_id = await _ticket(database, clock, profile, teacher)
+    tid = teacher.telegram_id
+    async with database.transaction() as session:
+        assigned = await tickets.assign(
+            session, ticket_id, director=director, assignee=fixer, profile=profile,
+            now=clock.now(),
+        )  # fmt: skip
+    assert assigned.changed and assigned.ticket.status == TicketStatus.ACCEPTED
+    assert assigned.ticket.accepted_at == clock.now()
+    clock.advance(timedelta(minutes=10))
+    async with database.transaction() as session:
+        moved = await tickets.assign(
+            session, ticket_id, director=director, assignee=plumber, profile=profile,
+            now=clock.now(),
+        )  # fmt: skip
+        assert moved.event is not None and moved.event.action == "transfer"
+        started = await tickets.start(session, ticket_id, worker=plumber, now=clock.now())
+        assert started.ticket.status == TicketStatus.IN_PROGRESS
+        until = clock.now() + timedelta(days=2)
+        deferred = await tickets.defer(
+            session, ticket_id, worker=plumber, reason="等配件", until=until, now=clock.now()
+        )
+        assert deferred.ticket.finish_by == until
+        done = await tickets.complete(
+            session, ticket_id, worker=plumber, result="replaced", note="换了新龙头",
+            photo_file_id="AFTER", now=clock.now(),
+        )  # fmt: skip
+        assert done.ticket.status == TicketStatus.AWAITING_ACCEPTANCE
+        assert await tickets.photos_of(session, ticket_id, "completion") == ["AFTER"]
+    async with database.transaction() as session:
+        back = await tickets.rework(
+            session, ticket_id, reporter_telegram_id=tid, reporter=teacher, reason="还在滴",
+            profile=profile, now=clock.now(),
+        )  # fmt: skip
+        assert back.ticket.status == TicketStatus.REWORK and back.ticket.rework_count == 1
+        await tickets.complete(
+            session, ticket_id, worker=plumber, result="fixed", note=None, photo_file_id=None,
+            now=clock.now(),
+        )  # fmt: skip
+        closed = await tickets.accept(
+            session, ticket_id, reporter_telegram_id=tid, reporter=teacher, rating=4,
+            now=clock.now(),
+        )  # fmt: skip
+        twice = await tickets.accept(
+            session, ticket_id, reporter_telegram_id=tid, reporter=teacher, rating=1,
+            now=clock.now(),
+        )  # fmt: skip
+        assert closed.changed and not twice.changed and twice.ticket.rating == 4
+        assert await tickets.add_rating_comment(
+            session, ticket_id, reporter_telegram_id=tid, comment="很快"
+        )
+        actions = [e.action for e in await tickets.events_of(session, ticket_id)]
+    assert actions == [
+        "report", "assign", "transfer", "start", "defer", "complete", "rework", "complete",
+        "accept",
+    ]  # fmt: skip
+    async with database.transaction() as session:
+        stats = await tickets.month_stats(session, Month(2026, 11), profile)
+    assert plumber.id is not None and fixer.id is not None
+    mine = stats[plumber.id]
+    assert (mine.finished, mine.finished_on_time, mine.rework) == (2, 2, 1)
+    assert (mine.taken, mine.accepted_on_time, mine.ratings) == (1, 1, (4,))
+    assert fixer.id not in stats
+
+
+async def test_duplicates_follow_cancel_and_nudge(
+    database: Database, clock: ManualClock, profile: SchoolProfile
+) -> None:
+    _d, _p, _f, teacher = await _cast(database, clock)
+    ticket_id = await _ticket(database, clock, profile, teacher)
+    other = await _person(database, clock, 5, "刘洋", Role.TEACHER, None)
+    async with database.transaction() as session:
+        same = await tickets.find_duplicates(
+            session, category_key="plumbing", place="x", building_key="lab", floor="3楼",
+            room="女厕",
+        )  # fmt: skip
+        elsewhere = await tickets.find_duplicates(
+            session, category_key="plumbing", place="x", building_key="lab", floor="3楼",
+            room="男厕",
+        )  # fmt: skip
+        assert [t.id for t in same] == [ticket_id] and elsewhere == []
+        assert await tickets.follow(
+            session, ticket_id=ticket_id, telegram_id=5, name="刘洋", person=other,
+            now=clock.now(),
+        )  # fmt: skip
+        assert not await tickets.follow(
+            session, ticket_id=ticket_id, telegram_id=5, name="刘洋", person=other,
+            now=clock.now(),
+        )  # fmt: skip
+        assert [t.id for t in await tickets.reporter_tickets(session, 5)] == [ticket_id]
+    interval = timedelta(hours=4)
+    tid = teacher.telegram_id
+    async with database.transaction() as session:
+        nudged = await tickets.nudge(
+            session, ticket_id, reporter_telegram_id=tid, reporter=teacher, interval=interval,
+            now=clock.now(),
+        )  # fmt: skip
+        assert nudged.changed
+    async with database.transaction() as session:
+        with pytest.raises(tickets.NotAllowed) as too_soon:
+            await tickets.nudge(
+                session, ticket_id, reporter_telegram_id=tid, reporter=teacher,
+                interval=interval, now=clock.now() + timedelta(hours=1),
+            )  # fmt: skip
+        assert too_soon.value.reason == "too_soon"
+        cancelled = await tickets.cancel(
+            session, ticket_id, reporter_telegram_id=tid, reporter=teacher, now=clock.now()
+        )
+        assert cancelled.ticket.status == TicketStatus.CANCELLED
+
+
+async def test_overdue_urgent_and_auto_accept_claim_once(
+    database: Database, clock: ManualClock, profile: SchoolProfile
+) -> None:
+    _d, plumber, _f, teacher = await _cast(database, clock)
+    urgent = await _ticket(database, clock, profile, teacher, urgency="urgent", room="男厕")
+    normal = await _ticket(database, clock, profile, teacher)
+    async with database.transaction() as session:
+        assert await tickets.claim_overdue(session, now=clock.now()) == []
+    clock.advance(timedelta(minutes=31))
+    async with database.transaction() as session:
+        assert [t.id for t in await tickets.claim_overdue(session, now=clock.now())] == [urgent]
+        alerts = await tickets.claim_urgent_alerts(session, profile=profile, now=clock.now())
+        assert [t.id for t in alerts] == [urgent]
+    async with database.transaction() as session:
+        assert await tickets.claim_overdue(session, now=clock.now()) == []
+        assert await tickets.claim_urgent_alerts(session, profile=profile, now=clock.now()) == []
+        await tickets.take(session, normal, worker=plumber, profile=profile, now=clock.now())
+        await tickets.complete(
+            session, normal, worker=plumber, result="fixed", note=None, photo_file_id=None,
+            now=clock.now(),
+        )  # fmt: skip
+    clock.advance(timedelta(days=6))
+    async with database.transaction() as session:
+        assert await tickets.auto_accept_due(session, profile=profile, now=clock.now()) == []
+    clock.advance(timedelta(days=1))
+    async with database.transaction() as session:
+        closed = await tickets.auto_accept_due(session, profile=profile, now=clock.now())
+        assert [c.ticket.id for c in closed] == [normal]
+        assert closed[0].ticket.rating == profile.repair.default_rating
+        assert closed[0].ticket.auto_closed
+        assert await tickets.auto_accept_due(session, profile=profile, now=clock.now()) == []
