@@ -281,6 +281,13 @@ def cmd_export_logs(args: argparse.Namespace) -> int:
     return export_logs(args)
 
 
+def cmd_export_appraisal(args: argparse.Namespace) -> int:
+    """Write a month's appraisal (with quarter and year to date) as an Excel workbook."""
+    from bot.appraisal_export import cmd_export_appraisal as export_appraisal
+
+    return export_appraisal(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Play a scripted school through the sandbox and print the transcript."""
     from bot.demo import run_demo
@@ -337,6 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--to", dest="date_to", required=True, help="YYYY-MM-DD")
     logs.add_argument("--out", required=True, help="the .xlsx file to write")
     logs.set_defaults(func=cmd_export_logs)
+    appraisal = export_sub.add_parser("appraisal", help="a month's appraisal as Excel, for pay")
+    appraisal.add_argument("--period", required=True, help="the month, YYYY-MM")
+    appraisal.add_argument("--out", required=True, help="the .xlsx file to write")
+    appraisal.set_defaults(func=cmd_export_appraisal)
 
     demo = sub.add_parser("demo", help="play a scripted school against the sandbox")
     demo.add_argument("--verbose", action="store_true", help="also print the bot's logs")

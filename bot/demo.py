@@ -155,13 +155,14 @@ FOUNDATION_SCENES: list[tuple[str, Scene]] = [
 
 def all_scenes() -> list[tuple[str, Scene]]:
     """The foundation's scenes, then each feature's, in the order a school lives them."""
-    from bot import demo_inspections, demo_tickets, demo_worklogs
+    from bot import demo_appraisal, demo_inspections, demo_tickets, demo_worklogs
 
     return [
         *FOUNDATION_SCENES,
         *demo_tickets.SCENES,
         *demo_worklogs.SCENES,
         *demo_inspections.SCENES,
+        *demo_appraisal.SCENES,
     ]
 
 

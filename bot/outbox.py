@@ -5,6 +5,13 @@ when the change it announces was committed; then `deliver()` sends what is due. 
 Telegram refuses for now (429 beyond the rate limiter's own retries, 5xx, timeout, dropped
 connection) stays pending with a backoff; a 403 marks the person unreachable instead of
 retrying forever. A repeating job (`scheduler.jobs`) delivers whatever is left.
+
+Crash safety: before each request the row is marked in flight in its own committed transaction
+(`storage.outbox.mark_in_flight`, which also claims it), and the answer is recorded after. A
+crash between Telegram taking the message and the record leaves the row in flight; the first
+delivery pass of the next start sends it again (`recover_in_flight`). So every notification is
+delivered at least once, and a crash duplicates at most the one message that was in flight (the
+Bot API offers no way to ask whether it arrived). One bot process per database is assumed.
 """
 
 from __future__ import annotations
@@ -12,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -37,6 +45,7 @@ class _LoopState:
 
     lock: asyncio.Lock
     limiter: AsyncLimiter
+    recovered: set[str] = field(default_factory=set)  # databases whose in-flight rows were seen
 
 
 _states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
@@ -53,6 +62,16 @@ def _state() -> _LoopState:
 
 
 UNREACHABLE_ERRORS = ("chat not found", "user is deactivated", "bot was kicked")
+
+DeliveryHook = Callable[[AsyncSession, Any, int], Awaitable[None]]
+_delivery_hooks: dict[str, DeliveryHook] = {}
+
+
+def on_delivered(prefix: str, hook: DeliveryHook) -> None:
+    """Run `hook(session, notification, message_id)` in the transaction that records the
+    delivery of every notification whose key starts with `prefix` (e.g. to remember where a
+    ticket's card landed, whenever and by whichever pass it is delivered)."""
+    _delivery_hooks[prefix] = hook
 
 
 @dataclass
@@ -103,6 +122,12 @@ async def deliver(bot: Bot, services: Services, *, limit: int = 200) -> Delivery
     report = DeliveryReport()
     state = _state()
     async with state.lock:
+        if services.database.url not in state.recovered:
+            async with services.database.transaction() as session:
+                in_doubt = await outbox.recover_in_flight(session, now=services.now())
+            state.recovered.add(services.database.url)
+            for key in in_doubt:
+                log.warning("notification %s was being sent when the bot stopped; sent again", key)
         while True:
             async with services.database.transaction() as session:
                 batch = list(await outbox.due(session, now=services.now(), limit=limit))
@@ -111,7 +136,10 @@ async def deliver(bot: Bot, services: Services, *, limit: int = 200) -> Delivery
             for item in batch:
                 assert item.id is not None
                 await state.limiter.acquire()
-                await _deliver_one(bot, services, item.id, item, report)
+                async with services.database.transaction() as session:
+                    claimed = await outbox.mark_in_flight(session, item.id, now=services.now())
+                if claimed:
+                    await _deliver_one(bot, services, item.id, item, report)
             if len(batch) < limit:
                 return report
 
@@ -163,6 +191,13 @@ async def _deliver_one(
             await outbox.mark_sent(
                 session, item_id, message_id=message.message_id, now=services.now()
             )
+            for prefix, hook in _delivery_hooks.items():
+                if item.key.startswith(prefix):
+                    try:
+                        async with session.begin_nested():
+                            await hook(session, item, message.message_id)
+                    except Exception:
+                        log.exception("after delivering %s: hook %s failed", item.key, prefix)
         report.sent += 1
 
 

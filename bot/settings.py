@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     language: Language = Language.ZH_CN
     school_profile: Path | None = None
     log_level: str = "INFO"
+    chart_font: Path | None = None
     mode: Mode = Mode.POLLING
     webhook_url: str = ""
     webhook_secret: str = ""
@@ -74,17 +75,22 @@ class Settings(BaseSettings):
             return "postgresql+asyncpg://" + value.split("://", 1)[1]
         raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
 
-    @field_validator("school_profile", mode="before")
+    @field_validator("school_profile", "chart_font", mode="before")
     @classmethod
     def _empty_is_default(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("school_profile")
+    @field_validator("school_profile", "chart_font")
     @classmethod
-    def _profile_exists(cls, value: Path | None) -> Path | None:
+    def _file_exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError(f"file {str(value)!r} not found")
         return value
+
+    @property
+    def chart_font_path(self) -> str | None:
+        """The configured chart font file, if any (else a known installed CJK font is used)."""
+        return str(self.chart_font) if self.chart_font else None
 
     @property
     def tz(self) -> ZoneInfo:

@@ -8,6 +8,7 @@ a restart resumes it; /report in the middle shows the current step again.
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -74,6 +75,7 @@ def _new_form() -> dict[str, Any]:
         "photos_done": False,
         "urgency": None,
         "step": "category",
+        "token": secrets.token_hex(8),  # names this submission: filed once even after a crash
     }
 
 
@@ -472,23 +474,32 @@ async def _create(update: Update, context: HouqinContext, form: dict[str, Any]) 
     assert user is not None
     services = context.services
     person = context.person
+    token = form.get("token")
     async with services.database.transaction() as session:
-        ticket = await store.create_ticket(
-            session,
-            profile=services.profile,
-            now=services.now(),
-            reporter_telegram_id=user.id,
-            reporter_name=person.name if person is not None else user.full_name,
-            reporter=person,
-            category_key=form["category"],
-            place=form["place"],
-            description=form["description"],
-            urgency_key=form["urgency"],
-            building_key=form.get("building"),
-            floor=form.get("floor") or None,
-            room=form.get("room") or None,
-            photo_file_ids=list(form.get("photos") or []),
-        )
+        # A crash after the commit but before the form's end was saved leaves the form at its
+        # summary; submitting it again finds the ticket it filed instead of filing a second.
+        ticket = await store.filed_by_submission(session, token) if token else None
+        if ticket is None:
+            ticket = await store.create_ticket(
+                session,
+                profile=services.profile,
+                now=services.now(),
+                reporter_telegram_id=user.id,
+                reporter_name=person.name if person is not None else user.full_name,
+                reporter=person,
+                category_key=form["category"],
+                place=form["place"],
+                description=form["description"],
+                urgency_key=form["urgency"],
+                building_key=form.get("building"),
+                floor=form.get("floor") or None,
+                room=form.get("room") or None,
+                photo_file_ids=list(form.get("photos") or []),
+            )
+            if token:
+                await store.record_submission(session, token, ticket, now=services.now())
+            # The card and the confirmation commit with the ticket: never one without the other.
+            await th.queue_publication(session, services, ticket)
     _clear(context)
     return ticket
 

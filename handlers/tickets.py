@@ -249,14 +249,39 @@ async def render_card(
     return text, card_markup(ticket, _)
 
 
+def card_key(ticket_id: int) -> str:
+    """Outbox key of a ticket's card in the repair group."""
+    return f"ticket:{ticket_id}:card"
+
+
+CARD_KEY = re.compile(r"^ticket:(\d+):card$")
+
+
+async def _card_delivered(session: AsyncSession, notification: Any, message_id: int) -> None:
+    """Outbox hook: the card reached the repair group; remember where, whoever delivered it."""
+    match = CARD_KEY.match(notification.key)
+    if match is not None:
+        await store.link_card(
+            session, int(match.group(1)), chat_id=notification.chat_id, message_id=message_id
+        )
+
+
 async def refresh_card(bot: Bot, services: Services, ticket_id: int) -> None:
     """Edit the ticket's card in the repair group to show its current status and holder."""
     _ = group_translator(services)
     async with services.database.transaction() as session:
         ticket = await store.get_ticket(session, ticket_id)
-        if ticket is None or ticket.group_chat_id is None or ticket.group_message_id is None:
+        if ticket is None:
             return
+        if ticket.group_message_id is None:
+            # Delivered by an outbox pass before the delivery hook existed: link it now.
+            sent = await outbox_store.sent_to(session, card_key(ticket_id))
+            if sent is None:
+                return  # not delivered yet: the outbox posts the current card later
+            await store.link_card(session, ticket_id, chat_id=sent[0], message_id=sent[1])
+            ticket.group_chat_id, ticket.group_message_id = sent
         text, markup = await render_card(session, services, ticket, _)
+    assert ticket.group_chat_id is not None and ticket.group_message_id is not None
     try:
         await bot.edit_message_text(
             chat_id=ticket.group_chat_id,
@@ -349,72 +374,86 @@ def ticket_head(ticket: Ticket, services: Services) -> str:
 # --- publishing ----------------------------------------------------------------------------------
 
 
+async def queue_publication(session: AsyncSession, services: Services, ticket: Ticket) -> None:
+    """Queue the new ticket's card and the reporter's confirmation in the caller's transaction.
+
+    Called in the transaction that files the ticket, so a ticket never exists without its card
+    on the way (a crash right after the commit still posts it, once, at the next start).
+    Idempotent: the outbox keys make a second call queue nothing.
+    """
+    assert ticket.id is not None
+    ticket_id = ticket.id
+    _ = group_translator(services)
+    text, markup = await render_card(session, services, ticket, _)
+    group = await groups.group_for(session, GroupPurpose.REPAIR)
+    if group is not None:
+        await outbox.notify(
+            session,
+            services,
+            key=card_key(ticket_id),
+            chat_id=group.chat_id,
+            text=text,
+            markup=markup,
+        )
+    else:
+        for director in await people.active_directors(session):
+            t_ = translator_for(director, services)
+            d_text, d_markup = await render_card(session, services, ticket, t_)
+            await outbox.notify(
+                session,
+                services,
+                key=f"ticket:{ticket_id}:card:d{director.id}",
+                chat_id=director.telegram_id,
+                text=t_("No repair group is bound, so the new job comes to you:") + "\n\n" + d_text,
+                markup=d_markup,
+            )
+    if ticket.source == "report":
+        reporter = (
+            await people.get_person(session, ticket.reporter_id) if ticket.reporter_id else None
+        )
+        t_ = translator_for(reporter, services)
+        await outbox.notify(
+            session,
+            services,
+            key=f"ticket:{ticket_id}:confirm",
+            chat_id=ticket.reporter_telegram_id,
+            text=t_(
+                "Your repair request is filed: {number}\n{place} · {category} · {urgency}\n"
+                "Time limit: {limits}.\nYou will be told of every change; /mytickets shows "
+                "where it stands."
+            ).format(
+                number=f"<b>{esc(ticket.number)}</b>",
+                place=esc(ticket.place),
+                category=esc(category_name(services.profile, ticket.category_key)),
+                urgency=esc(urgency_name(services.profile, ticket.urgency_key)),
+                limits=esc(limits_text(services, ticket, t_)),
+            ),
+        )
+
+
 async def publish_ticket(bot: Bot, services: Services, ticket_id: int) -> None:
     """After the ticket is committed: post its card to the repair group, tell the reporter.
 
     The card (and the reporter's confirmation with the number and time limits, except for
-    inspection tickets) go through the outbox; photos follow the card as an album.
+    inspection tickets) go through the outbox: queued here unless the filing transaction
+    already did (`queue_publication`); photos follow the card as an album.
     Without a bound repair group the directors get the card instead.
     """
-    _ = group_translator(services)
-    card_key = f"ticket:{ticket_id}:card"
     async with services.database.transaction() as session:
         ticket = await store.get_ticket(session, ticket_id)
         if ticket is None:
             raise LookupError(f"no ticket {ticket_id}")
-        text, markup = await render_card(session, services, ticket, _)
+        await queue_publication(session, services, ticket)
         photos = await store.photos_of(session, ticket_id)
-        group = await groups.group_for(session, GroupPurpose.REPAIR)
-        if group is not None:
-            await outbox.notify(
-                session, services, key=card_key, chat_id=group.chat_id, text=text, markup=markup
-            )
-        else:
-            for director in await people.active_directors(session):
-                t_ = translator_for(director, services)
-                d_text, d_markup = await render_card(session, services, ticket, t_)
-                await outbox.notify(
-                    session,
-                    services,
-                    key=f"ticket:{ticket_id}:card:d{director.id}",
-                    chat_id=director.telegram_id,
-                    text=t_("No repair group is bound, so the new job comes to you:")
-                    + "\n\n"
-                    + d_text,
-                    markup=d_markup,
-                )
-        if ticket.source == "report":
-            reporter = (
-                await people.get_person(session, ticket.reporter_id) if ticket.reporter_id else None
-            )
-            t_ = translator_for(reporter, services)
-            await outbox.notify(
-                session,
-                services,
-                key=f"ticket:{ticket_id}:confirm",
-                chat_id=ticket.reporter_telegram_id,
-                text=t_(
-                    "Your repair request is filed: {number}\n{place} · {category} · {urgency}\n"
-                    "Time limit: {limits}.\nYou will be told of every change; /mytickets shows "
-                    "where it stands."
-                ).format(
-                    number=f"<b>{esc(ticket.number)}</b>",
-                    place=esc(ticket.place),
-                    category=esc(category_name(services.profile, ticket.category_key)),
-                    urgency=esc(urgency_name(services.profile, ticket.urgency_key)),
-                    limits=esc(limits_text(services, ticket, t_)),
-                ),
-            )
     await outbox.deliver(bot, services)
-    if group is None:
-        return
     async with services.database.transaction() as session:
-        message_id = await outbox_store.sent_message_id(session, card_key)
-        if message_id is not None:
-            await store.set_card(session, ticket_id, chat_id=group.chat_id, message_id=message_id)
-    if message_id is None or not photos:
-        return
-    await _send_photos(bot, group.chat_id, message_id, photos, ticket.number)
+        ticket = await store.get_ticket(session, ticket_id)
+    if ticket is None or ticket.group_chat_id is None or ticket.group_message_id is None:
+        return  # no repair group, or the card is not delivered yet (the outbox retries it)
+    if photos:
+        await _send_photos(
+            bot, ticket.group_chat_id, ticket.group_message_id, photos, ticket.number
+        )
 
 
 async def _send_photos(
@@ -1674,6 +1713,7 @@ def register(application: HouqinApp) -> None:
 
     application.add_handler(conversation())
     ticket_form.register_outside(application)
+    outbox.on_delivered("ticket:", _card_delivered)
     application.add_handler(CommandHandler("mytickets", my_tickets))
     application.add_handler(MessageHandler(menu_filter("mytickets"), my_tickets))
     application.add_handler(CommandHandler("tickets", open_tickets))

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -14,6 +15,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models import Notification, NotificationStatus
 
 MAX_ATTEMPTS = 12
+
+# A row being sent right now: committed before the request to Telegram and cleared when the
+# answer is recorded. A row still carrying it after a crash is "in doubt": Telegram may or may
+# not have taken the message (the Bot API has no idempotency key). It is sent again, so a crash
+# can duplicate that one message but never lose it; each delivery pass sends one message at a
+# time, so at most one row per crash is in doubt.
+IN_FLIGHT = "sending"
+IN_DOUBT = "in doubt after a restart: it may have been delivered before; sent again"
+IN_FLIGHT_LEASE = timedelta(minutes=2)
 
 
 async def enqueue(
@@ -67,6 +77,43 @@ async def pending_count(session: AsyncSession) -> int:
     return len((await session.exec(query)).all())
 
 
+async def mark_in_flight(
+    session: AsyncSession,
+    notification_id: int,
+    *,
+    now: datetime,
+    lease: timedelta = IN_FLIGHT_LEASE,
+) -> bool:
+    """Claim a due message just before sending it; False if it is no longer pending and due.
+
+    The row stays pending but is not due until the lease ends, so a crash during the request
+    leaves it to be sent again (after `recover_in_flight` at the next start, or the lease).
+    """
+    result = await session.exec(
+        update(Notification)
+        .where(
+            col(Notification.id) == notification_id,
+            col(Notification.status) == NotificationStatus.PENDING,
+            col(Notification.next_attempt_at) <= now,
+        )
+        .values(error=IN_FLIGHT, next_attempt_at=now + lease)
+    )
+    return bool(result.rowcount)
+
+
+async def recover_in_flight(session: AsyncSession, *, now: datetime) -> list[str]:
+    """After a restart: rows left mid-send become due now (at least once); returns their keys."""
+    query = select(Notification).where(
+        Notification.status == NotificationStatus.PENDING, Notification.error == IN_FLIGHT
+    )
+    rows = (await session.exec(query)).all()
+    for row in rows:
+        row.error = IN_DOUBT
+        row.next_attempt_at = now
+        session.add(row)
+    return [row.key for row in rows]
+
+
 async def mark_sent(
     session: AsyncSession, notification_id: int, *, message_id: int | None, now: datetime
 ) -> None:
@@ -77,6 +124,8 @@ async def mark_sent(
         notification.sent_at = now
         notification.message_id = message_id
         notification.attempts += 1
+        if notification.error == IN_FLIGHT:
+            notification.error = None
         session.add(notification)
 
 
@@ -121,3 +170,16 @@ async def sent_message_id(session: AsyncSession, key: str) -> int | None:
     """The Telegram message id a delivered notification got (to edit it later)."""
     query = select(Notification.message_id).where(Notification.key == key)
     return (await session.exec(query)).first()
+
+
+async def sent_to(session: AsyncSession, key: str) -> tuple[int, int] | None:
+    """(chat id, message id) of a delivered notification, or None while it is not delivered."""
+    query = select(Notification.chat_id, Notification.message_id).where(
+        Notification.key == key,
+        Notification.status == NotificationStatus.SENT,
+        col(Notification.message_id).is_not(None),
+    )
+    row = (await session.exec(query)).first()
+    if row is None or row[1] is None:
+        return None
+    return int(row[0]), int(row[1])

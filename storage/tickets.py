@@ -21,7 +21,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.profile import SchoolProfile
+from storage import persisted_state
 from storage.models import (
+    PersistedState,
     Person,
     Role,
     Ticket,
@@ -200,6 +202,30 @@ async def create_ticket(
     )
     await session.flush()
     return ticket
+
+
+SUBMISSIONS = "ticket_submission"  # persisted_state kind: form token -> ticket id
+
+
+async def record_submission(
+    session: AsyncSession, token: str, ticket: Ticket, *, now: datetime
+) -> None:
+    """Remember which ticket a report form filed (in the filing transaction)."""
+    await persisted_state.save(
+        session, kind=SUBMISSIONS, key=token[:128], data={"ticket_id": ticket.id}, now=now
+    )
+
+
+async def filed_by_submission(session: AsyncSession, token: str) -> Ticket | None:
+    """The ticket a report form already filed, if it was submitted before."""
+    query = select(PersistedState).where(
+        PersistedState.kind == SUBMISSIONS, PersistedState.key == token[:128]
+    )
+    row = (await session.exec(query)).first()
+    if row is None or not isinstance(row.data, dict):
+        return None
+    ticket_id = row.data.get("ticket_id")
+    return await session.get(Ticket, ticket_id) if isinstance(ticket_id, int) else None
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -829,6 +855,18 @@ async def set_card(
         .where(col(Ticket.id) == ticket_id)
         .values(group_chat_id=chat_id, group_message_id=message_id)
     )
+
+
+async def link_card(
+    session: AsyncSession, ticket_id: int, *, chat_id: int, message_id: int
+) -> bool:
+    """Remember the card's message once it is delivered; False if the ticket already has one."""
+    result = await session.exec(
+        update(Ticket)
+        .where(col(Ticket.id) == ticket_id, col(Ticket.group_message_id).is_(None))
+        .values(group_chat_id=chat_id, group_message_id=message_id)
+    )
+    return bool(result.rowcount)
 
 
 # --- appraisal ---------------------------------------------------------------------------------

@@ -1,0 +1,129 @@
+"""Chart images (matplotlib, Agg backend) with Chinese text.
+
+Chinese needs a CJK font. The one named by the environment variable ``CHART_FONT`` (a font
+file path) wins; otherwise the first installed font of a known CJK family is used. Without
+one there is no chart: callers post text only, and a warning is logged once.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+log = logging.getLogger(__name__)
+
+CJK_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Heiti SC",
+    "STHeiti",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+)
+SAMPLE = "考评得分优秀合格"
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar: a label (a name), its value and a colour."""
+
+    label: str
+    value: float
+    color: str = "#4C78A8"
+
+
+def _covers(path: str, text: str) -> bool:
+    """Whether the font file has a glyph for every character of ``text``."""
+    try:
+        font = font_manager.get_font(path)
+    except (OSError, RuntimeError):
+        return False
+    return all(font.get_char_index(ord(ch)) for ch in text if not ch.isspace())
+
+
+@cache
+def _find_font(configured: str | None) -> font_manager.FontProperties | None:
+    if configured:
+        path = Path(configured).expanduser()
+        if path.is_file() and _covers(str(path), SAMPLE):
+            font_manager.fontManager.addfont(str(path))
+            return font_manager.FontProperties(fname=str(path))
+        log.warning("CHART_FONT %s is not a readable font with Chinese glyphs", configured)
+    installed = {entry.name: entry.fname for entry in font_manager.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        path_found = installed.get(family)
+        if path_found and _covers(path_found, SAMPLE):
+            return font_manager.FontProperties(fname=path_found)
+    log.warning(
+        "no Chinese font found for charts (install e.g. fonts-wqy-microhei or Noto Sans CJK, "
+        "or set CHART_FONT to a font file); appraisal results are posted as text only"
+    )
+    return None
+
+
+def chart_font(configured: str | None = None) -> font_manager.FontProperties | None:
+    """The CJK font to draw with: ``configured`` or CHART_FONT, else a known installed family."""
+    return _find_font(configured or os.environ.get("CHART_FONT") or None)
+
+
+def bar_chart_png(
+    title: str,
+    bars: Sequence[Bar],
+    *,
+    xlabel: str = "",
+    xmax: float = 100.0,
+    font_path: str | None = None,
+) -> bytes | None:
+    """A horizontal bar chart (first bar on top) as PNG bytes; None without a CJK font."""
+    font = chart_font(font_path)
+    if font is None or not bars:
+        return None
+    missing = [b.label for b in bars if not _covers(str(font.get_file()), b.label)]
+    if missing:
+        log.warning("the chart font lacks glyphs for: %s", ", ".join(missing))
+    height = max(2.5, 0.45 * len(bars) + 1.4)
+    figure = Figure(figsize=(7.5, height), dpi=110)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    positions = list(range(len(bars)))[::-1]
+    axes.barh(positions, [b.value for b in bars], color=[b.color for b in bars], height=0.6)
+    axes.set_yticks(positions, [b.label for b in bars], fontproperties=font)
+    axes.set_xlim(0, xmax)
+    for position, bar in zip(positions, bars, strict=True):
+        axes.text(
+            min(bar.value, xmax) + xmax * 0.01,
+            position,
+            f"{bar.value:.1f}",
+            va="center",
+            fontsize=9,
+            fontproperties=font,
+        )
+    axes.set_title(title, fontproperties=font, fontsize=13)
+    if xlabel:
+        axes.set_xlabel(xlabel, fontproperties=font)
+    axes.spines[["top", "right"]].set_visible(False)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
