@@ -203,7 +203,7 @@ def breakdown_text(
         lines.append(_("🏅 Service star of the month!"))
     if row.capped:
         lines.append(
-            _("Your score reached the top grade, but its share (at most {cap}%) was full.").format(
+            _("Your score reached the top grade, but its share (about {cap}%) was full.").format(
                 cap=f"{cap_percent:g}"
             )
         )

@@ -154,7 +154,7 @@ def ranking_text(
     )
     if any(r.capped for r in ranked):
         lines.append(
-            _("{grade} goes to at most {cap}% of those appraised: {limit} of {count} here.").format(
+            _("{grade} goes to about {cap}% of those appraised: {limit} of {count} here.").format(
                 grade=esc(profile.appraisal.grades[0].name),
                 cap=f"{profile.appraisal.excellent_cap * 100:g}",
                 limit=result.excellent_limit,

@@ -23,9 +23,11 @@ deductions (奖/扣) are then added: ``total = clamp(base + Σ points, 0, 100)``
 Someone for whom no component applies is listed as not appraised that month.
 
 Grades come from ``profile.appraisal.grades`` (highest first). At most
-``floor(excellent_cap × number appraised)`` people get the top grade (优秀); the others who
-reach it get the next grade. A safety incident (``incident_veto``) makes the month the lowest
-grade (不合格, 一票否决) whatever the score, and ranks the person after everybody without one.
+``excellent_places(cap, n)`` people get the top grade (优秀): ``cap × n`` rounded to the nearest
+whole person, and at least one while the cap is above zero, so a small team can still have its
+优秀 ("about 20%"); the others who reach it get the next grade. A safety incident
+(``incident_veto``) makes the month the lowest grade (不合格, 一票否决) whatever the score,
+and ranks the person after everybody without one.
 Ranking: total, then satisfaction, then the on-time rate (logs, jobs and rounds done on time
 over those expected); people equal on all three share a rank. 服务标兵: the first
 ``star.count`` in the ranking who reach ``star.min_score``, have no incident (if required) and
@@ -421,6 +423,13 @@ def _sort_key(result: PersonResult) -> tuple[int, float, float, float]:
     )
 
 
+def excellent_places(cap: float, appraised: int) -> int:
+    """How many may get the top grade: cap × appraised, rounded half up, at least one if cap > 0."""
+    if cap <= 0 or appraised <= 0:
+        return 0
+    return min(appraised, max(1, math.floor(cap * appraised + 0.5 + 1e-9)))
+
+
 def grade_and_rank(
     results: list[PersonResult], settings: AppraisalSettings
 ) -> tuple[list[PersonResult], int]:
@@ -429,7 +438,7 @@ def grade_and_rank(
     unscored = sorted((r for r in results if not r.scored), key=lambda r: r.person.name)
     grades = settings.grades
     top, lowest = grades[0], settings.lowest_grade
-    limit = math.floor(settings.excellent_cap * len(scored) + 1e-9)
+    limit = excellent_places(settings.excellent_cap, len(scored))
     previous: tuple[int, float, float, float] | None = None
     for index, result in enumerate(scored, start=1):
         key = _sort_key(result)
