@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
+from typing import Any
 
 from telegram import Update
 from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BaseUpdateProcessor,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -30,6 +34,43 @@ IDENTIFY_GROUP = -100  # loads the person and their language for every update
 MAIN_GROUP = 0  # features, then the fallbacks; the first matching handler wins
 
 RATE_LIMIT_RETRIES = 5
+
+
+class PerPersonUpdateProcessor(BaseUpdateProcessor):
+    """Updates of different people run concurrently; each person's run one at a time, in order.
+
+    A person's form steps, button presses and commands therefore never race each other (the
+    conversation state stays consistent), while one slow answer does not hold up everyone else.
+    """
+
+    def __init__(self, max_concurrent_updates: int = 64) -> None:
+        super().__init__(max_concurrent_updates)
+        self._queues: dict[int, asyncio.Lock] = {}
+
+    @staticmethod
+    def _key(update: object) -> int:
+        if isinstance(update, Update):
+            if update.effective_user is not None:
+                return update.effective_user.id
+            if update.effective_chat is not None:
+                return update.effective_chat.id
+        return 0
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = self._key(update)
+        lock = self._queues.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            if not lock.locked():
+                self._queues.pop(key, None)
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
 
 
 class HouqinApplication(Application):
@@ -88,6 +129,7 @@ def build_application(services: Services) -> HouqinApp:
         # overall limit is for bulk notifications, so bot.outbox applies it to what it
         # delivers, and answers to the person acting are not queued behind a broadcast.
         .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=RATE_LIMIT_RETRIES))
+        .concurrent_updates(PerPersonUpdateProcessor())
         .post_init(on_startup)
         .post_shutdown(on_shutdown)
     )

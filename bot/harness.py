@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
+from bot import outbox
 from bot.app import build_application, on_startup
 from bot.context import HouqinApp, Services
 from bot.sandbox.server import BotApiSandbox
@@ -44,6 +45,7 @@ async def running_bot(
     if prepare is not None:
         prepare(application)
     sandbox.watch_application(application)
+    sandbox.extra_idle_checks.append(outbox.is_idle)
     await application.initialize()
     await on_startup(application)
     await application.start()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -46,6 +46,9 @@ class _LoopState:
     lock: asyncio.Lock
     limiter: AsyncLimiter
     recovered: set[str] = field(default_factory=set)  # databases whose in-flight rows were seen
+    background: asyncio.Task[None] | None = None  # the delivery started by deliver_soon()
+    again: bool = False  # more was queued while the background delivery ran
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)  # other background work
 
 
 _states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
@@ -115,6 +118,59 @@ def _markup(
     if "inline_keyboard" in data:
         return InlineKeyboardMarkup.de_json(data, bot)
     return ReplyKeyboardMarkup.de_json(data, bot)
+
+
+def deliver_soon(bot: Bot, services: Services) -> None:
+    """Deliver in the background, so the person acting is answered without waiting for the
+    notifications (a broadcast paced at 30 messages/s would otherwise hold up the update).
+
+    One background delivery runs at a time; anything queued meanwhile is picked up by a
+    further pass. `is_idle()` tells tests and the sandbox harness when it has finished.
+    """
+    state = _state()
+    if state.background is not None and not state.background.done():
+        state.again = True
+        return
+
+    async def run() -> None:
+        while True:
+            state.again = False
+            try:
+                await deliver(bot, services)
+            except Exception:
+                log.exception("background delivery failed; the outbox job will retry")
+            if not state.again:
+                return
+
+    state.background = asyncio.get_running_loop().create_task(run(), name="outbox.deliver_soon")
+
+
+def in_background(work: Coroutine[Any, Any, None], name: str) -> None:
+    """Run follow-up work of an update (delivering, then posting photos under a card) in the
+    background, tracked so that `is_idle()` waits for it and failures are logged."""
+    state = _state()
+
+    async def run() -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("background work %s failed", name)
+
+    task = asyncio.get_running_loop().create_task(run(), name=name)
+    state.tasks.add(task)
+    task.add_done_callback(state.tasks.discard)
+
+
+def is_idle() -> bool:
+    """No background delivery or follow-up work is running in this event loop."""
+    try:
+        state = _states.get(asyncio.get_running_loop())
+    except RuntimeError:
+        return True
+    if state is None:
+        return True
+    delivering = state.background is not None and not state.background.done()
+    return not delivering and not state.tasks
 
 
 async def deliver(bot: Bot, services: Services, *, limit: int = 200) -> DeliveryReport:

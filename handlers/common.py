@@ -28,7 +28,7 @@ async def identify(update: Update, context: HouqinContext) -> None:
     if user is None:
         context.set_language(services.settings.language.value)
         return
-    async with services.database.transaction() as session:
+    async with services.database.reading() as session:
         person = await people.get_person_by_telegram_id(session, user.id)
     context.person = person if person is not None and person.active else None
     if person is not None and person.language:

@@ -520,7 +520,7 @@ async def _after_commit(context: HouqinContext, ticket_id: int | None = None) ->
         publish = getattr(ticket_handlers, "publish_ticket", None)
         if publish is not None:
             await publish(context.bot, services, ticket_id)
-    await outbox.deliver(context.bot, services)
+    outbox.deliver_soon(context.bot, services)
 
 
 async def _finish_marking(

@@ -445,6 +445,16 @@ async def publish_ticket(bot: Bot, services: Services, ticket_id: int) -> None:
             raise LookupError(f"no ticket {ticket_id}")
         await queue_publication(session, services, ticket)
         photos = await store.photos_of(session, ticket_id)
+    # The reporter is answered now; the card (paced with other notifications) and its photos
+    # follow in the background.
+    outbox.in_background(
+        _deliver_card(bot, services, ticket_id, photos), name=f"ticket {ticket_id} card"
+    )
+
+
+async def _deliver_card(
+    bot: Bot, services: Services, ticket_id: int, photos: Sequence[str]
+) -> None:
     await outbox.deliver(bot, services)
     async with services.database.transaction() as session:
         ticket = await store.get_ticket(session, ticket_id)
@@ -582,7 +592,7 @@ async def _load(context: HouqinContext, ticket_id: int) -> Ticket | None:
 async def _done(update: Update, context: HouqinContext, ticket_id: int, text: str) -> None:
     """After a committed change: deliver the outbox, refresh the card, answer the presser."""
     services = context.services
-    await outbox.deliver(context.bot, services)
+    outbox.deliver_soon(context.bot, services)
     await refresh_card(context.bot, services, ticket_id)
     query = update.callback_query
     if query is not None:
@@ -746,7 +756,7 @@ async def assign_to_button(update: Update, context: HouqinContext) -> None:
     if not change.changed:
         await _moved_on(update, context, change.ticket)
         return
-    await outbox.deliver(context.bot, services)
+    outbox.deliver_soon(context.bot, services)
     await refresh_card(context.bot, services, ticket_id)
     await query.answer()
     await query.edit_message_text(
@@ -839,7 +849,7 @@ async def nudge_button(update: Update, context: HouqinContext) -> None:
     if not change.changed:
         await _moved_on(update, context, change.ticket)
         return
-    await outbox.deliver(context.bot, services)
+    outbox.deliver_soon(context.bot, services)
     await query.answer(context._("Nudged. The repair team has been reminded."), show_alert=True)
 
 
@@ -1090,7 +1100,7 @@ async def _rate(update: Update, context: HouqinContext, ticket: Ticket, rating: 
     if not change.changed:
         await _moved_on(update, context, change.ticket)
         return None
-    await outbox.deliver(context.bot, services)
+    outbox.deliver_soon(context.bot, services)
     await refresh_card(context.bot, services, ticket.id)
     await query.answer(_("Thank you!"))
     await query.edit_message_text(
@@ -1307,7 +1317,7 @@ async def _finish_defer(
         await reply(update, context, _("Nothing changed: the job is no longer yours to defer."))
         return await _after_act(update, context)
     if change.changed:
-        await outbox.deliver(context.bot, services)
+        outbox.deliver_soon(context.bot, services)
         await refresh_card(context.bot, services, ticket_id)
         await _say(
             update,
@@ -1405,7 +1415,7 @@ async def _finish_done(
         log.info("completion refused: %s", problem.reason)
         return await _after_act(update, context)
     if change.changed:
-        await outbox.deliver(context.bot, services)
+        outbox.deliver_soon(context.bot, services)
         await refresh_card(context.bot, services, ticket_id)
         await _say(
             update,
@@ -1464,7 +1474,7 @@ async def _finish_with_reason(
         await reply(update, context, _("Nothing changed: you can no longer do that."))
         return await _after_act(update, context)
     if change.changed:
-        await outbox.deliver(context.bot, services)
+        outbox.deliver_soon(context.bot, services)
         await refresh_card(context.bot, services, ticket_id)
         done = {
             "rw": _("Sent back for rework; the worker has been told."),

@@ -874,7 +874,7 @@ async def leave_command(update: Update, context: HouqinContext) -> None:
         ),
         parse_mode=ParseMode.HTML,
     )
-    await outbox.deliver(context.bot, services)
+    outbox.deliver_soon(context.bot, services)
 
 
 async def _leave_listing(
@@ -1102,7 +1102,7 @@ async def duties_text(update: Update, context: HouqinContext) -> int:
                 ),
             )
     await reply(update, context, _("Submitted. I will tell you when the director has decided."))
-    await outbox.deliver(context.bot, services)
+    outbox.deliver_soon(context.bot, services)
     return ConversationHandler.END
 
 
@@ -1172,7 +1172,7 @@ async def _decide(
         await query.answer(outcome)
         await query.edit_message_reply_markup(None)
     await context.bot.send_message(_chat_id(update), done, parse_mode=ParseMode.HTML)
-    await outbox.deliver(context.bot, services)
+    outbox.deliver_soon(context.bot, services)
 
 
 async def duties_approve(update: Update, context: HouqinContext) -> None:

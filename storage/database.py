@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+READ_ONLY = "houqin_read_only"
 
 
 class DatabaseBusy(Exception):
@@ -43,7 +45,9 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (WAL) never wait for writers, so read-only units of work take no lock.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -53,11 +57,23 @@ class Database:
         self, url: str, *, echo: bool = False, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS
     ) -> None:
         self.url = url
-        self.engine: AsyncEngine = create_async_engine(url, echo=echo, pool_pre_ping=True)
-        if self.engine.dialect.name == "sqlite":
+        sqlite = url.startswith("sqlite")
+        # A server can drop idle connections; a local SQLite file cannot.
+        self.engine: AsyncEngine = create_async_engine(url, echo=echo, pool_pre_ping=not sqlite)
+        if sqlite:
             _configure_sqlite(self.engine, busy_timeout_ms)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
+        )
+        self._serialize_writers = sqlite
+        self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._writer_owner: dict[asyncio.AbstractEventLoop, asyncio.Task[Any] | None] = {}
+        self._read_sessions = async_sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}),
+            class_=AsyncSession,
+            expire_on_commit=False,
         )
 
     @property
@@ -71,8 +87,11 @@ class Database:
 
         A database that stays locked or unreachable after a few short retries of the
         connection surfaces as DatabaseBusy, so the handler can say so instead of crashing.
+        On SQLite, this process's writers queue on an asyncio lock first: SQLite takes one
+        writer at a time anyway, and its own busy handler would make the others sleep in
+        growing steps of up to 100 ms.
         """
-        async with self._sessions() as session:
+        async with self._writer_turn(), self._sessions() as session:
             try:
                 yield session
                 await session.commit()
@@ -82,6 +101,38 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def _writer_turn(self) -> AsyncIterator[None]:
+        if not self._serialize_writers:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        lock = self._writer_locks.get(loop)
+        if lock is None:
+            lock = self._writer_locks[loop] = asyncio.Lock()
+        task = asyncio.current_task()
+        if self._writer_owner.get(loop) is task:  # a nested unit of work: SQLite decides
+            yield
+            return
+        async with lock:
+            self._writer_owner[loop] = task
+            try:
+                yield
+            finally:
+                self._writer_owner.pop(loop, None)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for a read-only unit of work (no write lock on SQLite); never commits.
+
+        Closing the session ends its transaction and detaches what it loaded, still usable.
+        """
+        async with self._read_sessions() as session:
+            try:
+                yield session
+            except OperationalError as exc:
+                raise DatabaseBusy(str(exc.orig)) from exc
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
