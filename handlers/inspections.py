@@ -38,6 +38,7 @@ from bot.i18n import N_, translator
 from bot.menu import COMMANDS, menu_filter
 from bot.profile import InspectionItem
 from bot.render import button, esc, keyboard, split_text
+from handlers import tickets
 from handlers.common import language_of, private_chat, reply, require_role
 from storage import groups, people
 from storage import inspections as store
@@ -515,11 +516,7 @@ async def _after_commit(context: HouqinContext, ticket_id: int | None = None) ->
     """Deliver queued notifications, and post a new ticket's card in the repair group."""
     services = context.services
     if ticket_id is not None:
-        from handlers import tickets as ticket_handlers
-
-        publish = getattr(ticket_handlers, "publish_ticket", None)
-        if publish is not None:
-            await publish(context.bot, services, ticket_id)
+        await tickets.publish_ticket(context.bot, services, ticket_id)
     outbox.deliver_soon(context.bot, services)
 
 
@@ -841,6 +838,10 @@ async def _save_problem(
             photo_file_id=str(photo) if photo else None,
             building_key=building_key,
         )
+        if result.created and result.ticket is not None:
+            # The card is queued with the mark and its ticket: a crash after the commit
+            # still posts it, once, at the next start.
+            await tickets.queue_publication(session, services, result.ticket)
         if result.created:
             note = _("❌ {item}: problem recorded, repair ticket {number} (to be fixed).").format(
                 item=_item_line(item),
