@@ -547,9 +547,18 @@ async def month_stats(
     ids = [p.id for p in staff if p.id is not None]
     working = profile.calendar.working_days(first, last)
     away = leave_days(await leaves_overlapping(session, first, last, person_ids=ids))
-    logs: dict[int, dict[date, WorkLog]] = defaultdict(dict)
-    for log in await logs_between(session, first, last, person_ids=ids):
-        logs[log.person_id][log.day] = log
+    # Only who, which day and whether late: a month of a large school is tens of thousands
+    # of logs, and their items are not needed here.
+    filed_days = await session.exec(
+        select(col(WorkLog.person_id), col(WorkLog.day), col(WorkLog.late)).where(
+            col(WorkLog.day) >= first,
+            col(WorkLog.day) <= last,
+            col(WorkLog.person_id).in_(ids),
+        )
+    )
+    logs: dict[int, dict[date, bool]] = defaultdict(dict)
+    for person_id, day, late in filed_days:
+        logs[person_id][day] = late
     stats: dict[int, LogStats] = {}
     for person in staff:
         assert person.id is not None
@@ -561,7 +570,7 @@ async def month_stats(
         filed = [mine[d] for d in expected if d in mine]
         if not expected and not mine:
             continue
-        late = sum(1 for log in filed if log.late)
+        late = sum(1 for was_late in filed if was_late)
         stats[person.id] = LogStats(
             expected_days=len(expected),
             on_time=len(filed) - late,
