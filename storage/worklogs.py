@@ -557,8 +557,8 @@ async def month_stats(
         )
     )
     logs: dict[int, dict[date, bool]] = defaultdict(dict)
-    for person_id, day, late in filed_days:
-        logs[person_id][day] = late
+    for person_id, day, was_late in filed_days:
+        logs[person_id][day] = was_late
     stats: dict[int, LogStats] = {}
     for person in staff:
         assert person.id is not None
