@@ -803,47 +803,46 @@ async def auto_accept_due(
     return changes
 
 
+async def _claim_each(
+    session: AsyncSession, candidates: Any, flag: Any, now: datetime
+) -> list[Ticket]:
+    """Set `flag` (a nullable timestamp column) to now on each candidate still without it.
+
+    One conditional UPDATE per ticket, so two overlapping checks never claim the same one.
+    """
+    claimed = []
+    for ticket_id in (await session.exec(candidates.order_by(col(Ticket.id)))).all():
+        assert ticket_id is not None
+        result = await session.exec(
+            update(Ticket).where(col(Ticket.id) == ticket_id, flag.is_(None)).values({flag: now})
+        )
+        if result.rowcount == 1:
+            claimed.append(await _load(session, ticket_id))
+    return claimed
+
+
 async def claim_overdue(session: AsyncSession, *, now: datetime) -> list[Ticket]:
     """Newly overdue tickets, each marked reported so it goes into one digest only."""
     overdue = or_(
         and_(col(Ticket.status) == TicketStatus.OPEN, col(Ticket.accept_by) < now),
         and_(col(Ticket.status).in_(UNFINISHED), col(Ticket.finish_by) < now),
     )
-    query = select(Ticket.id).where(overdue, col(Ticket.overdue_reported_at).is_(None))
-    claimed = []
-    for ticket_id in (await session.exec(query.order_by(col(Ticket.id)))).all():
-        assert ticket_id is not None
-        result = await session.exec(
-            update(Ticket)
-            .where(col(Ticket.id) == ticket_id, col(Ticket.overdue_reported_at).is_(None))
-            .values(overdue_reported_at=now)
-        )
-        if result.rowcount == 1:
-            claimed.append(await _load(session, ticket_id))
-    return claimed
+    flag = col(Ticket.overdue_reported_at)
+    return await _claim_each(session, select(Ticket.id).where(overdue, flag.is_(None)), flag, now)
 
 
 async def claim_urgent_alerts(
     session: AsyncSession, *, profile: SchoolProfile, now: datetime
 ) -> list[Ticket]:
     """Most-urgent tickets nobody took within their limit, each claimed for one alert."""
-    query = select(Ticket.id).where(
+    flag = col(Ticket.urgent_alerted_at)
+    candidates = select(Ticket.id).where(
         Ticket.status == TicketStatus.OPEN,
         Ticket.urgency_key == most_urgent_key(profile),
         col(Ticket.accept_by) < now,
-        col(Ticket.urgent_alerted_at).is_(None),
+        flag.is_(None),
     )
-    claimed = []
-    for ticket_id in (await session.exec(query.order_by(col(Ticket.id)))).all():
-        assert ticket_id is not None
-        result = await session.exec(
-            update(Ticket)
-            .where(col(Ticket.id) == ticket_id, col(Ticket.urgent_alerted_at).is_(None))
-            .values(urgent_alerted_at=now)
-        )
-        if result.rowcount == 1:
-            claimed.append(await _load(session, ticket_id))
-    return claimed
+    return await _claim_each(session, candidates, flag, now)
 
 
 async def set_card(
