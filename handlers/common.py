@@ -69,6 +69,20 @@ async def require_role(
     return None
 
 
+async def refuse_if_too_long(update: Update, context: HouqinContext, text: str, limit: int) -> bool:
+    """Say so and return True when typed text is over a field's limit (nothing is cut)."""
+    if len(text) <= limit:
+        return False
+    await reply(
+        update,
+        context,
+        context._("That is too long ({length} characters); please keep it under {limit}.").format(
+            length=len(text), limit=limit
+        ),
+    )
+    return True
+
+
 def private_chat(update: Update) -> bool:
     """Whether the update comes from a private chat."""
     return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE

@@ -39,7 +39,7 @@ from bot.menu import COMMANDS, menu_filter
 from bot.profile import InspectionItem
 from bot.render import button, esc, keyboard, split_text
 from handlers import tickets
-from handlers.common import language_of, private_chat, reply, require_role
+from handlers.common import language_of, private_chat, refuse_if_too_long, reply, require_role
 from storage import groups, people
 from storage import inspections as store
 from storage.models import GroupPurpose, InspectionRound, Person, Role
@@ -672,14 +672,7 @@ async def got_note(update: Update, context: HouqinContext) -> int:
     if not text:
         await reply(update, context, _("Please describe the problem in words."))
         return NOTE
-    if len(text) > store.NOTE_LIMIT:
-        await reply(
-            update,
-            context,
-            _("That is too long ({length} characters); please keep it under {limit}.").format(
-                length=len(text), limit=store.NOTE_LIMIT
-            ),
-        )
+    if await refuse_if_too_long(update, context, text, store.NOTE_LIMIT):
         return NOTE
     form["note"] = text
     if message.photo:
@@ -754,14 +747,7 @@ async def got_place_text(update: Update, context: HouqinContext) -> int:
     if not text:
         await reply(update, context, _("Please type the place, or pick a building."))
         return PLACE
-    if len(text) > store.PLACE_LIMIT:
-        await reply(
-            update,
-            context,
-            _("That is too long ({length} characters); please keep it under {limit}.").format(
-                length=len(text), limit=store.PLACE_LIMIT
-            ),
-        )
+    if await refuse_if_too_long(update, context, text, store.PLACE_LIMIT):
         return PLACE
     return await _save_problem(update, context, place=text, building_key=None)
 

@@ -21,7 +21,7 @@ from bot.menu import COMMANDS, menu_filter
 from bot.profile import Duration, SchoolProfile
 from bot.render import button, deep_link, esc, keyboard
 from handlers import tickets as th
-from handlers.common import reply
+from handlers.common import refuse_if_too_long, reply
 from storage import tickets as store
 from storage.models import Ticket
 
@@ -386,14 +386,7 @@ def _end_act(context: HouqinContext) -> None:
 
 async def _quick(update: Update, context: HouqinContext, line: str) -> object:
     """A one-line report in the private chat: ask only what the line did not tell."""
-    if len(line) > MAX_DESCRIPTION:
-        await reply(
-            update,
-            context,
-            context._("That is too long: at most {limit} characters, please.").format(
-                limit=MAX_DESCRIPTION
-            ),
-        )
+    if await refuse_if_too_long(update, context, line, MAX_DESCRIPTION):
         return None
     form = draft_from_line(context.services.profile, line)
     form["quick"] = True

@@ -33,7 +33,7 @@ from bot.i18n import N_, Translate, translator
 from bot.menu import menu_filter
 from bot.profile import SchoolProfile
 from bot.render import button, esc, keyboard, split_text
-from handlers.common import language_of, private_chat, reply, require_role
+from handlers.common import language_of, private_chat, refuse_if_too_long, reply, require_role
 from storage import groups, people
 from storage import outbox as outbox_store
 from storage import tickets as store
@@ -1188,12 +1188,7 @@ async def act_message(update: Update, context: HouqinContext) -> object:
         await reply(update, context, _("Please send text. /cancel to stop."))
         return None
     limit = MAX_COMMENT if step == "comment" else MAX_REASON
-    if len(text) > limit:
-        await reply(
-            update,
-            context,
-            _("That is too long: at most {limit} characters, please.").format(limit=limit),
-        )
+    if await refuse_if_too_long(update, context, text, limit):
         return None
     if step == "date":
         day = parse_day(text, context.services.local_now().date())
