@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -589,6 +589,29 @@ async def _load(context: HouqinContext, ticket_id: int) -> Ticket | None:
         return await store.get_ticket(session, ticket_id)
 
 
+async def _try_transition(
+    update: Update,
+    context: HouqinContext,
+    ticket_id: int,
+    transition: Callable[[AsyncSession], Awaitable[store.Change]],
+) -> store.Change | None:
+    """Run a button's transition (and the notifications it queues) in one committed unit of work.
+
+    A refusal or a ticket that has moved on is answered here, after the commit, and gives None;
+    otherwise the change is returned for the handler to confirm.
+    """
+    try:
+        async with context.services.database.transaction() as session:
+            change = await transition(session)
+    except store.NotAllowed as problem:
+        await _refused(update, context, problem, await _load(context, ticket_id))
+        return None
+    if not change.changed:
+        await _moved_on(update, context, change.ticket)
+        return None
+    return change
+
+
 async def _done(update: Update, context: HouqinContext, ticket_id: int, text: str) -> None:
     """After a committed change: deliver the outbox, refresh the card, answer the presser."""
     services = context.services
@@ -632,7 +655,8 @@ async def take_button(update: Update, context: HouqinContext) -> None:
     if person is None or not store.can_handle(person, services.profile):
         await _alert(update, context, context._("Only repair staff can take jobs."))
         return
-    async with services.database.transaction() as session:
+
+    async def take(session: AsyncSession) -> store.Change:
         change = await store.take(
             session, ticket_id, worker=person, profile=services.profile, now=services.now()
         )
@@ -646,8 +670,10 @@ async def take_button(update: Update, context: HouqinContext) -> None:
                     ticket=ticket_head(change.ticket, services), name=esc(person.name)
                 ),
             )
-    if not change.changed:
-        await _moved_on(update, context, change.ticket)
+        return change
+
+    change = await _try_transition(update, context, ticket_id, take)
+    if change is None:
         return
     await _done(
         update,
@@ -777,24 +803,22 @@ async def start_button(update: Update, context: HouqinContext) -> None:
     if person is None or not store.can_handle(person, services.profile):
         await _alert(update, context, context._("Only repair staff can do that."))
         return
-    try:
-        async with services.database.transaction() as session:
-            change = await store.start(session, ticket_id, worker=person, now=services.now())
-            if change.event is not None:
-                await tell_reporter(
-                    session,
-                    services,
-                    change.ticket,
-                    change.event,
-                    lambda t_: t_("{name} started repairing {ticket}.").format(
-                        ticket=ticket_head(change.ticket, services), name=esc(person.name)
-                    ),
-                )
-    except store.NotAllowed as problem:
-        await _refused(update, context, problem, await _load(context, ticket_id))
-        return
-    if not change.changed:
-        await _moved_on(update, context, change.ticket)
+
+    async def start(session: AsyncSession) -> store.Change:
+        change = await store.start(session, ticket_id, worker=person, now=services.now())
+        if change.event is not None:
+            await tell_reporter(
+                session,
+                services,
+                change.ticket,
+                change.event,
+                lambda t_: t_("{name} started repairing {ticket}.").format(
+                    ticket=ticket_head(change.ticket, services), name=esc(person.name)
+                ),
+            )
+        return change
+
+    if await _try_transition(update, context, ticket_id, start) is None:
         return
     await _done(update, context, ticket_id, context._("Repair started."))
 
@@ -806,48 +830,46 @@ async def nudge_button(update: Update, context: HouqinContext) -> None:
     assert query is not None and query.data is not None and user is not None
     _action, ticket_id, _rest = _parse(query.data)
     services = context.services
-    try:
-        async with services.database.transaction() as session:
-            change = await store.nudge(
-                session,
-                ticket_id,
-                reporter_telegram_id=user.id,
-                reporter=context.person,
-                interval=_nudge_interval(services),
-                now=services.now(),
-            )
-            event = change.event
-            if event is not None:
-                ticket = change.ticket
 
-                def message(t_: Translate) -> str:
-                    return t_("{reporter} is asking about {ticket}; please deal with it.").format(
-                        reporter=esc(ticket.reporter_name), ticket=ticket_head(ticket, services)
-                    )
+    async def nudge(session: AsyncSession) -> store.Change:
+        change = await store.nudge(
+            session,
+            ticket_id,
+            reporter_telegram_id=user.id,
+            reporter=context.person,
+            interval=_nudge_interval(services),
+            now=services.now(),
+        )
+        event = change.event
+        if event is not None:
+            ticket = change.ticket
 
-                if ticket.assignee_id is not None:
-                    await tell_person(
+            def message(t_: Translate) -> str:
+                return t_("{reporter} is asking about {ticket}; please deal with it.").format(
+                    reporter=esc(ticket.reporter_name), ticket=ticket_head(ticket, services)
+                )
+
+            if ticket.assignee_id is not None:
+                await tell_person(
+                    session,
+                    services,
+                    ticket.assignee_id,
+                    f"ticket:{ticket_id}:{event.id}:nudge",
+                    message,
+                )
+            else:
+                group = await groups.group_for(session, GroupPurpose.REPAIR)
+                if group is not None:
+                    await outbox.notify(
                         session,
                         services,
-                        ticket.assignee_id,
-                        f"ticket:{ticket_id}:{event.id}:nudge",
-                        message,
+                        key=f"ticket:{ticket_id}:{event.id}:nudge",
+                        chat_id=group.chat_id,
+                        text=message(group_translator(services)),
                     )
-                else:
-                    group = await groups.group_for(session, GroupPurpose.REPAIR)
-                    if group is not None:
-                        await outbox.notify(
-                            session,
-                            services,
-                            key=f"ticket:{ticket_id}:{event.id}:nudge",
-                            chat_id=group.chat_id,
-                            text=message(group_translator(services)),
-                        )
-    except store.NotAllowed as problem:
-        await _refused(update, context, problem, None)
-        return
-    if not change.changed:
-        await _moved_on(update, context, change.ticket)
+        return change
+
+    if await _try_transition(update, context, ticket_id, nudge) is None:
         return
     outbox.deliver_soon(context.bot, services)
     await query.answer(context._("Nudged. The repair team has been reminded."), show_alert=True)
@@ -867,20 +889,19 @@ async def cancel_button(update: Update, context: HouqinContext) -> None:
     assert query is not None and query.data is not None and user is not None
     _action, ticket_id, _rest = _parse(query.data)
     services = context.services
-    try:
-        async with services.database.transaction() as session:
-            change = await store.cancel(
-                session,
-                ticket_id,
-                reporter_telegram_id=user.id,
-                reporter=context.person,
-                now=services.now(),
-            )
-    except store.NotAllowed as problem:
-        await _refused(update, context, problem, None)
-        return
-    if not change.changed:
-        await _moved_on(update, context, change.ticket)
+    change = await _try_transition(
+        update,
+        context,
+        ticket_id,
+        lambda session: store.cancel(
+            session,
+            ticket_id,
+            reporter_telegram_id=user.id,
+            reporter=context.person,
+            now=services.now(),
+        ),
+    )
+    if change is None:
         return
     await refresh_card(context.bot, services, ticket_id)
     await query.answer(context._("Withdrawn."))
@@ -1076,10 +1097,12 @@ async def _rate(update: Update, context: HouqinContext, ticket: Ticket, rating: 
     if not 1 <= rating <= 5:
         await query.answer()
         return None
-    async with services.database.transaction() as session:
+    ticket_id = ticket.id
+
+    async def accept(session: AsyncSession) -> store.Change:
         change = await store.accept(
             session,
-            ticket.id,
+            ticket_id,
             reporter_telegram_id=user.id,
             reporter=context.person,
             rating=rating,
@@ -1097,8 +1120,9 @@ async def _rate(update: Update, context: HouqinContext, ticket: Ticket, rating: 
                     ticket=ticket_head(done, services), stars=stars(rating)
                 ),
             )
-    if not change.changed:
-        await _moved_on(update, context, change.ticket)
+        return change
+
+    if await _try_transition(update, context, ticket_id, accept) is None:
         return None
     outbox.deliver_soon(context.bot, services)
     await refresh_card(context.bot, services, ticket.id)
