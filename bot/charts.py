@@ -3,6 +3,9 @@
 Chinese needs a CJK font. The one named by the environment variable ``CHART_FONT`` (a font
 file path) wins; otherwise the first installed font of a known CJK family is used. Without
 one there is no chart: callers post text only, and a warning is logged once.
+
+matplotlib is imported on the first chart, not with the bot: charts are drawn a few times a
+month and the library costs about 40 MB of memory and a second of start-up.
 """
 
 from __future__ import annotations
@@ -14,14 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib import font_manager
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.font_manager import FontProperties
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +53,29 @@ class Bar:
     color: str = "#4C78A8"
 
 
+@cache
+def _font_manager() -> ModuleType:
+    """matplotlib's font manager, imported (with the Agg backend selected) on first use."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import font_manager
+
+    return font_manager
+
+
 def _covers(path: str, text: str) -> bool:
     """Whether the font file has a glyph for every character of ``text``."""
     try:
-        font = font_manager.get_font(path)
+        font = _font_manager().get_font(path)
     except (OSError, RuntimeError):
         return False
     return all(font.get_char_index(ord(ch)) for ch in text if not ch.isspace())
 
 
 @cache
-def _find_font(configured: str | None) -> font_manager.FontProperties | None:
+def _find_font(configured: str | None) -> FontProperties | None:
+    font_manager = _font_manager()
     if configured:
         path = Path(configured).expanduser()
         if path.is_file() and _covers(str(path), SAMPLE):
@@ -82,7 +94,7 @@ def _find_font(configured: str | None) -> font_manager.FontProperties | None:
     return None
 
 
-def chart_font(configured: str | None = None) -> font_manager.FontProperties | None:
+def chart_font(configured: str | None = None) -> FontProperties | None:
     """The CJK font to draw with: ``configured`` or CHART_FONT, else a known installed family."""
     return _find_font(configured or os.environ.get("CHART_FONT") or None)
 
@@ -102,6 +114,9 @@ def bar_chart_png(
     missing = [b.label for b in bars if not _covers(str(font.get_file()), b.label)]
     if missing:
         log.warning("the chart font lacks glyphs for: %s", ", ".join(missing))
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     height = max(2.5, 0.45 * len(bars) + 1.4)
     figure = Figure(figsize=(7.5, height), dpi=110)
     FigureCanvasAgg(figure)

@@ -18,10 +18,6 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,6 +34,9 @@ SHEET_TITLE_LIMIT = 31
 CELL_TEXT_LIMIT = 32_767
 MAX_LEDGER_DAYS = 366
 _BAD_TITLE = re.compile(r"[\[\]:*?/\\]")
+# The control characters Excel refuses (openpyxl's ILLEGAL_CHARACTERS_RE; openpyxl itself is
+# imported when a workbook is built, not with the bot).
+_ILLEGAL_CHARACTERS = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 Cell = str | int | float | bool | date | datetime | None
 
@@ -75,7 +74,7 @@ def _sheet_title(title: str, used: set[str]) -> str:
 
 def _clean(value: Cell) -> Cell:
     if isinstance(value, str):
-        text: str = ILLEGAL_CHARACTERS_RE.sub("", value)
+        text: str = _ILLEGAL_CHARACTERS.sub("", value)
         if len(text) > CELL_TEXT_LIMIT:
             raise ValueError(f"a cell holds at most {CELL_TEXT_LIMIT} characters")
         return text
@@ -84,6 +83,10 @@ def _clean(value: Cell) -> Cell:
 
 def workbook_bytes(sheets: Sequence[Sheet]) -> bytes:
     """An .xlsx file holding the sheets (at least one sheet is written)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
     book = Workbook()
     default = book.active
     if default is not None:
