@@ -6,42 +6,42 @@ and then a work log (/log → items → save). Every update they send is counted
 latency is measured from injecting it to the bot's answer the person waits for (the next
 prompt; after submit, the confirmation with the ticket number, which comes through the outbox).
 
+The bot runs in a process of its own (`bench.serve`), as it does in production; the sandbox
+standing in for Telegram and the simulated people stay in this process, so each side's CPU is
+its own (2 cores: one for the bot, one for "Telegram").
+
 Prints updates processed per second (closed loop: everyone at once, each acting as soon as the
-bot answered), p50/p95/p99 latency at a fixed 50 updates/s (open loop: people acting at a steady
-pace), and peak memory with the registered people loaded. The same number of updates runs
-through a minimal python-telegram-bot bot that only answers each message (the framework floor).
+bot answered) with the bot's CPU time per update, p50/p95/p99 latency at a fixed 50 updates/s
+(open loop: people acting at a steady pace), and the bot process's peak memory with the
+registered people loaded. The same number of updates runs through a minimal
+python-telegram-bot bot that only answers each message and button (the framework floor),
+processing updates concurrently as Houqin does, in its own process too.
 Flood limits are off in the sandbox; the bot still paces its outbox at Telegram's 30 messages/s.
 No repair group is bound, so new-ticket cards go to the director's private chat (a bound group
 is limited by Telegram to 20 messages a minute, which would measure Telegram, not Houqin).
 
-    python -m bench.throughput [--people 2000] [--users 200] [--seconds 10] [--profile FILE]
+    python -m bench.throughput [--people 2000] [--users 200] [--seconds 10] [--database-url URL]
+
+To see where the bot's time goes: `py-spy record --subprocesses -- python -m bench.throughput`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
+import json
 import logging
-import pstats
+import os
+import signal
+import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
-from telegram import Update
-from telegram.ext import (
-    Application,
-    ApplicationBuilder,
-    CallbackQueryHandler,
-    ContextTypes,
-    MessageHandler,
-    filters,
-)
-
-from bench.common import bench_services, machine_line, peak_rss_mb
+from bench.common import bench_services, machine_line
+from bench.serve import READY
 from bot.context import Services
-from bot.harness import running_bot
 from bot.sandbox.actors import SandboxUser
 from bot.sandbox.models import SentMessage
 from bot.sandbox.server import BotApiSandbox
@@ -192,45 +192,49 @@ def floor_steps(updates: int) -> Callable[[Person_], Awaitable[None]]:
     return scenario
 
 
-@asynccontextmanager
-async def floor_bot(sandbox: BotApiSandbox) -> AsyncIterator[Application]:
-    """A minimal python-telegram-bot bot: answers each message and button with a new message."""
-    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+class BotProcess:
+    """The bot under test in its own process (`bench.serve`), polling the sandbox."""
 
-    markup = InlineKeyboardMarkup([[InlineKeyboardButton("next", callback_data="floor:next")]])
+    def __init__(self, kind: str, sandbox: BotApiSandbox, database_url: str | None) -> None:
+        self.kind = kind
+        self.sandbox = sandbox
+        self.database_url = database_url
+        self.process: asyncio.subprocess.Process | None = None
+        self.figures: dict[str, float] = {}
 
-    async def answer(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert update.effective_message is not None
-        await update.effective_message.reply_text("ok", reply_markup=markup)
+    async def __aenter__(self) -> BotProcess:
+        args = [
+            "--token", self.sandbox.token,
+            "--base-url", self.sandbox.base_url,
+            "--base-file-url", self.sandbox.base_file_url,
+        ]  # fmt: skip
+        if self.database_url is not None:
+            args += ["--database-url", self.database_url]
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.serve", self.kind, *args, stdout=asyncio.subprocess.PIPE
+        )
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), 120)
+        if line.decode().strip() != READY:
+            code = self.process.returncode
+            raise RuntimeError(f"the {self.kind} bot did not start (exit {code})")
+        return self
 
-    async def pressed(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        query = update.callback_query
-        assert query is not None and query.message is not None
-        await query.answer()
-        await query.edit_message_text("✓ next")
-        await _context.bot.send_message(query.message.chat.id, "ok", reply_markup=markup)
+    async def __aexit__(self, *_exc: object) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        self.process.send_signal(signal.SIGTERM)
+        out, _err = await asyncio.wait_for(self.process.communicate(), 120)
+        lines = out.decode().strip().splitlines()
+        if self.process.returncode != 0 or not lines:
+            raise RuntimeError(f"the {self.kind} bot exited with {self.process.returncode}")
+        self.figures = json.loads(lines[-1])
 
-    application = (
-        ApplicationBuilder()
-        .token(sandbox.token)
-        .base_url(sandbox.base_url)
-        .base_file_url(sandbox.base_file_url)
-        .build()
-    )
-    application.add_handler(MessageHandler(filters.ALL, answer))
-    application.add_handler(CallbackQueryHandler(pressed))
-    sandbox.watch_application(application)
-    await application.initialize()
-    await application.start()
-    assert application.updater is not None
-    await application.updater.start_polling(poll_interval=0, timeout=1)
-    try:
-        yield application
-    finally:
-        await application.updater.stop()
-        await application.stop()
-        await application.shutdown()
-        sandbox.extra_idle_checks.clear()
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the bot process has used so far."""
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
 
 
 async def closed_loop(
@@ -319,46 +323,46 @@ async def register_people(
     return users[:active]
 
 
-async def main(people: int, users_count: int, seconds: float, profile_file: str | None) -> int:
+async def main(people: int, users_count: int, seconds: float, database_url: str | None) -> int:
     logging.basicConfig(level=logging.ERROR)
     async with (
-        bench_services() as services,
+        bench_services(database_url) as services,
         BotApiSandbox() as sandbox,
         Answers(sandbox) as answers,
     ):
         active = await register_people(services, sandbox, people, users_count)
         actors = [Person_(answers, user, index) for index, user in enumerate(active)]
-        async with running_bot(services, sandbox):
+        paced = actors[: max(1, min(len(actors), 50))]
+        async with BotProcess("houqin", sandbox, services.settings.database_url) as product:
             await closed_loop(actors[:10], houqin_scenario)  # warm-up
-            profiler = cProfile.Profile() if profile_file else None
-            if profiler is not None:
-                profiler.enable()
+            cpu_before = product.cpu_seconds()
             product_rate, product_updates, closed_latencies = await closed_loop(
                 actors, houqin_scenario
             )
-            if profiler is not None:
-                profiler.disable()
-                profiler.dump_stats(profile_file)  # type: ignore[arg-type]
-            paced = actors[: max(1, min(len(actors), 50))]
+            product_cpu = (product.cpu_seconds() - cpu_before) / product_updates
             latencies, achieved = await open_loop(paced, houqin_scenario, 50, seconds)
-        product_memory = peak_rss_mb()
         per_person = max(1, round(product_updates / len(actors)))
         floor_scenario = floor_steps(per_person)
-        async with floor_bot(sandbox):
+        async with BotProcess("floor", sandbox, None) as floor:
             await closed_loop(actors[:10], floor_scenario)
+            cpu_before = floor.cpu_seconds()
             floor_rate, floor_updates, _ = await closed_loop(actors, floor_scenario)
+            floor_cpu = (floor.cpu_seconds() - cpu_before) / floor_updates
             floor_latencies, _rate = await open_loop(paced, floor_scenario, 50, seconds)
+        database = services.database.dialect
     print(machine_line())
     print(
         f"registered people: {people}; simultaneous users: {users_count} "
-        f"(each: a repair report through the form + a work log, {per_person} updates)"
+        f"(each: a repair report through the form + a work log, {per_person} updates); "
+        f"database: {database}"
     )
     print(
         f"throughput: {product_rate:.0f} updates/s ({product_updates} updates; "
         f"closed-loop p50 {percentile(closed_latencies, 0.5):.0f} ms, "
-        f"p95 {percentile(closed_latencies, 0.95):.0f} ms); "
-        f"framework floor {floor_rate:.0f} updates/s ({floor_updates} updates); "
-        f"floor/houqin {floor_rate / product_rate:.2f}x"
+        f"p95 {percentile(closed_latencies, 0.95):.0f} ms; "
+        f"bot CPU {product_cpu * 1000:.1f} ms/update); "
+        f"framework floor {floor_rate:.0f} updates/s ({floor_updates} updates; "
+        f"CPU {floor_cpu * 1000:.1f} ms/update); floor/houqin {floor_rate / product_rate:.2f}x"
     )
     print(
         f"latency at 50 updates/s (achieved {achieved:.0f}/s, {len(latencies)} updates): "
@@ -366,10 +370,10 @@ async def main(people: int, users_count: int, seconds: float, profile_file: str 
         f"p99 {percentile(latencies, 0.99):.1f} ms "
         f"(floor p95 {percentile(floor_latencies, 0.95):.1f} ms)"
     )
-    print(f"peak memory: {product_memory:.0f} MB (whole process: sandbox and bot)")
-    if profile_file:
-        stats = pstats.Stats(profile_file)
-        stats.sort_stats("cumulative").print_stats(40)
+    print(
+        f"peak memory of the bot process: {product.figures['peak_rss_mb']:.0f} MB "
+        f"(floor bot: {floor.figures['peak_rss_mb']:.0f} MB)"
+    )
     return 0
 
 
@@ -378,6 +382,6 @@ if __name__ == "__main__":
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--profile", default=None, help="write a cProfile of the closed loop")
+    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     args = parser.parse_args()
-    raise SystemExit(asyncio.run(main(args.people, args.users, args.seconds, args.profile)))
+    raise SystemExit(asyncio.run(main(args.people, args.users, args.seconds, args.database_url)))

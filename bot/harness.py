@@ -31,21 +31,16 @@ def services_for_sandbox(services: Services, sandbox: BotApiSandbox) -> Services
 
 
 @asynccontextmanager
-async def running_bot(
-    services: Services,
-    sandbox: BotApiSandbox,
-    *,
-    prepare: Callable[[HouqinApp], None] | None = None,
+async def running_application(
+    services: Services, *, prepare: Callable[[HouqinApp], None] | None = None
 ) -> AsyncIterator[HouqinApp]:
-    """Start the bot polling the sandbox; stop it cleanly on exit (like a SIGTERM would).
+    """Start the bot polling the Bot API server of its settings; stop it cleanly on exit.
 
-    `prepare` may add handlers before the application initializes (tests use it).
+    `prepare` may add handlers (or watch the application) before it initializes.
     """
-    application = build_application(services_for_sandbox(services, sandbox))
+    application = build_application(services)
     if prepare is not None:
         prepare(application)
-    sandbox.watch_application(application)
-    sandbox.extra_idle_checks.append(outbox.is_idle)
     await application.initialize()
     await on_startup(application)
     await application.start()
@@ -59,4 +54,30 @@ async def running_bot(
         await application.updater.stop()
         await application.stop()
         await application.shutdown()
+
+
+@asynccontextmanager
+async def running_bot(
+    services: Services,
+    sandbox: BotApiSandbox,
+    *,
+    prepare: Callable[[HouqinApp], None] | None = None,
+) -> AsyncIterator[HouqinApp]:
+    """Start the bot polling the sandbox, which waits for it to be idle when settling.
+
+    `prepare` may add handlers before the application initializes (tests use it).
+    """
+
+    def watched(application: HouqinApp) -> None:
+        if prepare is not None:
+            prepare(application)
+        sandbox.watch_application(application)
+        sandbox.extra_idle_checks.append(outbox.is_idle)
+
+    try:
+        async with running_application(
+            services_for_sandbox(services, sandbox), prepare=watched
+        ) as application:
+            yield application
+    finally:
         sandbox.extra_idle_checks.clear()

@@ -1,0 +1,127 @@
+"""One bot in a process of its own, polling a Bot API server: what the throughput benchmark runs.
+
+In production the bot and Telegram's servers do not share a process; in the benchmark the
+sandbox (standing in for Telegram) and the simulated people stay in the parent process, and
+the bot under test runs here, so that neither is charged for the other's work.
+
+    python -m bench.serve houqin --token T --base-url URL --base-file-url URL --database-url URL
+    python -m bench.serve floor  --token T --base-url URL --base-file-url URL
+
+`houqin` is the real application (`running_application`, the clock at the benchmark's Monday
+morning); `floor` is a minimal python-telegram-bot bot that answers each message and button
+press with a new message. The process prints `ready` once it polls, runs until SIGTERM, then
+prints its own figures as one JSON line: peak resident memory and CPU seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import resource
+import signal
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bench.common import BENCH_START
+from bot.clock import ManualClock
+from bot.context import build_services
+from bot.harness import running_application
+from bot.settings import load_settings
+
+READY = "ready"
+
+
+@asynccontextmanager
+async def houqin(args: argparse.Namespace) -> AsyncIterator[None]:
+    """The real bot on the given database (already migrated, people registered)."""
+    settings = load_settings(
+        _env_file=None,
+        database_url=args.database_url,
+        telegram_bot_token=args.token,
+        telegram_base_url=args.base_url,
+        telegram_base_file_url=args.base_file_url,
+        log_level="ERROR",
+    )
+    services = build_services(settings, clock=ManualClock(BENCH_START))
+    try:
+        async with running_application(services):
+            yield
+    finally:
+        await services.database.dispose()
+
+
+@asynccontextmanager
+async def floor(args: argparse.Namespace) -> AsyncIterator[None]:
+    """The framework floor: answers each message and button with a new message."""
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("next", callback_data="floor:next")]])
+
+    async def answer(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        await update.effective_message.reply_text("ok", reply_markup=markup)
+
+    async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None and query.message is not None
+        await query.answer()
+        await query.edit_message_text("✓ next")
+        await context.bot.send_message(query.message.chat.id, "ok", reply_markup=markup)
+
+    application: Application = (
+        ApplicationBuilder()
+        .token(args.token)
+        .base_url(args.base_url)
+        .base_file_url(args.base_file_url)
+        .concurrent_updates(True)
+        .build()
+    )
+    application.add_handler(MessageHandler(filters.ALL, answer))
+    application.add_handler(CallbackQueryHandler(pressed))
+    await application.initialize()
+    await application.start()
+    assert application.updater is not None
+    await application.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        yield
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        await application.shutdown()
+
+
+async def serve(args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    bot: AbstractAsyncContextManager[None] = houqin(args) if args.kind == "houqin" else floor(args)
+    async with bot:
+        print(READY, flush=True)
+        await stop.wait()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    figures = {
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+    }
+    print(json.dumps(figures), flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=["houqin", "floor"])
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--base-file-url", required=True)
+    parser.add_argument("--database-url", default=None)
+    logging.basicConfig(level=logging.ERROR)
+    asyncio.run(serve(parser.parse_args()))
