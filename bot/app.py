@@ -84,6 +84,20 @@ class HouqinApplication(Application):
         await super().process_update(update)
         await self.update_persistence()
 
+    async def update_persistence(self) -> None:
+        """Hand the changes to the persistence, then commit them (see DatabasePersistence).
+
+        A failed commit goes to the error handlers, as python-telegram-bot does with errors of
+        the persistence; the changes stay staged and the next update (or the 5-second
+        interval) writes them.
+        """
+        await super().update_persistence()
+        if isinstance(self.persistence, DatabasePersistence):
+            try:
+                await self.persistence.commit()
+            except Exception as exc:
+                await self.process_error(update=None, error=exc)
+
 
 def register_handlers(application: HouqinApp) -> None:
     """Every handler of the bot, in order.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from copy import deepcopy
 from typing import Any
 
 from telegram.ext import BasePersistence, PersistenceInput
@@ -12,6 +12,7 @@ from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 from bot.clock import Clock
 from storage import persisted_state
 from storage.database import Database
+from storage.persisted_state import StateKey
 
 UserData = dict[str, Any]
 ChatData = dict[str, Any]
@@ -22,12 +23,19 @@ def _encode(data: Any) -> str:
     return json.dumps(data, sort_keys=True, ensure_ascii=False)
 
 
+EMPTY = _encode({})
+
+
 class DatabasePersistence(BasePersistence[UserData, ChatData, BotDataDict]):
     """Stores user data, chat data and conversation states as JSON rows.
 
     Bot data is not persisted (it holds the live services) and neither is arbitrary
-    callback data (buttons carry short, self-describing strings instead). Each write is its
-    own short transaction; identical data is not written again.
+    callback data (buttons carry short, self-describing strings instead).
+
+    python-telegram-bot hands over changes one entry at a time; they are staged here and
+    written by :meth:`commit`, all in one transaction. The application commits after every
+    update, so concurrent updates share one write (a group commit) instead of queueing for
+    SQLite's single writer one entry at a time. Data identical to what is stored is skipped.
     """
 
     def __init__(self, database: Database, clock: Clock) -> None:
@@ -37,29 +45,50 @@ class DatabasePersistence(BasePersistence[UserData, ChatData, BotDataDict]):
         )
         self._database = database
         self._clock = clock
-        self._written: dict[tuple[str, str], str] = {}
+        self._written: dict[StateKey, str] = {}  # what the database holds, encoded
+        self._staged: dict[StateKey, str | None] = {}  # to write; None: to delete
+        self._commit_lock = asyncio.Lock()
 
     async def _load(self, kind: str) -> dict[str, Any]:
-        async with self._database.transaction() as session:
+        async with self._database.reading() as session:
             rows = await persisted_state.load_kind(session, kind)
         for key, data in rows.items():
             self._written[(kind, key)] = _encode(data)
         return rows
 
-    async def _save(self, kind: str, key: str, data: Any) -> None:
-        encoded = _encode(data)
-        if self._written.get((kind, key), _encode({})) == encoded:
+    def _stage(self, kind: str, key: str, encoded: str | None) -> None:
+        entry = (kind, key)
+        known = self._staged[entry] if entry in self._staged else self._written.get(entry)
+        if encoded == known or (known is None and encoded == EMPTY):
             return  # unchanged, or still empty: nothing to write
-        async with self._database.transaction() as session:
-            await persisted_state.save(
-                session, kind=kind, key=key, data=data, now=self._clock.now()
-            )
-        self._written[(kind, key)] = encoded
+        self._staged[entry] = encoded
 
-    async def _remove(self, kind: str, key: str) -> None:
-        async with self._database.transaction() as session:
-            await persisted_state.remove(session, kind=kind, key=key)
-        self._written.pop((kind, key), None)
+    async def commit(self) -> None:
+        """Write everything staged so far in one transaction.
+
+        A caller that arrives while a write is running waits for it, then writes what is
+        still staged: when this returns, every change staged before the call is committed.
+        If the write fails, the changes stay staged for the next commit.
+        """
+        async with self._commit_lock:
+            staged, self._staged = self._staged, {}
+            if not staged:
+                return
+            changes = {
+                entry: persisted_state.REMOVED if encoded is None else json.loads(encoded)
+                for entry, encoded in staged.items()
+            }
+            try:
+                async with self._database.transaction() as session:
+                    await persisted_state.write(session, changes, now=self._clock.now())
+            except BaseException:
+                self._staged = staged | self._staged
+                raise
+            for entry, encoded in staged.items():
+                if encoded is None:
+                    self._written.pop(entry, None)
+                else:
+                    self._written[entry] = encoded
 
     async def get_user_data(self) -> dict[int, UserData]:
         return {int(key): dict(data or {}) for key, data in (await self._load("user")).items()}
@@ -80,17 +109,14 @@ class DatabasePersistence(BasePersistence[UserData, ChatData, BotDataDict]):
     async def update_conversation(
         self, name: str, key: ConversationKey, new_state: object | None
     ) -> None:
-        encoded_key = json.dumps(list(key))
-        if new_state is None:
-            await self._remove(f"conversation:{name}", encoded_key)
-        else:
-            await self._save(f"conversation:{name}", encoded_key, new_state)
+        encoded = None if new_state is None else _encode(new_state)
+        self._stage(f"conversation:{name}", json.dumps(list(key)), encoded)
 
     async def update_user_data(self, user_id: int, data: UserData) -> None:
-        await self._save("user", str(user_id), deepcopy(data))
+        self._stage("user", str(user_id), _encode(data))
 
     async def update_chat_data(self, chat_id: int, data: ChatData) -> None:
-        await self._save("chat", str(chat_id), deepcopy(data))
+        self._stage("chat", str(chat_id), _encode(data))
 
     async def update_bot_data(self, data: BotDataDict) -> None:
         """Bot data is not persisted."""
@@ -99,10 +125,10 @@ class DatabasePersistence(BasePersistence[UserData, ChatData, BotDataDict]):
         """Callback data is not persisted."""
 
     async def drop_chat_data(self, chat_id: int) -> None:
-        await self._remove("chat", str(chat_id))
+        self._stage("chat", str(chat_id), None)
 
     async def drop_user_data(self, user_id: int) -> None:
-        await self._remove("user", str(user_id))
+        self._stage("user", str(user_id), None)
 
     async def refresh_user_data(self, user_id: int, user_data: UserData) -> None:
         """The database is only written by this process; nothing to refresh."""
@@ -114,4 +140,5 @@ class DatabasePersistence(BasePersistence[UserData, ChatData, BotDataDict]):
         """Bot data is not persisted."""
 
     async def flush(self) -> None:
-        """Every write is committed at once; nothing is buffered."""
+        """Commit what is staged (python-telegram-bot calls this on shutdown)."""
+        await self.commit()

@@ -18,12 +18,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.profile import InspectionItem, InspectionPlan, SchoolProfile
+from storage.database import insert_on_conflict
 from storage.models import (
     InspectionAssignment,
     InspectionMark,
@@ -242,9 +241,8 @@ async def open_round(
         "deadline_at": deadline_for(profile, plan, max(occurrence, now)),
         "status": OPEN,
     }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
-        insert(InspectionRound)
+        insert_on_conflict(session, InspectionRound)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["plan_key", "occurrence"])
     )
@@ -321,9 +319,8 @@ class MarkResult:
 
 
 async def _insert_mark(session: AsyncSession, values: dict[str, Any]) -> bool:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
-        insert(InspectionMark)
+        insert_on_conflict(session, InspectionMark)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["round_id", "item_key", "place_key"])
     )

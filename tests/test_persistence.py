@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
+from typing import Any
+
+import pytest
 from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 from telegram.ext import (
     ApplicationHandlerStop,
@@ -12,10 +18,13 @@ from telegram.ext import (
     filters,
 )
 
+from bot.clock import ManualClock
 from bot.context import HouqinApp, HouqinContext, Services
 from bot.harness import running_bot
+from bot.persistence import DatabasePersistence
 from bot.sandbox.server import BotApiSandbox
-from storage.database import Database
+from storage import persisted_state
+from storage.database import Database, DatabaseBusy
 
 ASK_NAME = 1
 
@@ -65,3 +74,39 @@ async def test_sqlite_runs_in_wal_with_foreign_keys(database: Database) -> None:
         assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
         assert (await connection.execute(text("PRAGMA foreign_keys"))).scalar() == 1
         assert (await connection.execute(text("PRAGMA busy_timeout"))).scalar() == 5000
+
+
+async def test_form_state_is_committed_together_and_survives_a_failed_write(
+    database: Database, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Changes staged by several updates go out in one write; a failed write loses nothing."""
+    persistence = DatabasePersistence(database, clock)
+    assert await persistence.get_user_data() == {}
+    await persistence.update_user_data(1, {"form": {"place": "教学楼A"}})
+    await persistence.update_conversation("report", (1, 1), 3)
+
+    real_write = persisted_state.write
+    calls: list[int] = []
+
+    async def busy_once(session: AsyncSession, changes: Any, *, now: datetime) -> None:
+        calls.append(len(changes))
+        if len(calls) == 1:
+            raise DatabaseBusy("database is locked")
+        await real_write(session, changes, now=now)
+
+    monkeypatch.setattr(persisted_state, "write", busy_once)
+    with pytest.raises(DatabaseBusy):
+        await persistence.commit()
+    await persistence.update_user_data(2, {"language": "en"})
+    await persistence.update_user_data(2, {"language": "en"})  # unchanged: staged once
+    await asyncio.gather(persistence.commit(), persistence.commit())
+    assert calls == [2, 3]  # the retry carries the failed changes and the new one, once
+
+    await persistence.update_conversation("report", (1, 1), None)  # the form ended
+    await persistence.flush()
+    restarted = DatabasePersistence(database, clock)
+    assert await restarted.get_user_data() == {
+        1: {"form": {"place": "教学楼A"}},
+        2: {"language": "en"},
+    }
+    assert await restarted.get_conversations("report") == {}
