@@ -21,6 +21,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import outbox
 from bot.context import BotData, HouqinApp, HouqinContext, Services
 from bot.menu import publish_commands
 from bot.persistence import DatabasePersistence
@@ -167,6 +168,7 @@ async def on_startup(application: HouqinApp) -> None:
     bot = application.bot
     async with services.database.transaction() as session:
         await bot_facts.remember(session, bot_facts.BOT_USERNAME, bot.username)
+    await outbox.recover(services)  # before the first update: see outbox.recover
     await publish_commands(bot, services.settings.language.value)
     log.info("Houqin is up as @%s for %s", bot.username, services.profile.school.name)
 

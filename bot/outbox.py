@@ -8,10 +8,12 @@ retrying forever. A repeating job (`scheduler.jobs`) delivers whatever is left.
 
 Crash safety: before each request the row is marked in flight in its own committed transaction
 (`storage.outbox.mark_in_flight`, which also claims it), and the answer is recorded after. A
-crash between Telegram taking the message and the record leaves the row in flight; the first
-delivery pass of the next start sends it again (`recover_in_flight`). So every notification is
-delivered at least once, and a crash duplicates at most the one message that was in flight (the
-Bot API offers no way to ask whether it arrived). One bot process per database is assumed.
+crash between Telegram taking the message and the record leaves the row in flight; the next
+start sends it again (`recover`, before the first update is handled). So every notification
+is delivered at least once, and a crash duplicates at most the messages that were in flight
+(the Bot API offers no way to ask whether it arrived): the one the delivery pass was sending
+(a pass sends one at a time), plus any reporter's confirmation being sent at that moment
+(`send_after_commit`). One bot process per database is assumed.
 """
 
 from __future__ import annotations
@@ -96,8 +98,14 @@ async def notify(
     markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None,
     photo_file_id: str | None = None,
     parse_mode: str | None = "HTML",
+    send_after_commit: bool = False,
 ) -> bool:
-    """Queue a notification in the caller's transaction; False if `key` was queued before."""
+    """Queue a notification in the caller's transaction; False if `key` was queued before.
+
+    `send_after_commit`: the answer to the person acting, which the caller sends with
+    `send_now` as soon as the transaction committed instead of leaving it to the queue (and
+    behind a broadcast). It is queued already claimed, so no delivery pass sends it too.
+    """
     return await outbox.enqueue(
         session,
         key=key,
@@ -107,7 +115,37 @@ async def notify(
         parse_mode=parse_mode,
         reply_markup=markup.to_dict() if markup is not None else None,
         photo_file_id=photo_file_id,
+        in_flight=send_after_commit,
     )
+
+
+async def send_now(bot: Bot, services: Services, key: str) -> None:
+    """Send the notification queued under `key` with `send_after_commit`, now.
+
+    Refusals are handled as in a delivery pass: one Telegram refuses for now is left to the
+    next pass. Nothing is sent if it went out already (a form submitted twice).
+    """
+    async with services.database.reading() as session:
+        item = await outbox.claimed(session, key)
+    if item is not None:
+        assert item.id is not None
+        await _deliver_one(bot, services, item.id, item, DeliveryReport())
+
+
+async def recover(services: Services) -> None:
+    """Once per process and database: make the messages a previous run left in flight due.
+
+    Runs at start-up before any update is handled (and before the first delivery pass), so
+    only rows claimed by an earlier run are taken for in doubt, never this run's own.
+    """
+    state = _state()
+    if services.database.url in state.recovered:
+        return
+    async with services.database.transaction() as session:
+        in_doubt = await outbox.recover_in_flight(session, now=services.now())
+    state.recovered.add(services.database.url)
+    for key in in_doubt:
+        log.warning("notification %s was being sent when the bot stopped; sent again", key)
 
 
 def _markup(
@@ -178,12 +216,7 @@ async def deliver(bot: Bot, services: Services, *, limit: int = 200) -> Delivery
     report = DeliveryReport()
     state = _state()
     async with state.lock:
-        if services.database.url not in state.recovered:
-            async with services.database.transaction() as session:
-                in_doubt = await outbox.recover_in_flight(session, now=services.now())
-            state.recovered.add(services.database.url)
-            for key in in_doubt:
-                log.warning("notification %s was being sent when the bot stopped; sent again", key)
+        await recover(services)
         while True:
             async with services.database.transaction() as session:
                 batch = list(await outbox.due(session, now=services.now(), limit=limit))

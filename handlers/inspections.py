@@ -42,7 +42,7 @@ from handlers import tickets
 from handlers.common import language_of, private_chat, refuse_if_too_long, reply, require_role
 from storage import groups, people
 from storage import inspections as store
-from storage.models import GroupPurpose, InspectionRound, Person, Role
+from storage.models import GroupPurpose, InspectionRound, Person, Role, Ticket
 from storage.stats import Month
 
 log = logging.getLogger(__name__)
@@ -512,11 +512,11 @@ async def _show_next(
     return WALK
 
 
-async def _after_commit(context: HouqinContext, ticket_id: int | None = None) -> None:
+async def _after_commit(context: HouqinContext, ticket: Ticket | None = None) -> None:
     """Deliver queued notifications, and post a new ticket's card in the repair group."""
     services = context.services
-    if ticket_id is not None:
-        await tickets.publish_ticket(context.bot, services, ticket_id)
+    if ticket is not None:
+        await tickets.publish_ticket(context.bot, services, ticket)
     outbox.deliver_soon(context.bot, services)
 
 
@@ -837,7 +837,7 @@ async def _save_problem(
             note = await _already_marked(session, context, result.mark.marked_by_id, item)
         await _finish_marking(session, services, result.round, result.completed_now)
     _clear_form(context)
-    await _after_commit(context, result.ticket.id if result.ticket else None)
+    await _after_commit(context, result.ticket)
     return await _show_next(update, context, round_id, edit=False, done_note=note)
 
 

@@ -455,8 +455,7 @@ async def group_report(update: Update, context: HouqinContext) -> None:
         ),
         parse_mode=ParseMode.HTML,
     )
-    assert ticket.id is not None
-    await th.publish_ticket(context.bot, services, ticket.id)
+    await th.publish_ticket(context.bot, services, ticket)
 
 
 # --- creating ------------------------------------------------------------------------------------
@@ -499,8 +498,7 @@ async def _create(update: Update, context: HouqinContext, form: dict[str, Any]) 
 
 async def _submit(update: Update, context: HouqinContext, form: dict[str, Any]) -> object:
     ticket = await _create(update, context, form)
-    assert ticket.id is not None
-    await th.publish_ticket(context.bot, context.services, ticket.id)
+    await th.publish_ticket(context.bot, context.services, ticket)
     return th.ConversationHandler.END
 
 

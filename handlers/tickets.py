@@ -415,8 +415,9 @@ async def queue_publication(session: AsyncSession, services: Services, ticket: T
         await outbox.notify(
             session,
             services,
-            key=f"ticket:{ticket_id}:confirm",
+            key=confirmation_key(ticket_id),
             chat_id=ticket.reporter_telegram_id,
+            send_after_commit=True,  # publish_ticket answers the reporter at once
             text=t_(
                 "Your repair request is filed: {number}\n{place} · {category} · {urgency}\n"
                 "Time limit: {limits}.\nYou will be told of every change; /mytickets shows "
@@ -431,33 +432,29 @@ async def queue_publication(session: AsyncSession, services: Services, ticket: T
         )
 
 
-async def publish_ticket(bot: Bot, services: Services, ticket_id: int) -> None:
-    """After the ticket is committed: post its card to the repair group, tell the reporter.
+def confirmation_key(ticket_id: int) -> str:
+    """The outbox key of the reporter's confirmation (number and time limits)."""
+    return f"ticket:{ticket_id}:confirm"
 
-    The card (and the reporter's confirmation with the number and time limits, except for
-    inspection tickets) go through the outbox: queued here unless the filing transaction
-    already did (`queue_publication`); photos follow the card as an album.
+
+async def publish_ticket(bot: Bot, services: Services, ticket: Ticket) -> None:
+    """After the filing transaction (which ran `queue_publication`) committed: answer the
+    reporter now with the confirmation; the card and its photos follow in the background.
+
     Without a bound repair group the directors get the card instead.
     """
-    async with services.database.transaction() as session:
-        ticket = await store.get_ticket(session, ticket_id)
-        if ticket is None:
-            raise LookupError(f"no ticket {ticket_id}")
-        await queue_publication(session, services, ticket)
-        photos = await store.photos_of(session, ticket_id)
-    # The reporter is answered now; the card (paced with other notifications) and its photos
-    # follow in the background.
-    outbox.in_background(
-        _deliver_card(bot, services, ticket_id, photos), name=f"ticket {ticket_id} card"
-    )
+    assert ticket.id is not None
+    if ticket.source == "report":
+        await outbox.send_now(bot, services, confirmation_key(ticket.id))
+    outbox.in_background(_deliver_card(bot, services, ticket.id), name=f"ticket {ticket.id} card")
 
 
-async def _deliver_card(
-    bot: Bot, services: Services, ticket_id: int, photos: Sequence[str]
-) -> None:
+async def _deliver_card(bot: Bot, services: Services, ticket_id: int) -> None:
+    """Deliver the queued card (paced with other notifications), then its photos under it."""
     await outbox.deliver(bot, services)
-    async with services.database.transaction() as session:
+    async with services.database.reading() as session:
         ticket = await store.get_ticket(session, ticket_id)
+        photos = await store.photos_of(session, ticket_id)
     if ticket is None or ticket.group_chat_id is None or ticket.group_message_id is None:
         return  # no repair group, or the card is not delivered yet (the outbox retries it)
     if photos:

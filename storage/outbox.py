@@ -7,11 +7,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.database import insert_on_conflict
 from storage.models import Notification, NotificationStatus
 
 MAX_ATTEMPTS = 12
@@ -20,7 +19,7 @@ MAX_ATTEMPTS = 12
 # answer is recorded. A row still carrying it after a crash is "in doubt": Telegram may or may
 # not have taken the message (the Bot API has no idempotency key). It is sent again, so a crash
 # can duplicate that one message but never lose it; each delivery pass sends one message at a
-# time, so at most one row per crash is in doubt.
+# time, so a crash leaves that row in doubt, plus any answer queued `in_flight` being sent.
 IN_FLIGHT = "sending"
 IN_DOUBT = "in doubt after a restart: it may have been delivered before; sent again"
 IN_FLIGHT_LEASE = timedelta(minutes=2)
@@ -36,8 +35,13 @@ async def enqueue(
     parse_mode: str | None = "HTML",
     reply_markup: dict[str, Any] | None = None,
     photo_file_id: str | None = None,
+    in_flight: bool = False,
 ) -> bool:
-    """Queue a message; returns False when one with this key was already queued (idempotent)."""
+    """Queue a message; returns False when one with this key was already queued (idempotent).
+
+    `in_flight`: the caller sends it itself right after the commit (`claimed` finds it), so
+    it is queued already claimed; if that send never happens, the lease makes it due again.
+    """
     values = {
         "key": key[:160],
         "chat_id": chat_id,
@@ -47,12 +51,15 @@ async def enqueue(
         "photo_file_id": photo_file_id,
         "status": NotificationStatus.PENDING.value,
         "attempts": 0,
-        "next_attempt_at": now,
+        "next_attempt_at": now + IN_FLIGHT_LEASE if in_flight else now,
+        "error": IN_FLIGHT if in_flight else None,
         "created_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    statement = (
+        insert_on_conflict(session, Notification)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
     result = await session.exec(statement)
     return bool(result.rowcount)
 
@@ -99,6 +106,16 @@ async def mark_in_flight(
         .values(error=IN_FLIGHT, next_attempt_at=now + lease)
     )
     return bool(result.rowcount)
+
+
+async def claimed(session: AsyncSession, key: str) -> Notification | None:
+    """The notification queued `in_flight` under this key, while it is still to be sent."""
+    query = select(Notification).where(
+        Notification.key == key,
+        Notification.status == NotificationStatus.PENDING,
+        Notification.error == IN_FLIGHT,
+    )
+    return (await session.exec(query)).first()
 
 
 async def recover_in_flight(session: AsyncSession, *, now: datetime) -> list[str]:

@@ -474,9 +474,13 @@ async def _runs(db: Database) -> list[ScheduledRun]:
 
 
 async def _until_finished(db: Database) -> None:
+    """The runs finished and their digest was recorded as delivered (a kill before that record
+    would rightly send it again: that is test b's subject, not this one's)."""
     for _ in range(int(WAIT / 0.05)):
         runs = await _runs(db)
-        if runs and all(r.finished_at is not None for r in runs):
+        async with db.reading() as session:
+            pending = await stored_outbox.pending_count(session)
+        if runs and all(r.finished_at is not None for r in runs) and pending == 0:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("tickets.overdue never finished")
@@ -503,7 +507,7 @@ async def test_a_card_delivered_by_a_retry_is_linked_and_edited_in_place(
         repair = sandbox.add_group("维修群", members=[director])
         await sandbox.add_bot_to_group(repair, by=director)
         await director.send("/bind repair", chat=repair)
-        sandbox.fail_next("sendMessage", status=500)  # the card: refused once
+        sandbox.fail_next("sendMessage", status=500, chat_id=repair.id)  # the card: refused once
         await teacher.send("/report 实验楼3楼女厕水龙头一直滴水")
         [ticket] = await _tickets(services)
         assert ticket.group_message_id is None and not cards(sandbox, repair, ticket.number)

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot import outbox
 from bot.clock import ManualClock
 from bot.context import HouqinApp, Services
 from bot.harness import running_bot
@@ -393,3 +394,41 @@ async def test_form_resumes_after_restart(services: Services, sandbox: BotApiSan
         assert ticket.category_key == "doors" and ticket.urgency_key == "scheduled"
         assert ticket.place.endswith("教学楼2楼202") and ticket.accept_by is None
     assert sandbox.rejected == []
+
+
+async def test_the_reporter_is_answered_at_once_even_during_a_broadcast(
+    bot: BotApiSandbox, services: Services, cast: Cast
+) -> None:
+    """The confirmation answers the teacher who reported; it does not queue behind the
+    monthly broadcast the outbox is sending at 30 messages a second."""
+    async with services.database.transaction() as session:
+        for i in range(90):
+            await outbox.notify(
+                session, services, key=f"bulk:{i}", chat_id=cast.director.id, text=f"月度通报{i}"
+            )
+    outbox.deliver_soon(cast.app.bot, services)  # three seconds of broadcast
+    await cast.teacher.send("/report 实验楼3楼女厕水龙头一直滴水", chat=cast.teachers, settle=False)
+    confirmation = await bot.wait_for_message(
+        cast.teacher.private_chat_id, lambda m: "BX-2611-001" in m.shown_text
+    )
+    broadcast = [m for m in bot.messages(cast.director.id) if "月度通报" in m.shown_text]
+    assert len(broadcast) < 90, "the confirmation waited for the broadcast"
+    assert "Time limit" in confirmation.shown_text
+    await bot.settle()
+    assert len([m for m in bot.messages(cast.director.id) if "月度通报" in m.shown_text]) == 90
+
+
+async def test_a_confirmation_telegram_refuses_is_delivered_later_once(
+    bot: BotApiSandbox, services: Services, cast: Cast, clock: ManualClock
+) -> None:
+    bot.fail_next("sendMessage", status=502, chat_id=cast.teacher.private_chat_id)
+    ticket = await _quick_report(services, bot, cast, "实验楼3楼女厕水龙头一直滴水")
+    assert ticket.number == "BX-2611-001"  # filed, and the group was told
+    assert not [m for m in bot.messages(cast.teacher.private_chat_id) if "BX-" in m.shown_text]
+    clock.advance(timedelta(minutes=1))
+    assert (await outbox.deliver(cast.app.bot, services)).sent == 1
+    assert (await outbox.deliver(cast.app.bot, services)).sent == 0
+    confirmations = [
+        m for m in bot.messages(cast.teacher.private_chat_id) if "BX-2611-001" in m.shown_text
+    ]
+    assert len(confirmations) == 1

@@ -105,6 +105,7 @@ class _Fault:
     retry_after: int | None
     remaining: int
     delay: float
+    chat_id: int | None = None  # only calls to this chat; None: any
 
 
 @dataclass
@@ -573,11 +574,13 @@ class BotApiSandbox:
         retry_after: int | None = None,
         count: int = 1,
         delay: float = 0.0,
+        chat_id: int | None = None,
     ) -> None:
-        """Make the next ``count`` calls of ``method`` fail (status 0 drops the connection)."""
+        """Make the next ``count`` calls of ``method`` (to ``chat_id``, if given) fail; status
+        0 drops the connection."""
         if status == 429 and retry_after is None:
             retry_after = 1
-        fault = _Fault(status, retry_after, count, delay)
+        fault = _Fault(status, retry_after, count, delay, chat_id)
         self._faults.setdefault(method.lower(), []).append(fault)
 
     # ----------------------------------------------------------------- internals: state
@@ -964,7 +967,7 @@ class BotApiSandbox:
             if self.spec.resolve(name) is None:
                 self._reject(name, shown, "unknown method")
                 raise ApiError(404, "Not Found")
-            await self._apply_fault(name)
+            await self._apply_fault(name, params)
             attached = json.dumps(params, ensure_ascii=False)
             named = {k: v for k, v in files.items() if f'"attach://{k}"' not in attached}
             errors = self.spec.validate(name, {**params, **named})
@@ -996,14 +999,15 @@ class BotApiSandbox:
         kind = "rejected" if exc.status == 400 else "error"
         self._log_event(kind, chat_id, "bot", text=exc.description, detail={"method": name})
 
-    async def _apply_fault(self, name: str) -> None:
+    async def _apply_fault(self, name: str, params: JsonDict) -> None:
         queue = self._faults.get(name.lower())
-        if not queue:
+        chat = str(params.get("chat_id", ""))
+        fault = next((f for f in queue or [] if f.chat_id is None or str(f.chat_id) == chat), None)
+        if queue is None or fault is None:
             return
-        fault = queue[0]
         fault.remaining -= 1
         if fault.remaining <= 0:
-            queue.pop(0)
+            queue.remove(fault)
         self.stats["faults"] += 1
         if fault.delay:
             await asyncio.sleep(fault.delay)
