@@ -9,8 +9,11 @@ the bot under test runs here, so that neither is charged for the other's work.
 
 `houqin` is the real application (`running_application`, the clock at the benchmark's Monday
 morning); `floor` is a minimal python-telegram-bot bot that answers each message and button
-press with a new message. The process prints `ready` once it polls, runs until SIGTERM, then
-prints its own figures as one JSON line: peak resident memory and CPU seconds.
+press with a new message, with the same HTTP client and pool as Houqin and updates processed
+concurrently as Houqin does (so the ratio of the two is Houqin's own work).
+
+The process prints `ready` once it polls, runs until SIGTERM, then prints its own figures as
+one JSON line: peak resident memory and CPU seconds.
 """
 
 from __future__ import annotations
@@ -35,10 +38,12 @@ from telegram.ext import (
 )
 
 from bench.common import BENCH_START
+from bot.app import BOT_API_CONNECTIONS, BOT_API_POOL_TIMEOUT
 from bot.clock import ManualClock
 from bot.context import build_services
 from bot.harness import running_application
 from bot.settings import load_settings
+from bot.telegram_http import AiohttpRequest
 
 READY = "ready"
 
@@ -84,6 +89,8 @@ async def floor(args: argparse.Namespace) -> AsyncIterator[None]:
         .base_url(args.base_url)
         .base_file_url(args.base_file_url)
         .concurrent_updates(True)
+        .request(AiohttpRequest(BOT_API_CONNECTIONS, pool_timeout=BOT_API_POOL_TIMEOUT))
+        .get_updates_request(AiohttpRequest(1))
         .build()
     )
     application.add_handler(MessageHandler(filters.ALL, answer))

@@ -25,6 +25,7 @@ from bot import outbox
 from bot.context import BotData, HouqinApp, HouqinContext, Services
 from bot.menu import publish_commands
 from bot.persistence import DatabasePersistence
+from bot.telegram_http import AiohttpRequest
 from handlers import appraisal, common, groups, inspections, people, tickets, worklogs
 from storage import bot_facts
 
@@ -35,6 +36,11 @@ IDENTIFY_GROUP = -100  # loads the person and their language for every update
 MAIN_GROUP = 0  # features, then the fallbacks; the first matching handler wins
 
 RATE_LIMIT_RETRIES = 5
+# Requests to the Bot API in flight at once (answers, edits and the outbox share them). With
+# Telegram ~0.3 s away that is ~200 requests/s; a request waits up to the pool timeout for a
+# free connection before it fails as timed out.
+BOT_API_CONNECTIONS = 64
+BOT_API_POOL_TIMEOUT = 10.0
 
 
 class PerPersonUpdateProcessor(BaseUpdateProcessor):
@@ -145,6 +151,8 @@ def build_application(services: Services) -> HouqinApp:
         # delivers, and answers to the person acting are not queued behind a broadcast.
         .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=RATE_LIMIT_RETRIES))
         .concurrent_updates(PerPersonUpdateProcessor())
+        .request(AiohttpRequest(BOT_API_CONNECTIONS, pool_timeout=BOT_API_POOL_TIMEOUT))
+        .get_updates_request(AiohttpRequest(1))
         .post_init(on_startup)
         .post_shutdown(on_shutdown)
     )
