@@ -120,17 +120,23 @@ def month_bounds(month: Month, profile: SchoolProfile) -> tuple[datetime, dateti
 
 
 async def _next_number(session: AsyncSession, profile: SchoolProfile, now: datetime) -> str:
+    """The month's next number. On PostgreSQL the filing transactions of one month take turns
+    here (a transaction-scoped advisory lock, released at commit), so reports filed at the same
+    moment do not all pick the same number; SQLite has one writer at a time anyway."""
     local = now.astimezone(profile.tz)
     stem = f"{profile.school.ticket_prefix}-{local:%y%m}-"
-    numbers = (
-        await session.exec(select(Ticket.number).where(col(Ticket.number).startswith(stem)))
-    ).all()
-    highest = 0
-    for number in numbers:
-        tail = number[len(stem) :]
-        if tail.isdigit():
-            highest = max(highest, int(tail))
-    return f"{stem}{highest + 1:03d}"
+    if session.get_bind().dialect.name == "postgresql":
+        await session.exec(select(func.pg_advisory_xact_lock(func.hashtext(stem))))
+    query = (
+        select(Ticket.number)
+        .where(col(Ticket.number).startswith(stem))
+        # the highest number: longer first (…-1000 after …-999), then by the digits
+        .order_by(func.length(Ticket.number).desc(), col(Ticket.number).desc())
+        .limit(1)
+    )
+    highest = (await session.exec(query)).first()
+    tail = highest[len(stem) :] if highest is not None else "0"
+    return f"{stem}{(int(tail) if tail.isdigit() else 0) + 1:03d}"
 
 
 async def create_ticket(

@@ -99,15 +99,33 @@ async def test_numbers_deadlines_photos_and_event(
 async def test_concurrent_reports_get_distinct_numbers(
     database: Database, clock: ManualClock, profile: SchoolProfile
 ) -> None:
+    """A whole class reporting at once: every report is filed, numbered without gaps."""
     _d, _p, _f, teacher = await _cast(database, clock)
-    ids = await asyncio.gather(*(_ticket(database, clock, profile, teacher) for _ in range(4)))
+    ids = await asyncio.gather(*(_ticket(database, clock, profile, teacher) for _ in range(30)))
     async with database.transaction() as session:
         numbers = set()
         for ticket_id in ids:
             ticket = await tickets.get_ticket(session, ticket_id)
             assert ticket is not None
             numbers.add(ticket.number)
-    assert len(numbers) == 4
+    assert numbers == {f"BX-2611-{n:03d}" for n in range(1, 31)}
+
+
+async def test_numbers_go_past_999(
+    database: Database, clock: ManualClock, profile: SchoolProfile
+) -> None:
+    _d, _p, _f, teacher = await _cast(database, clock)
+    first = await _ticket(database, clock, profile, teacher)
+    async with database.transaction() as session:
+        ticket = await tickets.get_ticket(session, first)
+        assert ticket is not None
+        ticket.number = "BX-2611-999"
+        session.add(ticket)
+    second = await _ticket(database, clock, profile, teacher)
+    third = await _ticket(database, clock, profile, teacher)
+    async with database.reading() as session:
+        numbers = [(await tickets.get_ticket(session, i)) for i in (second, third)]
+    assert [t.number for t in numbers if t] == ["BX-2611-1000", "BX-2611-1001"]
 
 
 async def test_take_is_guarded_and_permissions_hold(
