@@ -218,7 +218,7 @@ async def deliver(bot: Bot, services: Services, *, limit: int = 200) -> Delivery
     async with state.lock:
         await recover(services)
         while True:
-            async with services.database.transaction() as session:
+            async with services.database.reading() as session:
                 batch = list(await outbox.due(session, now=services.now(), limit=limit))
             if not batch:
                 return report

@@ -209,7 +209,7 @@ async def _prompt(
     step = _next_step(form)
     if step == "duplicate":
         found = await _duplicates(context, form)
-        async with services.database.transaction() as session:
+        async with services.database.reading() as session:
             holders = {t.id: await th.holder_name(session, t) for t in found}
         if not found:
             form["dup_done"] = True
@@ -319,7 +319,7 @@ async def _send(
 
 
 async def _duplicates(context: HouqinContext, form: dict[str, Any]) -> list[Ticket]:
-    async with context.services.database.transaction() as session:
+    async with context.services.database.reading() as session:
         return await store.find_duplicates(
             session,
             category_key=form["category"],

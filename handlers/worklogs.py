@@ -320,7 +320,7 @@ async def open_form(update: Update, context: HouqinContext) -> int:
             )
             return ConversationHandler.END
         day = parsed
-    async with services.database.transaction() as session:
+    async with services.database.reading() as session:
         existing = await worklogs.get_log(session, person.id, day)
         rule = worklogs.access(
             services.profile, day, exists=existing is not None, now=services.now()

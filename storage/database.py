@@ -21,6 +21,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 READ_ONLY = "houqin_read_only"
+POOL_SIZE = 20
+POOL_OVERFLOW = 20
 
 
 def insert_on_conflict(
@@ -67,8 +69,16 @@ class Database:
     ) -> None:
         self.url = url
         sqlite = url.startswith("sqlite")
-        # A server can drop idle connections; a local SQLite file cannot.
-        self.engine: AsyncEngine = create_async_engine(url, echo=echo, pool_pre_ping=not sqlite)
+        # A server can drop idle connections; a local SQLite file cannot. The pool keeps enough
+        # connections for the updates handled at once (PerPersonUpdateProcessor), so they are
+        # not closed and reopened under load (each new SQLite connection costs a thread too).
+        self.engine: AsyncEngine = create_async_engine(
+            url,
+            echo=echo,
+            pool_pre_ping=not sqlite,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+        )
         if sqlite:
             _configure_sqlite(self.engine, busy_timeout_ms)
         self._sessions = async_sessionmaker(
