@@ -6,12 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test run lint messages lock clean
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml devtools/pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		(echo "Houqin needs Python 3.11 or newer (found: $$($(PYTHON) --version))"; exit 1)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]" -e ./devtools
 	touch $(STAMP)
 
 demo: $(STAMP)  ## play a scripted school against the local Bot API sandbox
@@ -26,11 +26,11 @@ run: $(STAMP)  ## run the bot for real (needs TELEGRAM_BOT_TOKEN)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy bot handlers scheduler storage tests
+	$(BIN)/mypy bot handlers scheduler actions notices storage school devtools tests bench
 
 messages: $(STAMP)  ## re-extract translatable strings and update the catalogs
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -k t_ -o bot/locales/houqin.pot --no-location --sort-output .
-	$(BIN)/pybabel update -i bot/locales/houqin.pot -d bot/locales -D houqin --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k t_ -o school/locales/houqin.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i school/locales/houqin.pot -d school/locales -D houqin --no-fuzzy-matching
 
 lock:  ## re-pin the whole dependency tree after changing pyproject.toml
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock

@@ -28,7 +28,7 @@ from sqlalchemy import event, insert
 from sqlmodel import col, select
 
 from bench.common import bench_services, machine_line, peak_rss_mb
-from bot.context import Services
+from notices.services import Services
 from storage import appraisal
 from storage.models import (
     InspectionAssignment,

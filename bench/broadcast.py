@@ -18,9 +18,9 @@ from collections import Counter
 from datetime import timedelta
 
 from bench.common import bench_services, machine_line, peak_rss_mb
-from bot import outbox
-from bot.harness import running_bot
-from bot.sandbox.server import BotApiSandbox
+from devtools.harness import running_bot
+from devtools.sandbox.server import BotApiSandbox
+from notices import outbox
 
 
 async def main(people: int, groups: int) -> int:

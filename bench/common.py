@@ -11,9 +11,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.clock import ManualClock
-from bot.context import Services, build_services
-from bot.settings import load_settings
+from notices.services import Services, build_services
+from school.clock import ManualClock
+from school.settings import load_settings
 
 BENCH_START = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 

@@ -39,11 +39,11 @@ from telegram.ext import (
 
 from bench.common import BENCH_START
 from bot.app import BOT_API_CONNECTIONS, BOT_API_POOL_TIMEOUT
-from bot.clock import ManualClock
-from bot.context import build_services
-from bot.harness import running_application
-from bot.settings import load_settings
 from bot.telegram_http import AiohttpRequest
+from devtools.harness import running_application
+from notices.services import build_services
+from school.clock import ManualClock
+from school.settings import load_settings
 
 READY = "ready"
 

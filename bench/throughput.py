@@ -41,10 +41,10 @@ from typing import Any
 
 from bench.common import bench_services, machine_line
 from bench.serve import READY
-from bot.context import Services
-from bot.sandbox.actors import SandboxUser
-from bot.sandbox.models import SentMessage
-from bot.sandbox.server import BotApiSandbox
+from devtools.sandbox.actors import SandboxUser
+from devtools.sandbox.models import SentMessage
+from devtools.sandbox.server import BotApiSandbox
+from notices.services import Services
 from storage.models import Person, Role
 
 ANSWER_TIMEOUT = 120.0

@@ -21,12 +21,13 @@ from telegram.ext import (
     filters,
 )
 
-from bot import outbox
-from bot.context import BotData, HouqinApp, HouqinContext, Services
-from bot.menu import publish_commands
 from bot.persistence import DatabasePersistence
 from bot.telegram_http import AiohttpRequest
 from handlers import appraisal, common, groups, inspections, people, tickets, worklogs
+from handlers.context import BotData, HouqinApp, HouqinContext
+from handlers.menu import publish_commands
+from notices import outbox
+from notices.services import Services
 from storage import bot_facts
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ def build_application(services: Services) -> HouqinApp:
         .context_types(ContextTypes(context=HouqinContext, bot_data=BotData))
         .persistence(DatabasePersistence(services.database, services.clock))
         # Group limits (20/min) and 429 retries apply to every request; the 30 messages/s
-        # overall limit is for bulk notifications, so bot.outbox applies it to what it
+        # overall limit is for bulk notifications, so notices.outbox applies it to what it
         # delivers, and answers to the person acting are not queued behind a broadcast.
         .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=RATE_LIMIT_RETRIES))
         .concurrent_updates(PerPersonUpdateProcessor())

@@ -11,18 +11,15 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.clock import SystemClock
-from bot.settings import Mode, Settings, SettingsError, load_settings, require_token
+from bot.cli_errors import CliError, load_profile_or_fail
+from school.clock import SystemClock
+from school.settings import Mode, Settings, SettingsError, load_settings, require_token
 
 if TYPE_CHECKING:
-    from bot.profile import SchoolProfile
+    pass
 
 EXIT_USAGE = 2
 DURATION = re.compile(r"^(\d+)\s*([dhm])$")
-
-
-class CliError(Exception):
-    """A problem the operator can fix; printed as one line, exit code 2."""
 
 
 def parse_lifetime(text: str) -> timedelta:
@@ -46,29 +43,17 @@ def _setup_logging(settings: Settings) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def _load_profile(settings: Settings) -> SchoolProfile:
-    from bot.context import load_school_profile
-    from bot.profile import ProfileError
-
-    try:
-        return load_school_profile(settings)
-    except ProfileError as exc:
-        raise CliError(f"SCHOOL_PROFILE is invalid:\n{exc}") from None
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-
-
 def cmd_run(_args: argparse.Namespace) -> int:
     """Run the bot until SIGINT/SIGTERM."""
     from bot.app import build_application
-    from bot.context import Services
+    from notices.services import Services
     from scheduler.jobs import install as schedule_jobs
     from storage.database import Database, migrate_sync
 
     settings = load_settings()
     require_token(settings)
     _setup_logging(settings)
-    profile = _load_profile(settings)
+    profile = load_profile_or_fail(settings)
     migrate_sync(settings.database_url)
     services = Services(
         settings=settings,
@@ -108,7 +93,7 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
 def cmd_profile_check(args: argparse.Namespace) -> int:
     """Validate a school profile file."""
-    from bot.profile import check_profile
+    from school.profile import check_profile
 
     errors = check_profile(args.file)
     if errors:
@@ -141,13 +126,13 @@ async def _bot_username(settings: Settings) -> str | None:
 
 def cmd_invite(args: argparse.Namespace) -> int:
     """Make an invite and print its link and bare code."""
-    from bot.render import deep_link
+    from notices.render import deep_link
     from storage import people
     from storage.database import Database, migrate_sync
     from storage.models import Role
 
     settings = load_settings()
-    profile = _load_profile(settings)
+    profile = load_profile_or_fail(settings)
     role = Role(args.role)
     post_key = None
     if role == Role.STAFF:
@@ -197,14 +182,14 @@ def cmd_invite(args: argparse.Namespace) -> int:
 
 def cmd_jobs_list(_args: argparse.Namespace) -> int:
     """Print every scheduled job with its next run time."""
-    from bot.context import Services
+    from notices.services import Services
     from scheduler.jobs import all_jobs, next_occurrence
     from storage.database import Database
 
     settings = load_settings()
     services = Services(
         settings=settings,
-        profile=_load_profile(settings),
+        profile=load_profile_or_fail(settings),
         database=Database(settings.database_url),
         clock=SystemClock(),
     )
@@ -219,7 +204,7 @@ def cmd_jobs_list(_args: argparse.Namespace) -> int:
 def cmd_jobs_run(args: argparse.Namespace) -> int:
     """Run one scheduled job now, with the real bot (needs the token)."""
     from bot.app import build_application
-    from bot.context import Services
+    from notices.services import Services
     from scheduler.jobs import run_now
     from storage.database import Database, migrate_sync
 
@@ -229,7 +214,7 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     migrate_sync(settings.database_url)
     services = Services(
         settings=settings,
-        profile=_load_profile(settings),
+        profile=load_profile_or_fail(settings),
         database=Database(settings.database_url),
         clock=SystemClock(),
     )
@@ -276,28 +261,28 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_export_logs(args: argparse.Namespace) -> int:
     """Write the work-log ledger of a date range as an Excel workbook."""
-    from bot.export import cmd_export_logs as export_logs
+    from bot.cli_export import cmd_export_logs as export_logs
 
     return export_logs(args)
 
 
 def cmd_export_appraisal(args: argparse.Namespace) -> int:
     """Write a month's appraisal (with quarter and year to date) as an Excel workbook."""
-    from bot.appraisal_export import cmd_export_appraisal as export_appraisal
+    from bot.cli_export import cmd_export_appraisal as export_appraisal
 
     return export_appraisal(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Play a scripted school through the sandbox and print the transcript."""
-    from bot.demo import run_demo
+    from devtools.demo import run_demo
 
     return asyncio.run(run_demo(verbose=args.verbose))
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Serve the local Bot API sandbox for manual use."""
-    from bot.sandbox.server import serve_forever
+    from devtools.sandbox.server import serve_forever
 
     asyncio.run(serve_forever(args.host, args.port, args.token))
     return 0

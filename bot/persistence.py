@@ -9,7 +9,7 @@ from typing import Any
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
-from bot.clock import Clock
+from school.clock import Clock
 from storage import persisted_state
 from storage.database import Database
 from storage.persisted_state import StateKey

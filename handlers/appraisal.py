@@ -24,11 +24,11 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.appraisal_export import appraisal_workbook, export_filename
-from bot.context import HouqinApp, HouqinContext
-from bot.menu import menu_filter
-from bot.render import button, esc, keyboard, split_text
 from handlers.common import private_chat, reply, require_role
+from handlers.context import HouqinApp, HouqinContext
+from handlers.menu import menu_filter
+from notices.appraisal_export import appraisal_workbook, export_filename
+from notices.render import button, esc, keyboard, split_text
 from scheduler import appraisal as publishing
 from scheduler.appraisal import COMPONENT_NAMES, period_label, score_text
 from storage import appraisal

@@ -12,8 +12,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, ConversationHandler
 
-from bot.context import HouqinContext
-from bot.i18n import normalize_language
+from handlers.context import HouqinContext
 from storage import people
 from storage.database import DatabaseBusy
 from storage.models import Person, Role
@@ -153,10 +152,3 @@ async def on_error(update: object, context: HouqinContext) -> None:
     except TelegramError:
         log.warning("could not tell the user about the error", exc_info=True)
     raise ApplicationHandlerStop  # the user has their answer; no fallback should add another
-
-
-def language_of(person: Person | None, fallback: str) -> str:
-    """The language to use when writing to a person outside their own update."""
-    if person is not None and person.language:
-        return normalize_language(person.language)
-    return normalize_language(fallback)

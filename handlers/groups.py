@@ -14,9 +14,9 @@ from telegram.ext import (
     filters,
 )
 
-from bot.context import HouqinApp, HouqinContext
-from bot.render import PURPOSE_LABELS, button, esc, keyboard, purpose_label
 from handlers.common import reply, require_role
+from handlers.context import HouqinApp, HouqinContext
+from notices.render import PURPOSE_LABELS, button, esc, keyboard, purpose_label
 from storage import groups
 from storage.models import GroupPurpose, Role
 

@@ -32,14 +32,15 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot import outbox
-from bot.context import HouqinApp, HouqinContext, Services
-from bot.i18n import N_, translator
-from bot.menu import COMMANDS, menu_filter
-from bot.profile import InspectionItem
-from bot.render import button, esc, keyboard, split_text
 from handlers import tickets
-from handlers.common import language_of, private_chat, refuse_if_too_long, reply, require_role
+from handlers.common import private_chat, refuse_if_too_long, reply, require_role
+from handlers.context import HouqinApp, HouqinContext
+from handlers.menu import COMMANDS, menu_filter
+from notices import outbox
+from notices.render import button, esc, keyboard, language_of, split_text
+from notices.services import Services
+from school.i18n import N_, translator
+from school.profile import InspectionItem
 from storage import groups, people
 from storage import inspections as store
 from storage.models import GroupPurpose, InspectionRound, Person, Role, Ticket

@@ -10,12 +10,12 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler
 
-from bot.context import HouqinApp, HouqinContext
-from bot.i18n import LANGUAGES, normalize_language, translator
-from bot.menu import help_text, menu_filter, menu_keyboard, publish_commands_for
-from bot.profile import Post
-from bot.render import button, deep_link, esc, keyboard, role_label
 from handlers.common import private_chat, reply, require_role
+from handlers.context import HouqinApp, HouqinContext
+from handlers.menu import help_text, menu_filter, menu_keyboard, publish_commands_for
+from notices.render import button, deep_link, esc, keyboard, role_label
+from school.i18n import LANGUAGES, normalize_language, translator
+from school.profile import Post
 from storage import people
 from storage.models import Person, Role
 

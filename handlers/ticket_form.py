@@ -15,13 +15,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.context import HouqinApp, HouqinContext
-from bot.i18n import LANGUAGES, Translate, translator
-from bot.menu import COMMANDS, menu_filter
-from bot.profile import Duration, SchoolProfile
-from bot.render import button, deep_link, esc, keyboard
 from handlers import tickets as th
 from handlers.common import refuse_if_too_long, reply
+from handlers.context import HouqinApp, HouqinContext
+from handlers.menu import COMMANDS, menu_filter
+from notices.render import button, deep_link, esc, keyboard
+from school.i18n import LANGUAGES, Translate, translator
+from school.profile import Duration, SchoolProfile
 from storage import tickets as store
 from storage.models import Ticket
 

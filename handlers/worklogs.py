@@ -26,13 +26,14 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot import outbox
-from bot.context import HouqinApp, HouqinContext, Services
-from bot.export import MAX_LEDGER_DAYS, ledger_filename, ledger_workbook
-from bot.i18n import LANGUAGES, N_, translator
-from bot.menu import COMMANDS, menu_filter
-from bot.render import button, esc, keyboard, split_text
-from handlers.common import language_of, private_chat, reply, require_role
+from handlers.common import private_chat, reply, require_role
+from handlers.context import HouqinApp, HouqinContext
+from handlers.menu import COMMANDS, menu_filter
+from notices import outbox
+from notices.export import MAX_LEDGER_DAYS, ledger_filename, ledger_workbook
+from notices.render import button, esc, keyboard, language_of, split_text
+from notices.services import Services
+from school.i18n import LANGUAGES, N_, translator
 from storage import people, worklogs
 from storage.models import Person, PostDuties, Role, WorkLog
 from storage.stats import Month

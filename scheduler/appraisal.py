@@ -26,14 +26,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot import outbox
-from bot.charts import Bar, bar_chart_png
-from bot.context import Services
-from bot.i18n import N_, translator
-from bot.profile import SchoolProfile
-from bot.render import esc, split_text
-from handlers.common import language_of
+from notices import outbox
+from notices.charts import Bar, bar_chart_png
+from notices.render import esc, language_of, split_text
+from notices.services import Services
 from scheduler.jobs import JobRun, ScheduledJob
+from school.i18n import N_, translator
+from school.profile import SchoolProfile
 from storage import appraisal, groups, people
 from storage.appraisal import AppraisalResult, Period, PersonResult
 from storage.models import AppraisalSnapshot, GroupPurpose, Person

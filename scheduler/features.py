@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.context import Services
+    from notices.services import Services
     from scheduler.jobs import ScheduledJob
 
 JobSource = Callable[["Services"], list["ScheduledJob"]]

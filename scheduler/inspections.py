@@ -16,8 +16,8 @@ from datetime import timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.context import Services
 from handlers import inspections as notices
+from notices.services import Services
 from scheduler.jobs import JobRun, ScheduledJob
 from storage import inspections as store
 

@@ -18,8 +18,9 @@ from typing import Any
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot import outbox
-from bot.context import HouqinApp, HouqinContext, Services
+from handlers.context import HouqinApp, HouqinContext
+from notices import outbox
+from notices.services import Services
 from storage import schedule
 
 log = logging.getLogger(__name__)

@@ -7,12 +7,12 @@ from datetime import timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot import outbox
-from bot.context import Services
-from bot.i18n import Translate
-from bot.render import esc, split_text
 from handlers import tickets as th
+from notices import outbox
+from notices.render import esc, split_text
+from notices.services import Services
 from scheduler.jobs import JobRun, ScheduledJob
+from school.i18n import Translate
 from storage import groups, people
 from storage import tickets as store
 from storage.models import GroupPurpose, Ticket, TicketStatus

@@ -11,12 +11,11 @@ from datetime import date, time, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot import outbox
-from bot.context import Services
-from bot.i18n import translator
-from bot.render import button, esc, keyboard, split_text
-from handlers.common import language_of
+from notices import outbox
+from notices.render import button, esc, keyboard, language_of, split_text
+from notices.services import Services
 from scheduler.jobs import JobRun, ScheduledJob
+from school.i18n import translator
 from storage import groups, people, worklogs
 from storage.models import GroupPurpose
 

@@ -65,7 +65,7 @@ from storage.models import (
 from storage.stats import InspectionStats, LogStats, Month, TicketStats
 
 if TYPE_CHECKING:
-    from bot.profile import AppraisalSettings, SchoolProfile
+    from school.profile import AppraisalSettings, SchoolProfile
 
 COMPONENTS = ("worklog", "tickets", "satisfaction", "inspection", "leader")
 TICKET_ON_TIME_SHARE = 0.7

@@ -21,7 +21,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.profile import InspectionItem, InspectionPlan, SchoolProfile
+from school.profile import InspectionItem, InspectionPlan, SchoolProfile
 from storage.database import insert_on_conflict
 from storage.models import (
     InspectionAssignment,

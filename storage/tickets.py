@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.profile import SchoolProfile
+from school.profile import SchoolProfile
 from storage import persisted_state
 from storage.models import (
     PersistedState,

@@ -35,7 +35,7 @@ from storage.models import (
 from storage.stats import LogStats, Month
 
 if TYPE_CHECKING:
-    from bot.profile import SchoolProfile
+    from school.profile import SchoolProfile
 
 MAX_ITEMS = 100
 MAX_LOG_CHARS = 10_000

@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.context import Services
-from bot.harness import running_bot
-from bot.profile import SchoolProfile, default_profile_path, load_profile
-from bot.sandbox.server import BotApiSandbox
-from bot.settings import Settings
+from devtools.harness import running_bot
+from devtools.sandbox.server import BotApiSandbox
+from notices.services import Services
+from school.clock import ManualClock
+from school.profile import SchoolProfile, default_profile_path, load_profile
+from school.settings import Settings
 from storage.database import Database
 
 SCHOOL_TZ = ZoneInfo("Asia/Shanghai")

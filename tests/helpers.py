@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.context import Services
-from bot.sandbox.actors import SandboxUser
-from bot.sandbox.server import BotApiSandbox
+from devtools.sandbox.actors import SandboxUser
+from devtools.sandbox.server import BotApiSandbox
+from notices.services import Services
 from storage import people
 from storage.models import Person, Role
 

@@ -13,17 +13,17 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import col, select
 
-from bot import charts
-from bot.appraisal_export import cmd_export_appraisal
-from bot.clock import ManualClock
-from bot.context import Services
-from bot.harness import running_bot
-from bot.i18n import translator
-from bot.sandbox.actors import SandboxGroup, SandboxUser
-from bot.sandbox.models import SentMessage
-from bot.sandbox.server import BotApiSandbox
+from bot.cli_export import cmd_export_appraisal
+from devtools.harness import running_bot
+from devtools.sandbox.actors import SandboxGroup, SandboxUser
+from devtools.sandbox.models import SentMessage
+from devtools.sandbox.server import BotApiSandbox
+from notices import charts
+from notices.services import Services
 from scheduler import appraisal as publishing
 from scheduler.jobs import all_jobs, latest_occurrence, run_due, run_occurrence
+from school.clock import ManualClock
+from school.i18n import translator
 from storage import appraisal
 from storage.models import (
     AppraisalSnapshot,
@@ -441,7 +441,7 @@ async def test_without_a_chinese_font_the_results_go_out_as_text_only(
         async with running_bot(services, sandbox) as application:
             await school.cast()
             clock.set(at(2026, 12, 1, 9))
-            with caplog.at_level(logging.WARNING, logger="bot.charts"):
+            with caplog.at_level(logging.WARNING, logger="notices.charts"):
                 assert await run_due(application, names=MONTHLY) == MONTHLY
             assert [m.kind for m in school.group_messages()] == ["text"]
             assert "no Chinese font" in caplog.text

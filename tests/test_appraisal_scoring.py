@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event
 
-from bot import charts
-from bot.profile import AppraisalSettings, AppraisalWeights, SchoolProfile, StarRule
+from notices import charts
+from school.profile import AppraisalSettings, AppraisalWeights, SchoolProfile, StarRule
 from storage import appraisal
 from storage.appraisal import (
     Adjustment,
@@ -648,7 +648,7 @@ def test_a_configured_font_wins_and_no_font_means_no_chart(
     monkeypatch.setattr(charts, "CJK_FAMILIES", ())
     charts._find_font.cache_clear()
     try:
-        with caplog.at_level(logging.WARNING, logger="bot.charts"):
+        with caplog.at_level(logging.WARNING, logger="notices.charts"):
             assert charts.bar_chart_png("考评", [charts.Bar("李师傅", 90)]) is None
         assert "no Chinese font" in caplog.text
     finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import ManualClock
+from school.clock import ManualClock
 from storage import people
 from storage.database import Database
 from storage.models import Role

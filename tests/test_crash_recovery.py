@@ -8,7 +8,7 @@ all) and starts it again on the same database. What is guaranteed, and checked h
 - a ticket is filed once, and its card reaches the repair group once, with its message id
   stored on the ticket so later changes edit it in place;
 - every queued notification is delivered; a crash may repeat at most the one message that was
-  being sent at that instant (the Bot API cannot say whether it arrived: see bot/outbox.py);
+  being sent at that instant (the Bot API cannot say whether it arrived: see notices/outbox.py);
 - a scheduled occurrence missed while the bot was down runs once after the restart.
 
 Known window (not closable from here, reported): python-telegram-bot saves a form's state right
@@ -32,15 +32,15 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from bot import outbox
-from bot.clock import ManualClock, SystemClock
-from bot.context import Services
-from bot.harness import running_bot
-from bot.profile import SchoolProfile
-from bot.sandbox.actors import SandboxGroup, SandboxUser
-from bot.sandbox.models import SentMessage
-from bot.sandbox.server import BotApiSandbox
-from bot.settings import Language, Settings
+from devtools.harness import running_bot
+from devtools.sandbox.actors import SandboxGroup, SandboxUser
+from devtools.sandbox.models import SentMessage
+from devtools.sandbox.server import BotApiSandbox
+from notices import outbox
+from notices.services import Services
+from school.clock import ManualClock, SystemClock
+from school.profile import SchoolProfile
+from school.settings import Language, Settings
 from storage import groups, people, persisted_state
 from storage import outbox as stored_outbox
 from storage import tickets as store

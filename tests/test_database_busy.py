@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.context import Services
-from bot.harness import running_bot
-from bot.sandbox.server import BotApiSandbox
+from devtools.harness import running_bot
+from devtools.sandbox.server import BotApiSandbox
+from notices.services import Services
 from storage import people
 from storage.database import Database
 from storage.models import Role

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.demo import run_demo
+from devtools.demo import run_demo
 
 
 async def test_demo_runs_clean(capsys: pytest.CaptureFixture[str]) -> None:

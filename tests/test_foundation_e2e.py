@@ -13,10 +13,11 @@ import pytest
 from telegram import Update
 from telegram.ext import CommandHandler
 
-from bot.clock import ManualClock
-from bot.context import HouqinContext, Services
-from bot.harness import running_bot
-from bot.sandbox.server import BotApiSandbox
+from devtools.harness import running_bot
+from devtools.sandbox.server import BotApiSandbox
+from handlers.context import HouqinContext
+from notices.services import Services
+from school.clock import ManualClock
 from storage import groups, people
 from storage.models import GroupPurpose, Role
 from tests.helpers import private_text, register

@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import col, select
 
-from bot.clock import ManualClock
-from bot.context import HouqinApp, Services
-from bot.harness import running_bot
-from bot.sandbox.actors import SandboxGroup, SandboxUser
-from bot.sandbox.models import CallbackAnswer, SentMessage
-from bot.sandbox.server import BotApiSandbox
+from devtools.harness import running_bot
+from devtools.sandbox.actors import SandboxGroup, SandboxUser
+from devtools.sandbox.models import CallbackAnswer, SentMessage
+from devtools.sandbox.server import BotApiSandbox
+from handlers.context import HouqinApp
+from notices.services import Services
 from scheduler import jobs as schedule
+from school.clock import ManualClock
 from storage import inspections as store
 from storage.models import (
     InspectionAssignment,

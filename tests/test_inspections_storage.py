@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import select
 
-from bot.profile import SchoolProfile
+from school.profile import SchoolProfile
 from storage import inspections as store
 from storage.database import Database
 from storage.models import InspectionAssignment, InspectionRound, Person, Role

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import outbox
-from bot.clock import ManualClock
-from bot.context import Services
-from bot.harness import running_bot
-from bot.sandbox.server import BotApiSandbox
+from devtools.harness import running_bot
+from devtools.sandbox.server import BotApiSandbox
+from notices import outbox
+from notices.services import Services
+from school.clock import ManualClock
 from storage import outbox as stored_outbox
 from storage.models import Notification, NotificationStatus, Role
 from tests.helpers import person_of, register

@@ -18,11 +18,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot.clock import ManualClock
-from bot.context import HouqinApp, HouqinContext, Services
-from bot.harness import running_bot
 from bot.persistence import DatabasePersistence
-from bot.sandbox.server import BotApiSandbox
+from devtools.harness import running_bot
+from devtools.sandbox.server import BotApiSandbox
+from handlers.context import HouqinApp, HouqinContext
+from notices.services import Services
+from school.clock import ManualClock
 from storage import persisted_state
 from storage.database import Database, DatabaseBusy
 

@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bot.sandbox.server import BotApiSandbox
+from devtools.sandbox.server import BotApiSandbox
 
 
 async def _houqin(*args: str, env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:

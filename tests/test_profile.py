@@ -1,4 +1,4 @@
-"""Tests for the school profile (bot/profile.py and bot/profiles/default.toml)."""
+"""Tests for the school profile (school/profile.py and school/profiles/default.toml)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.profile import (
+from school.profile import (
     Duration,
     LineLocator,
     ProfileError,

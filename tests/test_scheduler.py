@@ -9,11 +9,12 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.app import build_application
-from bot.clock import ManualClock
-from bot.context import HouqinApp, Services
+from handlers.context import HouqinApp
+from notices.services import Services
 from scheduler import features
 from scheduler import jobs as schedule
 from scheduler.jobs import JobRun, ScheduledJob
+from school.clock import ManualClock
 from storage import schedule as claims
 from tests.conftest import SCHOOL_TZ
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import SettingsError, load_settings, require_token
+from school.settings import SettingsError, load_settings, require_token
 
 
 def test_defaults_need_no_environment() -> None:

@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-from bot.clock import ManualClock
+from school.clock import ManualClock
 from storage import groups, people
 from storage.database import Database
 from storage.models import GroupPurpose, JoinRequestStatus, Person, Role

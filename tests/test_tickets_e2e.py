@@ -9,17 +9,18 @@ from datetime import timedelta
 
 import pytest
 
-from bot import outbox
-from bot.clock import ManualClock
-from bot.context import HouqinApp, Services
-from bot.harness import running_bot
-from bot.profile import SchoolProfile
-from bot.sandbox.actors import SandboxGroup, SandboxUser
-from bot.sandbox.models import SentMessage
-from bot.sandbox.server import BotApiSandbox
-from bot.settings import Language, Settings
+from devtools.harness import running_bot
+from devtools.sandbox.actors import SandboxGroup, SandboxUser
+from devtools.sandbox.models import SentMessage
+from devtools.sandbox.server import BotApiSandbox
 from handlers import tickets as ticket_handlers
+from handlers.context import HouqinApp
+from notices import outbox
+from notices.services import Services
 from scheduler.jobs import run_due
+from school.clock import ManualClock
+from school.profile import SchoolProfile
+from school.settings import Language, Settings
 from storage import tickets
 from storage.database import Database
 from storage.models import Role, Ticket, TicketStatus

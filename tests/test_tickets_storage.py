@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.profile import SchoolProfile
+from school.clock import ManualClock
+from school.profile import SchoolProfile
 from storage import tickets
 from storage.database import Database
 from storage.models import Person, Role, TicketStatus

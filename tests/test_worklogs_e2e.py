@@ -14,14 +14,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from bot.clock import ManualClock
-from bot.context import HouqinApp, Services
-from bot.harness import running_bot
-from bot.sandbox.actors import SandboxUser
-from bot.sandbox.models import SentMessage
-from bot.sandbox.server import BotApiSandbox
+from devtools.harness import running_bot
+from devtools.sandbox.actors import SandboxUser
+from devtools.sandbox.models import SentMessage
+from devtools.sandbox.server import BotApiSandbox
+from handlers.context import HouqinApp
+from notices.services import Services
 from scheduler import jobs as scheduler_jobs
 from scheduler.worklogs import send_reminders
+from school.clock import ManualClock
 from storage import people, worklogs
 from storage.models import (
     InspectionAssignment,

@@ -16,8 +16,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import event
 
-from bot.export import Column, Sheet, cmd_export_logs, ledger_workbook, workbook_bytes
-from bot.profile import SchoolProfile
+from bot.cli_export import cmd_export_logs
+from notices.export import Column, Sheet, ledger_workbook, workbook_bytes
+from school.profile import SchoolProfile
 from storage import worklogs
 from storage.database import Database, migrate_sync
 from storage.models import (
@@ -406,7 +407,7 @@ def test_houqin_export_logs_writes_the_file(
     book = load_workbook(out)
     assert book["2026-11"]["B2"].value == "李师傅"
     assert book["2026-11"]["A1"].value == "Date"
-    from bot.cli import CliError
+    from bot.cli_errors import CliError
 
     with pytest.raises(CliError):
         cmd_export_logs(argparse.Namespace(date_from="2026-11-30", date_to="2026-11-01", out="x"))

@@ -20,7 +20,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.sandbox import BotApiSandbox
+from devtools.sandbox import BotApiSandbox
 
 Ctx = ContextTypes.DEFAULT_TYPE
 

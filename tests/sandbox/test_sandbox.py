@@ -22,7 +22,7 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application
 
-from bot.sandbox import BotApiSandbox, BotApiSpec, html_to_plain
+from devtools.sandbox import BotApiSandbox, BotApiSpec, html_to_plain
 from tests.sandbox.conftest import errors
 
 App = Application[Any, Any, Any, Any, Any, Any]

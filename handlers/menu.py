@@ -21,8 +21,8 @@ from telegram import (
 from telegram.error import TelegramError
 from telegram.ext import filters
 
-from bot.i18n import LANGUAGES, N_, translator
-from bot.render import esc
+from notices.render import esc
+from school.i18n import LANGUAGES, N_, translator
 from storage.models import Role
 
 log = logging.getLogger(__name__)

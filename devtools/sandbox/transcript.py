@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.sandbox.models import Event, SentMessage
+from devtools.sandbox.models import Event, SentMessage
 
 
 def _one_line(text: str) -> str:

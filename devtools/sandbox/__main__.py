@@ -1,4 +1,4 @@
-"""Run the Bot API sandbox standalone: ``python -m bot.sandbox [--host H] [--port P]``."""
+"""Run the Bot API sandbox standalone: ``python -m devtools.sandbox [--host H] [--port P]``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 
-from bot.sandbox.server import serve_forever
+from devtools.sandbox.server import serve_forever
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -239,7 +239,7 @@ class School(_Model):
     name: Text
     short_name: Text
     ticket_prefix: Annotated[str, AfterValidator(_check_prefix)] = "BX"
-    # Optional: the TIMEZONE setting applies when omitted (see bot.context.build_services).
+    # Optional: the TIMEZONE setting applies when omitted (see notices.services.build_services).
     timezone: Annotated[str, AfterValidator(_check_timezone)] | None = None
 
 

@@ -8,22 +8,19 @@ the published months up to the month (plus the month itself when it is not publi
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.export import XLSX_MIME, Cell, Column, Sheet, workbook_bytes
-from bot.profile import SchoolProfile
+from notices.export import XLSX_MIME, Cell, Column, Sheet, workbook_bytes
 from scheduler.appraisal import COMPONENT_NAMES, period_label
+from school.profile import SchoolProfile
 from storage import appraisal
 from storage.appraisal import AppraisalResult, Period, PersonResult
 from storage.stats import Month
 
-__all__ = ["XLSX_MIME", "appraisal_workbook", "cmd_export_appraisal", "export_filename"]
+__all__ = ["XLSX_MIME", "appraisal_workbook", "export_filename"]
 
 Translate = Callable[[str], str]
 SCORE = "0.0"
@@ -153,42 +150,3 @@ async def appraisal_workbook(
         summary_sheet(year_result, f"{period_label(year, _)} {upto}", _),
     ]
     return workbook_bytes(sheets), result, published
-
-
-def cmd_export_appraisal(args: argparse.Namespace) -> int:
-    """`houqin export appraisal --period 2026-10 --out FILE`: write the appraisal workbook.
-
-    Expects ``args.period`` (YYYY-MM) and ``args.out`` (a path).
-    """
-    from bot.cli import CliError, _load_profile
-    from bot.clock import SystemClock
-    from bot.i18n import translator
-    from bot.settings import load_settings
-    from storage.database import Database, migrate_sync
-
-    try:
-        month = Month.parse(str(args.period))
-    except ValueError:
-        raise CliError(f"--period: {args.period!r} is not a month like 2026-10") from None
-    out = Path(args.out)
-    if out.parent and not out.parent.exists():
-        raise CliError(f"--out: folder {str(out.parent)!r} does not exist")
-    settings = load_settings()
-    profile = _load_profile(settings)
-    migrate_sync(settings.database_url)
-    t_ = translator(settings.language.value)
-    today = SystemClock().now().astimezone(profile.tz).date()
-
-    async def _build() -> tuple[bytes, AppraisalResult, bool]:
-        database = Database(settings.database_url)
-        try:
-            async with database.transaction() as session:
-                return await appraisal_workbook(session, profile, month, t_, today=today)
-        finally:
-            await database.dispose()
-
-    data, result, published = asyncio.run(_build())
-    out.write_bytes(data)
-    state = "published" if published else "not published yet (computed now)"
-    print(f"{out}: appraisal of {month}, {len(result.ranked)} people, {state}")
-    return 0

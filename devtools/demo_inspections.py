@@ -6,12 +6,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.sandbox.actors import SandboxUser
-from bot.sandbox.models import SentMessage
+from devtools.sandbox.actors import SandboxUser
+from devtools.sandbox.models import SentMessage
 from storage import inspections as store
 
 if TYPE_CHECKING:
-    from bot.demo import School
+    from devtools.demo import School
 
 
 def _button(message: SentMessage, prefix: str) -> str:

@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.i18n import translator
+from school.i18n import translator
 
 if TYPE_CHECKING:
-    from bot.demo import School
+    from devtools.demo import School
 
 
 def _t(school: School) -> Callable[[str], str]:

@@ -1,56 +1,15 @@
-"""The typed callback context every handler receives, and the services it carries."""
+"""The typed callback context every handler receives (with the services, the person and their
+language)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.clock import Clock, SystemClock
-from bot.i18n import normalize_language, translator
-from bot.profile import SchoolProfile, default_profile_path, load_profile
-from bot.settings import Settings
-from storage.database import Database
+from notices.services import Services
+from school.i18n import normalize_language, translator
 from storage.models import Person
-
-
-@dataclass
-class Services:
-    """What handlers and jobs need besides Telegram: settings, profile, database, clock."""
-
-    settings: Settings
-    profile: SchoolProfile
-    database: Database
-    clock: Clock
-
-    def now(self) -> datetime:
-        """The current time (aware, UTC) from the injected clock."""
-        return self.clock.now()
-
-    def local_now(self) -> datetime:
-        """The current time in the school's time zone."""
-        return self.clock.now().astimezone(self.settings.tz)
-
-
-def load_school_profile(settings: Settings) -> SchoolProfile:
-    """The profile named by SCHOOL_PROFILE (or the shipped default) in the TIMEZONE.
-
-    Raises bot.profile.ProfileError (pointing at lines) or ValueError (time zones disagree).
-    """
-    profile = load_profile(settings.school_profile or default_profile_path())
-    return profile.with_timezone(settings.timezone)
-
-
-def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
-    """Services for a process: profile checked, database engine created (not yet connected)."""
-    return Services(
-        settings=settings,
-        profile=load_school_profile(settings),
-        database=Database(settings.database_url),
-        clock=clock or SystemClock(),
-    )
 
 
 class BotData:

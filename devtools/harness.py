@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
-from bot import outbox
 from bot.app import build_application, on_startup
-from bot.context import HouqinApp, Services
-from bot.sandbox.server import BotApiSandbox
+from devtools.sandbox.server import BotApiSandbox
+from handlers.context import HouqinApp
+from notices import outbox
+from notices.services import Services
 
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member", "chat_member"]
 

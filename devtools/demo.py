@@ -16,13 +16,14 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.clock import ManualClock
-from bot.context import HouqinApp, Services, build_services
-from bot.harness import running_bot
-from bot.sandbox.actors import SandboxGroup, SandboxUser
-from bot.sandbox.server import BotApiSandbox
-from bot.settings import load_settings
+from devtools.harness import running_bot
+from devtools.sandbox.actors import SandboxGroup, SandboxUser
+from devtools.sandbox.server import BotApiSandbox
+from handlers.context import HouqinApp
+from notices.services import Services, build_services
 from scheduler.jobs import run_due
+from school.clock import ManualClock
+from school.settings import load_settings
 from storage import people
 from storage.models import Role
 
@@ -155,7 +156,7 @@ FOUNDATION_SCENES: list[tuple[str, Scene]] = [
 
 def all_scenes() -> list[tuple[str, Scene]]:
     """The foundation's scenes, then each feature's, in the order a school lives them."""
-    from bot import demo_appraisal, demo_inspections, demo_tickets, demo_worklogs
+    from devtools import demo_appraisal, demo_inspections, demo_tickets, demo_worklogs
 
     return [
         *FOUNDATION_SCENES,

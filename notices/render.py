@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.i18n import N_
-from storage.models import GroupPurpose, Role
+from school.i18n import N_, normalize_language
+from storage.models import GroupPurpose, Person, Role
 
 TELEGRAM_TEXT_LIMIT = 4096
 CALLBACK_DATA_LIMIT = 64
@@ -79,3 +79,10 @@ def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     if current or not chunks:
         chunks.append(current)
     return chunks
+
+
+def language_of(person: Person | None, fallback: str) -> str:
+    """The language to use when writing to a person outside their own update."""
+    if person is not None and person.language:
+        return normalize_language(person.language)
+    return normalize_language(fallback)

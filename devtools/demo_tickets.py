@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.i18n import translator
+from school.i18n import translator
 
 if TYPE_CHECKING:
-    from bot.demo import School
+    from devtools.demo import School
 
 zh = translator("zh_CN")  # button labels as the Chinese-speaking cast sees them
 

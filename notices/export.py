@@ -8,26 +8,23 @@ from the command line (`cmd_export_logs`).
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from io import BytesIO
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import N_
+from school.i18n import N_
 from storage import worklogs
 from storage.models import Person
 from storage.stats import Month
 
 if TYPE_CHECKING:
-    from bot.profile import SchoolProfile
+    from school.profile import SchoolProfile
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SHEET_TITLE_LIMIT = 31
@@ -203,53 +200,3 @@ async def ledger_workbook(
     """The ledger as .xlsx bytes and its number of rows."""
     sheets, count = await ledger_sheets(session, profile, start, end, t_)
     return workbook_bytes(sheets), count
-
-
-# --- houqin export logs --------------------------------------------------------------------------
-
-
-def _cli_date(text: str, option: str) -> date:
-    from bot.cli import CliError
-
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise CliError(f"{option}: {text!r} is not a date like 2026-11-01") from None
-
-
-def cmd_export_logs(args: argparse.Namespace) -> int:
-    """`houqin export logs --from 2026-11-01 --to 2026-11-30 --out FILE`: write the ledger.
-
-    Expects ``args.date_from``, ``args.date_to`` (strings, YYYY-MM-DD) and ``args.out`` (path).
-    """
-    from bot.cli import CliError, _load_profile
-    from bot.i18n import translator
-    from bot.settings import load_settings
-    from storage.database import Database, migrate_sync
-
-    start = _cli_date(args.date_from, "--from")
-    end = _cli_date(args.date_to, "--to")
-    if end < start:
-        raise CliError("--to is before --from")
-    if (end - start).days + 1 > MAX_LEDGER_DAYS:
-        raise CliError(f"the range is longer than {MAX_LEDGER_DAYS} days; export it in parts")
-    out = Path(args.out)
-    if out.parent and not out.parent.exists():
-        raise CliError(f"--out: folder {str(out.parent)!r} does not exist")
-    settings = load_settings()
-    profile = _load_profile(settings)
-    migrate_sync(settings.database_url)
-    t_ = translator(settings.language.value)
-
-    async def _build() -> tuple[bytes, int]:
-        database = Database(settings.database_url)
-        try:
-            async with database.transaction() as session:
-                return await ledger_workbook(session, profile, start, end, t_)
-        finally:
-            await database.dispose()
-
-    data, count = asyncio.run(_build())
-    out.write_bytes(data)
-    print(f"{out}: {count} log(s) from {start} to {end}")
-    return 0

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.sandbox.models import CallbackAnswer, SentMessage
+from devtools.sandbox.models import CallbackAnswer, SentMessage
 
 if TYPE_CHECKING:
-    from bot.sandbox.server import BotApiSandbox
+    from devtools.sandbox.server import BotApiSandbox
 
 MEMBER_STATUSES = ("creator", "administrator", "member", "restricted", "left", "kicked")
 

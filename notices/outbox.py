@@ -31,7 +31,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot, InlineKeyboardMarkup, ReplyKeyboardMarkup
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
-from bot.context import Services
+from notices.services import Services
 from storage import groups, outbox, people
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """A local emulation of the Telegram Bot API over HTTP, for tests and demos.
 
 The bot talks to it through python-telegram-bot's ``base_url``/``base_file_url``; tests act as
-users through :class:`~bot.sandbox.actors.SandboxUser` in the same event loop.
+users through :class:`~devtools.sandbox.actors.SandboxUser` in the same event loop.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.sandbox.actors import SandboxGroup, SandboxUser
-from bot.sandbox.models import CallbackAnswer, Event, MessageVersion, Sender, SentMessage
-from bot.sandbox.spec import BotApiSpec, visible_text
-from bot.sandbox.transcript import describe_message, format_event
+from devtools.sandbox.actors import SandboxGroup, SandboxUser
+from devtools.sandbox.models import CallbackAnswer, Event, MessageVersion, Sender, SentMessage
+from devtools.sandbox.spec import BotApiSpec, visible_text
+from devtools.sandbox.transcript import describe_message, format_event
 
 log = logging.getLogger(__name__)
 

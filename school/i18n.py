@@ -1,6 +1,6 @@
 """Translations through gettext catalogs (Babel).
 
-Message ids in the code are English; `bot/locales/<lang>/LC_MESSAGES/houqin.po` holds the
+Message ids in the code are English; `school/locales/<lang>/LC_MESSAGES/houqin.po` holds the
 translations. The .po files are compiled in memory when first used, so there is no build step.
 `make messages` re-extracts the ids and updates the catalogs.
 """

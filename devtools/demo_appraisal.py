@@ -13,7 +13,7 @@ from storage.models import WorkLog
 from storage.stats import Month
 
 if TYPE_CHECKING:
-    from bot.demo import School
+    from devtools.demo import School
 
 DEMO_SCORES = ("90", "95", "85")
 
