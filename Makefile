@@ -29,8 +29,8 @@ lint: $(STAMP)
 	$(BIN)/mypy bot handlers scheduler actions notices storage school devtools tests bench
 
 messages: $(STAMP)  ## re-extract translatable strings and update the catalogs
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -k t_ -o school/locales/houqin.pot --no-location --sort-output .
-	$(BIN)/pybabel update -i school/locales/houqin.pot -d school/locales -D houqin --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k t_ -o school/locales/houqin.pot --no-location --sort-output --no-wrap .
+	$(BIN)/pybabel update -i school/locales/houqin.pot -d school/locales -D houqin --no-fuzzy-matching --no-wrap
 
 lock:  ## re-pin the whole dependency tree after changing pyproject.toml
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock

@@ -23,8 +23,9 @@ from telegram.ext import (
 
 from bot.persistence import DatabasePersistence
 from bot.telegram_http import AiohttpRequest
-from handlers import appraisal, common, groups, inspections, people, tickets, worklogs
+from handlers import appraisal, buttons, common, groups, inspections, people, tickets, worklogs
 from handlers.context import BotData, HouqinApp, HouqinContext
+from handlers.forms import FormOwner
 from handlers.menu import publish_commands
 from notices import outbox
 from notices.services import Services
@@ -116,7 +117,12 @@ def register_handlers(application: HouqinApp) -> None:
     """
     application.add_handler(TypeHandler(Update, common.identify), group=IDENTIFY_GROUP)
 
-    # Features. Each module registers its forms first, then its commands and buttons.
+    # One owner for every feature's forms, first: a person is in one form at a time and their
+    # input goes to it (see handlers.forms).
+    forms = [*tickets.forms(), *worklogs.forms(), *inspections.forms(), *appraisal.forms()]
+    application.add_handler(FormOwner(forms, outside_cancel=common.cancel).conversation())
+
+    # Features: their commands and buttons.
     tickets.register(application)  # before people: it owns /start report deep links
     worklogs.register(application)
     inspections.register(application)
@@ -132,7 +138,7 @@ def register_handlers(application: HouqinApp) -> None:
             filters.ChatType.PRIVATE & ~filters.StatusUpdate.ALL, common.unexpected_message
         )
     )
-    application.add_handler(CallbackQueryHandler(common.stale_button))
+    application.add_handler(CallbackQueryHandler(buttons.unanswered_button))
     application.add_error_handler(common.on_error)
 
 

@@ -113,14 +113,6 @@ async def unexpected_message(update: Update, context: HouqinContext) -> None:
     await reply(update, context, text)
 
 
-async def stale_button(update: Update, context: HouqinContext) -> None:
-    """A button whose action no longer exists (an old message, or an old version of the bot)."""
-    if update.callback_query is not None:
-        await update.callback_query.answer(
-            context._("This button has expired. Send /start to begin again."), show_alert=True
-        )
-
-
 async def on_error(update: object, context: HouqinContext) -> None:
     """Log the error with its update and tell the user something went wrong."""
     error = context.error

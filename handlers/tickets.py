@@ -29,6 +29,7 @@ from telegram.warnings import PTBUserWarning
 
 from handlers.common import private_chat, refuse_if_too_long, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
+from handlers.forms import Form
 from handlers.menu import menu_filter
 from notices import outbox
 from notices.render import button, esc, keyboard, language_of, split_text
@@ -1758,3 +1759,8 @@ def register(application: HouqinApp) -> None:
     application.add_handler(
         CallbackQueryHandler(tickets_filter_button, pattern=rf"^{PREFIX}:list:(all|mine)$")
     )
+
+
+def forms() -> list[Form]:
+    """This feature's forms, for the form owner (handlers.forms); none moved there yet."""
+    return []

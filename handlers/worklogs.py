@@ -28,6 +28,7 @@ from telegram.warnings import PTBUserWarning
 
 from handlers.common import private_chat, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
+from handlers.forms import Form
 from handlers.menu import COMMANDS, menu_filter
 from notices import outbox
 from notices.export import MAX_LEDGER_DAYS, ledger_filename, ledger_workbook
@@ -1298,3 +1299,8 @@ def register(application: HouqinApp) -> None:
     application.add_handler(CommandHandler("ledger", ledger_command))
     application.add_handler(CallbackQueryHandler(leave_delete, pattern=r"^wl:lvdel:\d+$"))
     application.add_handler(CallbackQueryHandler(duties_approve, pattern=r"^wd:ok:\d+$"))
+
+
+def forms() -> list[Form]:
+    """This feature's forms, for the form owner (handlers.forms); none moved there yet."""
+    return []

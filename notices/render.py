@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest
 
+from notices.callbacks import CALLBACK_DATA_LIMIT, CallbackData
 from school.i18n import N_, normalize_language
 from storage.models import GroupPurpose, Person, Role
 
 TELEGRAM_TEXT_LIMIT = 4096
-CALLBACK_DATA_LIMIT = 64
 
 ROLE_LABELS = {
     Role.DIRECTOR: N_("Logistics director"),
@@ -47,8 +48,14 @@ def deep_link(bot_username: str, payload: str) -> str:
     return f"https://t.me/{bot_username}?start={payload}"
 
 
-def button(text: str, data: str) -> InlineKeyboardButton:
-    """An inline button; refuses callback data Telegram would reject."""
+def button(text: str, data: CallbackData | str) -> InlineKeyboardButton:
+    """An inline button carrying typed callback data (see notices.callbacks).
+
+    Plain strings are accepted only while features move to typed data; they are checked
+    against Telegram's 64-byte limit.
+    """
+    if isinstance(data, CallbackData):
+        return InlineKeyboardButton(text, callback_data=data.encode())
     if len(data.encode()) > CALLBACK_DATA_LIMIT:
         raise ValueError(f"callback data over {CALLBACK_DATA_LIMIT} bytes: {data!r}")
     return InlineKeyboardButton(text, callback_data=data)
@@ -86,3 +93,15 @@ def language_of(person: Person | None, fallback: str) -> str:
     if person is not None and person.language:
         return normalize_language(person.language)
     return normalize_language(fallback)
+
+
+async def edit_or_ignore(edit: Awaitable[object]) -> bool:
+    """Await a message edit; Telegram's "message is not modified" (a double tap, or a card that
+    already shows this state) is not an error. True when the message changed."""
+    try:
+        await edit
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise
+        return False
+    return True

@@ -17,7 +17,7 @@ PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 def _message_ids() -> set[str]:
     ids: set[str] = set()
-    for package in ("bot", "handlers", "scheduler", "storage"):
+    for package in ("bot", "handlers", "scheduler", "actions", "notices", "storage", "school"):
         for _file, _line, message, _comments, _context in extract_from_dir(
             ROOT / package, method_map=[("**.py", "python")], keywords=KEYWORDS
         ):
