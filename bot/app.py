@@ -8,6 +8,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from telegram import Update
+from telegram.constants import ParseMode
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -16,6 +17,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    Defaults,
     MessageHandler,
     TypeHandler,
     filters,
@@ -152,6 +154,8 @@ def build_application(services: Services) -> HouqinApp:
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_file_url)
         .context_types(ContextTypes(context=HouqinContext, bot_data=BotData))
+        # Every text the bot writes is HTML (user content goes through notices.render.esc).
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
         .persistence(DatabasePersistence(services.database, services.clock))
         # Group limits (20/min) and 429 retries apply to every request; the 30 messages/s
         # overall limit is for bulk notifications, so notices.outbox applies it to what it
