@@ -240,19 +240,23 @@ def test_errors_in_subtables_and_arrays_of_inline_tables(tmp_path: Path) -> None
     assert len(errors) == 2
 
 
-def test_cross_checks_run_once_the_structure_is_valid(tmp_path: Path) -> None:
+def test_cross_checks_run_beside_structural_errors(tmp_path: Path) -> None:
     grades = (
         '\n[[appraisal.grades]]\nname = "好"\nmin_score = 60\npay_coefficient = 1\n'
         '\n[[appraisal.grades]]\nname = "差"\nmin_score = 70\npay_coefficient = 1\n'
     )
-    text = MINIMAL + '\n[worklog]\nreminder_time = "25:00"\n' + grades
-    assert len(errors_of(tmp_path, text)) == 1  # structural errors first
-    text = MINIMAL + grades
-    n = line_of(text, "min_score = 70")
-    assert errors_of(tmp_path, text) == [
+    n = line_of(MINIMAL + grades, "min_score = 70")
+    cross = [
         f"p.toml:{n}: appraisal.grades[1].min_score: grades must be in descending min_score "
         "order: 70 is not below 60",
         f"p.toml:{n}: appraisal.grades[1].min_score: the last grade must start at 0",
+    ]
+    assert errors_of(tmp_path, MINIMAL + grades) == cross
+    text = MINIMAL + grades + '\n[worklog]\nreminder_time = "25:00"\n'
+    assert errors_of(tmp_path, text) == [
+        *cross,
+        f"p.toml:{line_of(text, 'reminder_time')}: worklog.reminder_time: "
+        "expected a time as \"HH:MM\" (24-hour), got '25:00'",
     ]
 
 
