@@ -14,15 +14,38 @@ import difflib
 import itertools
 import re
 from collections.abc import Collection, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from school.calendar import CalendarSettings
 from school.i18n import N_
 from school.places import normalize
 from school.profile_fields import WEEKDAYS, Loc
 from school.profile_messages import Message, quoted
+from school.profile_sections import (
+    AppraisalSettings,
+    Campus,
+    InspectionSettings,
+    Post,
+    RepairSettings,
+)
 
-if TYPE_CHECKING:
-    from school.profile_model import SchoolProfile
+
+class CheckedProfile(Protocol):
+    """What the checks read of a profile (a :class:`school.profile.SchoolProfile`)."""
+
+    @property
+    def campuses(self) -> list[Campus]: ...
+    @property
+    def posts(self) -> list[Post]: ...
+    @property
+    def repair(self) -> RepairSettings: ...
+    @property
+    def inspection(self) -> InspectionSettings: ...
+    @property
+    def appraisal(self) -> AppraisalSettings: ...
+    @property
+    def calendar(self) -> CalendarSettings: ...
+
 
 Problem = tuple[Loc, Message]
 """A mistake and where it is."""
@@ -53,7 +76,7 @@ def unknown(value: str, known: Iterable[str], what: Message) -> Message:
 
 
 class _Checker:
-    def __init__(self, profile: SchoolProfile, unread: Collection[Loc]) -> None:
+    def __init__(self, profile: CheckedProfile, unread: Collection[Loc]) -> None:
         self.p = profile
         self.unread = unread
         self.out: list[Problem] = []
@@ -318,6 +341,6 @@ class _Checker:
         self.duplicates(((loc, str(day)) for loc, day in workdays), Message(N_("date")))
 
 
-def cross_check(profile: SchoolProfile, unread: Collection[Loc] = ()) -> list[Problem]:
+def cross_check(profile: CheckedProfile, unread: Collection[Loc] = ()) -> list[Problem]:
     """Problems across the profile's parts, skipping what is at or under ``unread``."""
     return _Checker(profile, frozenset(unread)).check()

@@ -247,9 +247,10 @@ def _readable_part(model: type[BaseModel], data: Any, loc: Loc, unread: set[Loc]
                 continue
             raw = data[name]
             nested = _nested_model(info.annotation)
-            if nested is not None and isinstance(raw, dict):
+            many = typing.get_origin(info.annotation) is list
+            if nested is not None and not many and isinstance(raw, dict):
                 values[name] = _readable_part(nested, raw, here, unread)
-            elif nested is not None and isinstance(raw, list):
+            elif nested is not None and many and isinstance(raw, list):
                 values[name] = [
                     _readable_part(nested, item, (*here, i), unread) for i, item in enumerate(raw)
                 ]
