@@ -29,7 +29,7 @@ from school.i18n import DEFAULT_LANGUAGE, N_, normalize_language
 from school.profile_fields import Loc
 from school.profile_messages import Message, ProfileValueError, quoted
 from school.profile_model import SchoolProfile
-from school.settings import SettingsError, load_settings
+from school.settings import Settings
 from school.toml_lines import LineLocator
 
 
@@ -304,14 +304,14 @@ def check_profile(path: str | Path, language: str | None = None) -> list[str]:
 
 
 def operator_language() -> str:
-    """The language the operator reads: the settings' LANGUAGE, else the default (Chinese).
+    """The language the operator reads: HOUQIN_LANGUAGE (environment or .env), else Chinese.
 
-    A setting that cannot be read (a bad DATABASE_URL, gettext's ``LANGUAGE=zh_CN:zh``) does
-    not stop a profile check: its errors then read in the default language.
+    Settings that cannot be read (a bad HOUQIN_DATABASE_URL, say) do not stop a profile check:
+    its errors then read in the default language.
     """
     try:
-        return normalize_language(load_settings().language)
-    except SettingsError:
+        return normalize_language(Settings().language)
+    except ValidationError:
         return DEFAULT_LANGUAGE
 
 

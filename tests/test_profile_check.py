@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from school.profile import ProfileError, check_profile, load_profile, operator_language
+from school.settings import LEGACY_NAMES, PREFIX
 from tests.test_profile import MINIMAL, line_of, write
 
 # One structural mistake (a time that does not exist), one unknown post and one misspelt key.
@@ -129,13 +130,16 @@ def test_unreadable_file_and_syntax_error_in_chinese(tmp_path: Path) -> None:
 
 def test_operator_language(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no .env
-    for name in ("LANGUAGE", "HOUQIN_LANGUAGE"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("HOUQIN_LANGUAGE", raising=False)
+    monkeypatch.setenv("LANGUAGE", "en")  # gettext's variable, not a setting
     assert operator_language() == "zh_CN"
-    monkeypatch.setenv("LANGUAGE", "zh_CN:zh")  # gettext's variable on a Chinese desktop
-    assert operator_language() == "zh_CN"
-    monkeypatch.setenv("LANGUAGE", "en")
     monkeypatch.setenv("HOUQIN_LANGUAGE", "en")
+    assert operator_language() == "en"
+    monkeypatch.setenv("HOUQIN_DATABASE_URL", "mysql://nope")  # another setting is bad
+    assert operator_language() == "zh_CN"
+    (tmp_path / ".env").write_text("HOUQIN_LANGUAGE=en\n", encoding="utf-8")
+    monkeypatch.delenv("HOUQIN_LANGUAGE")
+    monkeypatch.delenv("HOUQIN_DATABASE_URL")
     assert operator_language() == "en"
 
 
@@ -146,7 +150,7 @@ def houqin(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str
     environment = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("LANGUAGE", "HOUQIN_LANGUAGE", "LC_ALL", "LANG", "SCHOOL_PROFILE")
+        if not k.startswith(PREFIX) and k not in LEGACY_NAMES  # no settings but these
     }
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
@@ -161,7 +165,7 @@ def houqin(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str
 
 def test_command_reports_every_error_in_chinese_and_exits_2(tmp_path: Path) -> None:
     path = write(tmp_path, THREE_MISTAKES, name="my-school.toml")
-    done = houqin("profile", "check", str(path), cwd=tmp_path)
+    done = houqin("profile", "check", str(path), cwd=tmp_path, LANGUAGE="en_US:en")
     assert done.returncode == 2
     assert done.stderr.splitlines() == three_errors_in_chinese("my-school.toml")
     assert "Traceback" not in done.stderr
@@ -169,7 +173,7 @@ def test_command_reports_every_error_in_chinese_and_exits_2(tmp_path: Path) -> N
 
 def test_command_speaks_english_when_the_settings_say_so(tmp_path: Path) -> None:
     path = write(tmp_path, THREE_MISTAKES, name="my-school.toml")
-    done = houqin("profile", "check", str(path), cwd=tmp_path, LANGUAGE="en", HOUQIN_LANGUAGE="en")
+    done = houqin("profile", "check", str(path), cwd=tmp_path, HOUQIN_LANGUAGE="en")
     assert done.returncode == 2
     assert done.stderr.splitlines()[1] == (
         f"my-school.toml:{line_of(THREE_MISTAKES, 'default_post =')}: "
