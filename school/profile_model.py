@@ -69,7 +69,7 @@ class SchoolProfile(_Section):
 
     @property
     def tz(self) -> ZoneInfo:
-        """The school timezone (Asia/Shanghai unless the profile or TIMEZONE says otherwise)."""
+        """The school timezone (Asia/Shanghai unless the profile or HOUQIN_TIMEZONE says)."""
         return ZoneInfo(self.school.timezone or "Asia/Shanghai")
 
     def with_timezone(self, timezone: str) -> SchoolProfile:
@@ -77,7 +77,7 @@ class SchoolProfile(_Section):
         if self.school.timezone not in (None, timezone):
             raise ValueError(
                 f"the profile's school.timezone {self.school.timezone!r} disagrees with "
-                f"TIMEZONE {timezone!r}; set one of them"
+                f"HOUQIN_TIMEZONE {timezone!r}; set one of them"
             )
         school = self.school.model_copy(update={"timezone": timezone})
         return self.model_copy(update={"school": school})

@@ -61,7 +61,7 @@ class School(_Section):
     name: Text
     short_name: Text
     ticket_prefix: Annotated[str, AfterValidator(_check_prefix)] = "BX"
-    # Optional: the TIMEZONE setting applies when omitted (see notices.services.build_services).
+    # Optional: HOUQIN_TIMEZONE applies when omitted (see notices.services.load_school_profile).
     timezone: Annotated[str, AfterValidator(_check_timezone)] | None = None
 
 
