@@ -174,7 +174,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
     else:
         print(
             deep_link("<bot username>", code)
-            + "   (start the bot once, or set TELEGRAM_BOT_TOKEN, to fill in its username)"
+            + "   (start the bot once, or set HOUQIN_TELEGRAM_BOT_TOKEN, to fill in its username)"
         )
     print(code)
     return 0

@@ -18,6 +18,6 @@ def load_profile_or_fail(settings: Settings) -> SchoolProfile:
     try:
         return load_school_profile(settings)
     except ProfileError as exc:
-        raise CliError(f"SCHOOL_PROFILE is invalid:\n{exc}") from None
+        raise CliError(f"HOUQIN_SCHOOL_PROFILE is invalid:\n{exc}") from None
     except ValueError as exc:
         raise CliError(str(exc)) from None
