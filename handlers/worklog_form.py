@@ -4,7 +4,8 @@
 duties, the bot's draft of the day (or the filed log being edited), then items line by line,
 photos and hours, and ✅ Save. The unsaved log is a typed draft in user_data
 ("worklog_form"), so a restart resumes it, and another form (a repair report, a post-duties
-draft) parks it: /log goes on with it. Opening another day's form puts the unsaved one aside.
+draft) parks it: /log (or 📝) goes on with it, whatever its day. Opening another day's form
+from within the log form puts the unsaved one aside.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from actions import worklogs as actions
 from handlers.buttons import on_button
 from handlers.common import private_chat, reply, require_role
 from handlers.context import HouqinContext
-from handlers.forms import END, Form, drop_draft, load_draft, save_draft
+from handlers.forms import END, Form, active_form, drop_draft, load_draft, save_draft
 from handlers.menu import COMMANDS, menu_filter
 from notices import worklogs as notices
 from notices.worklogs import LogDayButton, LogFormAction, LogFormButton, LogSheet, send_long
@@ -94,7 +95,8 @@ async def open_log(update: Update, context: HouqinContext) -> object:
     person = await require_role(update, context, {Role.STAFF})
     if person is None:
         return None
-    day = context.services.local_now().date()
+    services = context.services
+    day = services.local_now().date()
     if context.args:
         parsed = worklogs.parse_day(" ".join(context.args), day)
         if parsed is None:
@@ -103,7 +105,22 @@ async def open_log(update: Update, context: HouqinContext) -> object:
             )
             return None
         day = parsed
+    elif (parked := _parked(context)) is not None:
+        day = parked.day  # "Send /log to go on with it": the log put aside, whatever its day
     return await _open(update, context, person, day)
+
+
+def _parked(context: HouqinContext) -> LogDraft | None:
+    """The unsaved log put aside by another form (or left by a restart), while it can still
+    be saved; None when the person is in the log form itself."""
+    draft = load_draft(context, DRAFT, LogDraft)
+    if draft is None or active_form(context) == NAME:
+        return None
+    services = context.services
+    rule = worklogs.access(
+        services.profile, draft.day, exists=draft.mode == Access.EDIT, now=services.now()
+    )
+    return draft if rule.writable else None
 
 
 async def open_log_button(update: Update, context: HouqinContext, data: LogDayButton) -> object:

@@ -94,6 +94,26 @@ async def test_the_log_is_parked_by_the_duties_form_and_resumed_with_its_items(
     assert log is not None and log.items == ["清扫操场", "擦洗楼梯扶手", "倾倒垃圾"]
 
 
+async def test_a_parked_late_filing_is_resumed_by_a_plain_log(
+    app: HouqinApp, sandbox: BotApiSandbox, services: Services
+) -> None:
+    guard = await english(sandbox, services, "周师傅", Role.STAFF, "guard")
+    await guard.send("/log 11-20")
+    await guard.send("夜间巡逻三次")
+    await guard.send("/duties")
+    await guard.press(sandbox.last_message(guard.id), "Draft my duties")
+    await guard.send("/cancel")
+    assert "Cancelled" in private_text(sandbox, guard)
+    await guard.send("/log")
+    resumed = private_text(sandbox, guard)
+    assert "2026-11-20 (Fri)" in resumed and "1. 夜间巡逻三次" in resumed
+    await guard.press(sandbox.last_message(guard.id), "Save")
+    friday = await stored_log(services, guard, date(2026, 11, 20))
+    assert friday is not None and friday.late and friday.items == ["夜间巡逻三次"]
+    await guard.send("/log")  # nothing parked any more: today's log
+    assert "2026-11-23 (Mon)" in private_text(sandbox, guard)
+
+
 async def test_the_duties_draft_is_closed_when_the_log_starts(
     app: HouqinApp, sandbox: BotApiSandbox, services: Services
 ) -> None:
