@@ -94,6 +94,19 @@ async def test_the_log_is_parked_by_the_duties_form_and_resumed_with_its_items(
     assert log is not None and log.items == ["清扫操场", "擦洗楼梯扶手", "倾倒垃圾"]
 
 
+async def test_an_item_typed_after_report_then_log_lands_in_the_log(
+    app: HouqinApp, sandbox: BotApiSandbox, services: Services
+) -> None:
+    cleaner = await english(sandbox, services, "陈阿姨", Role.STAFF, "cleaner")
+    await cleaner.send("/report")
+    await cleaner.send("/log")
+    await cleaner.send("清扫操场")
+    assert "1. 清扫操场" in private_text(sandbox, cleaner)
+    await cleaner.press(sandbox.last_message(cleaner.id), "Save")
+    log = await stored_log(services, cleaner, MONDAY)
+    assert log is not None and log.items == ["清扫操场"]
+
+
 async def test_a_parked_late_filing_is_resumed_by_a_plain_log(
     app: HouqinApp, sandbox: BotApiSandbox, services: Services
 ) -> None:
