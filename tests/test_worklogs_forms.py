@@ -5,13 +5,9 @@ refused in one line, never with a traceback."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from devtools.harness import running_bot
 from devtools.sandbox.actors import SandboxUser
 from devtools.sandbox.models import CallbackAnswer, SentMessage
 from devtools.sandbox.server import BotApiSandbox
@@ -19,40 +15,16 @@ from handlers.context import HouqinApp
 from notices.services import Services
 from scheduler import jobs as scheduler_jobs
 from school.clock import ManualClock
-from storage import people, post_duties, worklogs
-from storage.models import Role, WorkLog
-from tests.helpers import person_of, private_text, register
+from storage import post_duties, worklogs
+from storage.models import Role
+from tests import test_worklogs_e2e
+from tests.helpers import person_of, private_text
+from tests.test_worklogs_e2e import english, since, stored_log
 
 EXPIRED = "This button has expired"
 NOT_VALID = "This button is not valid"
 MONDAY = date(2026, 11, 23)
-
-
-@pytest.fixture
-async def app(services: Services, sandbox: BotApiSandbox) -> AsyncIterator[HouqinApp]:
-    async with running_bot(services, sandbox) as application:
-        yield application
-    assert sandbox.rejected == [], f"the bot sent requests the Bot API rejects: {sandbox.rejected}"
-
-
-async def english(
-    sandbox: BotApiSandbox, services: Services, name: str, role: Role, post: str | None = None
-) -> SandboxUser:
-    user = await register(sandbox, services, name, role, post)
-    async with services.database.transaction() as session:
-        await people.set_language(session, user.id, "en")
-    return user
-
-
-async def stored_log(services: Services, user: SandboxUser, day: date) -> WorkLog | None:
-    person = await person_of(services, user)
-    assert person.id is not None
-    async with services.database.reading() as session:
-        return await worklogs.get_log(session, person.id, day)
-
-
-def since(sandbox: BotApiSandbox, mark: int, user: SandboxUser) -> list[str]:
-    return [m.shown_text for m in sandbox.bot_messages_since(mark) if m.chat_id == user.id]
+app = test_worklogs_e2e.app  # the fixture: the real bot on the sandbox
 
 
 async def press_with(
