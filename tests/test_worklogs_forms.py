@@ -5,9 +5,13 @@ refused in one line, never with a traceback."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from devtools.harness import running_bot
 from devtools.sandbox.actors import SandboxUser
 from devtools.sandbox.models import CallbackAnswer, SentMessage
 from devtools.sandbox.server import BotApiSandbox
@@ -15,7 +19,7 @@ from handlers.context import HouqinApp
 from notices.services import Services
 from scheduler import jobs as scheduler_jobs
 from school.clock import ManualClock
-from storage import post_duties, worklogs
+from storage import persisted_state, post_duties, worklogs
 from storage.models import Role
 from tests import test_worklogs_e2e
 from tests.helpers import person_of, private_text
@@ -218,3 +222,42 @@ async def test_forged_presses_are_refused_in_one_line(
     assert "Already deleted" in str(answer.text)
     async with services.database.reading() as session:
         assert len(await worklogs.leaves_overlapping(session, MONDAY, date(2026, 11, 30))) == 1
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_a_log_in_progress_when_the_bot_is_upgraded_resumes(
+    services: Services, sandbox: BotApiSandbox
+) -> None:
+    async with running_bot(services, sandbox):
+        cleaner = await english(sandbox, services, "陈阿姨", Role.STAFF, "cleaner")
+    # What the earlier release kept for a log being written: its own conversation's state and
+    # the form as a plain dict under the same user_data key.
+    async with services.database.transaction() as session:
+        stored = await persisted_state.load_kind(session, "user")
+        user_data = dict(stored.get(str(cleaner.id)) or {})
+        user_data["worklog_form"] = {
+            "day": "2026-11-23",
+            "mode": "new",
+            "items": ["清扫操场"],
+            "photos": [],
+            "hours": 7.5,
+        }
+        await persisted_state.save(
+            session, kind="user", key=str(cleaner.id), data=user_data, now=services.now()
+        )
+        await persisted_state.save(
+            session,
+            kind="conversation:worklogs",
+            key=json.dumps([cleaner.id, cleaner.id]),
+            data=1,
+            now=services.now(),
+        )
+    async with running_bot(services, sandbox):
+        await cleaner.send("📝 Work log")
+        form = private_text(sandbox, cleaner)
+        assert "1. 清扫操场" in form and "7.5 h" in form
+        await cleaner.send("擦洗楼梯扶手")
+        await cleaner.press(sandbox.last_message(cleaner.id), "Save")
+    log = await stored_log(services, cleaner, MONDAY)
+    assert log is not None and log.items == ["清扫操场", "擦洗楼梯扶手"] and log.hours == 7.5
+    assert sandbox.rejected == []
