@@ -112,13 +112,21 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
-        if value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            return value
         if value.startswith("sqlite://"):
-            return "sqlite+aiosqlite://" + value.removeprefix("sqlite://")
-        if value.startswith(("postgresql://", "postgres://")):
-            return "postgresql+asyncpg://" + value.split("://", 1)[1]
-        raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+            value = "sqlite+aiosqlite://" + value.removeprefix("sqlite://")
+        elif value.startswith(("postgresql://", "postgres://")):
+            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
+        elif not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        if value.startswith("sqlite+aiosqlite:///"):
+            path = value.removeprefix("sqlite+aiosqlite:///").split("?", 1)[0]
+            folder = Path(path).parent
+            if path and path != ":memory:" and not folder.is_dir():
+                raise ValueError(
+                    f"the folder {str(folder)!r} of the SQLite file does not exist; create it "
+                    "or fix the path"
+                )
+        return value
 
     @field_validator("school_profile", "chart_font", mode="before")
     @classmethod
