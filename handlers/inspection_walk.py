@@ -130,11 +130,15 @@ async def start_walk(update: Update, context: HouqinContext, data: WalkButton) -
     异常 that was being written for this round)."""
     query = update.callback_query
     assert query is not None
-    loaded = await _round_to_mark(update, context, data.round_id)
-    if loaded is None:
-        await _drop_stale_keyboard(update, context, data.round_id)
+    person = await require_role(update, context, EVERYONE_REGISTERED)
+    if person is None or person.id is None:
         return None
-    person, round_ = loaded
+    round_ = await act.round_to_mark(context.services, data.round_id, person)
+    if isinstance(round_, act.Refusal):
+        await query.answer(walk_texts.refused(round_, context._), show_alert=True)
+        if round_ == act.Refusal.COMPLETED and query.message is not None:
+            await edit_or_ignore(query.edit_message_reply_markup(None))  # the stale button goes
+        return None
     _ = context._
     services = context.services
     draft = _draft(context)
@@ -157,17 +161,6 @@ async def start_walk(update: Update, context: HouqinContext, data: WalkButton) -
         assert chat is not None
         await context.bot.send_message(chat.id, walk_texts.recheck(earlier, _))
     return await _show_next(update, context, data.round_id, edit=False)
-
-
-async def _drop_stale_keyboard(update: Update, context: HouqinContext, round_id: int) -> None:
-    """A 开始检查 / 继续检查 of a round that is completed: the button goes (it was answered)."""
-    person = context.person
-    if person is None or person.id is None:
-        return
-    found = await act.round_to_mark(context.services, round_id, person)
-    query = update.callback_query
-    if found == act.Refusal.COMPLETED and query is not None and query.message is not None:
-        await edit_or_ignore(query.edit_message_reply_markup(None))
 
 
 async def _ask_again(

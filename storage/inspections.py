@@ -39,6 +39,7 @@ COMPLETED = "completed"
 CLOSED = "closed"
 
 DIRECTOR_POST = "director"  # directors have no post_key; they hold this post if the profile has it
+MAX_ID = 2**31 - 1  # ids are INTEGER columns (32 bits on PostgreSQL)
 NOTE_LIMIT = 500
 PLACE_LIMIT = 200
 
@@ -157,7 +158,9 @@ async def inspectors_for(
 
 
 async def get_round(session: AsyncSession, round_id: int) -> InspectionRound | None:
-    """The round with this id."""
+    """The round with this id (None for an id no row can have: a forged button's)."""
+    if not 0 < round_id <= MAX_ID:
+        return None
     return await session.get(InspectionRound, round_id)
 
 
