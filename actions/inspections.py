@@ -19,6 +19,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from notices import inspections as notices
 from notices.services import Services
 from school.profile import InspectionItem
+from storage import inspection_calendar as calendar
+from storage import inspection_results as results
 from storage import inspections as store
 from storage import people
 from storage.models import InspectionRound, Person, Ticket
@@ -50,7 +52,7 @@ async def open_plan_round(
     profile = services.profile
     plan = profile.inspection_plan(plan_key)
     day = occurrence.astimezone(profile.tz).date()
-    reason = store.skip_reason(profile, plan, day)
+    reason = calendar.skip_reason(profile, plan, day)
     if reason is not None:
         log.info("no %s round on %s (%s)", plan.key, day, reason)
         return None
@@ -131,7 +133,7 @@ class Position:
     round: InspectionRound
     walk: store.Progress
     item: InspectionItem | None
-    previous: store.Problem | None
+    previous: results.Problem | None
 
 
 async def position(services: Services, round_id: int) -> Position | None:
@@ -144,12 +146,12 @@ async def position(services: Services, round_id: int) -> Position | None:
         item = walk.next_item
         previous = None
         if item is not None:
-            earlier = await store.previous_problems(session, services.profile, round_)
+            earlier = await results.previous_problems(session, services.profile, round_)
             previous = next((p for p in earlier if p.mark.item_key == item.key), None)
     return Position(round_, walk, item, previous)
 
 
-async def start(services: Services, round_id: int, person: Person) -> list[store.Problem]:
+async def start(services: Services, round_id: int, person: Person) -> list[results.Problem]:
     """开始检查: the previous round's problems to re-check (复查), when this inspector has not
     started yet."""
     async with services.database.reading() as session:
@@ -162,7 +164,7 @@ async def start(services: Services, round_id: int, person: Person) -> list[store
         )
         if assignment is None or assignment.started_at is not None:
             return []
-        return await store.previous_problems(session, services.profile, round_)
+        return await results.previous_problems(session, services.profile, round_)
 
 
 @dataclass
@@ -282,7 +284,7 @@ class Overview:
     """A person's unfinished rounds and the recent rounds with their results."""
 
     mine: list[InspectionRound]
-    recent: list[store.RoundSummary]
+    recent: list[results.RoundSummary]
 
 
 async def overview(services: Services, person_id: int, *, recent: int) -> Overview:
@@ -290,15 +292,15 @@ async def overview(services: Services, person_id: int, *, recent: int) -> Overvi
     async with services.database.reading() as session:
         mine = await store.rounds_of_person(session, person_id)
         rounds = await store.recent_rounds(session, limit=recent)
-        summaries = [await store.summary(session, services.profile, r) for r in rounds]
+        summaries = [await results.summary(session, services.profile, r) for r in rounds]
     return Overview(mine, summaries)
 
 
-async def round_summary(services: Services, round_id: int) -> store.RoundSummary | None:
+async def round_summary(services: Services, round_id: int) -> results.RoundSummary | None:
     """A round's results (None when it does not exist)."""
     async with services.database.reading() as session:
         round_ = await store.get_round(session, round_id)
-        return await store.summary(session, services.profile, round_) if round_ else None
+        return await results.summary(session, services.profile, round_) if round_ else None
 
 
 async def item_trend(
@@ -310,4 +312,4 @@ async def item_trend(
     for _n in range(months - 1):
         wanted.insert(0, wanted[0].previous())
     async with services.database.reading() as session:
-        return wanted, await store.item_trend(session, services.profile, wanted)
+        return wanted, await results.item_trend(session, services.profile, wanted)

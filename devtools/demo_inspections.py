@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from devtools.sandbox.actors import SandboxUser
 from devtools.sandbox.models import SentMessage
-from storage import inspections as store
+from storage import inspection_calendar as calendar
 
 if TYPE_CHECKING:
     from devtools.demo import School
@@ -36,7 +36,7 @@ def _next_round_time(school: School) -> datetime:
     for _ in range(60):
         fire = profile.plan_trigger(plan).get_next_fire_time(None, moment)
         assert fire is not None
-        if store.skip_reason(profile, plan, fire.date()) is None:
+        if calendar.skip_reason(profile, plan, fire.date()) is None:
             return fire
         moment = fire + timedelta(minutes=1)
     raise LookupError("no weekly round within a year")

@@ -21,6 +21,7 @@ from notices.render import button, esc, keyboard
 from notices.services import Services
 from school.i18n import N_
 from school.profile import InspectionItem
+from storage import inspection_results as results
 from storage import inspections as store
 from storage.models import InspectionRound, Person
 
@@ -30,7 +31,7 @@ def walk_item(
     round_: InspectionRound,
     walk: store.Progress,
     item: InspectionItem,
-    previous: store.Problem | None,
+    previous: results.Problem | None,
     t_: Translate,
     done_note: str | None = None,
 ) -> tuple[str, InlineKeyboardMarkup]:
@@ -89,7 +90,7 @@ def walk_finished(
     return f"{done_note}\n\n{text}" if done_note else text
 
 
-def recheck(problems: Sequence[store.Problem], t_: Translate) -> str:
+def recheck(problems: Sequence[results.Problem], t_: Translate) -> str:
     """复查: the last round's problems, shown when an inspector starts (HTML)."""
     lines = [t_("🔁 <b>Re-check</b>: problems found in the last round")]
     lines += [f"• {problem_line(p, t_)}" for p in problems]

@@ -24,6 +24,7 @@ from notices.services import Services
 from school.i18n import N_, translator
 from school.profile import InspectionItem
 from storage import groups, people
+from storage import inspection_results as results
 from storage import inspections as store
 from storage.models import GroupPurpose, InspectionRound, Person
 from storage.stats import Month
@@ -127,7 +128,7 @@ def item_line(item: InspectionItem) -> str:
     return f"{item.number}. {esc(item.text)}"
 
 
-def problem_line(problem: store.Problem, t_: Translate) -> str:
+def problem_line(problem: results.Problem, t_: Translate) -> str:
     """An 异常 with its place, note and ticket state (HTML)."""
     item = problem.item
     mark = problem.mark
@@ -148,7 +149,7 @@ def problem_line(problem: store.Problem, t_: Translate) -> str:
 # --- the 通报 and a round's detail -----------------------------------------------------------
 
 
-def render_summary(services: Services, s: store.RoundSummary, t_: Translate) -> str:
+def render_summary(services: Services, s: results.RoundSummary, t_: Translate) -> str:
     """The 通报 of a round for the staff group (HTML)."""
     r = s.round
     lines = [
@@ -183,7 +184,7 @@ def render_summary(services: Services, s: store.RoundSummary, t_: Translate) -> 
     return "\n".join(lines)
 
 
-def render_detail(services: Services, s: store.RoundSummary, t_: Translate) -> str:
+def render_detail(services: Services, s: results.RoundSummary, t_: Translate) -> str:
     """A round item by item (HTML)."""
     r = s.round
     lines = [
@@ -238,7 +239,7 @@ def continue_keyboard(round_id: int, t_: Translate) -> InlineKeyboardMarkup:
 def rounds_list(
     services: Services,
     mine: Sequence[InspectionRound],
-    summaries: Sequence[store.RoundSummary],
+    summaries: Sequence[results.RoundSummary],
     t_: Translate,
     *,
     trend_months: int | None,
@@ -363,7 +364,7 @@ async def queue_summary(session: AsyncSession, services: Services, round_: Inspe
     assert round_.id is not None
     if not await store.claim(session, round_.id, store.ANNOUNCED, services.now()):
         return False
-    s = await store.summary(session, services.profile, round_)
+    s = await results.summary(session, services.profile, round_)
     staff = await groups.group_for(session, GroupPurpose.STAFF)
     if staff is not None:
         text = render_summary(services, s, group_translator(services))
@@ -394,7 +395,7 @@ async def queue_late_completion(
 ) -> None:
     """A round finished after its 通报 went out: a short follow-up to the staff group."""
     assert round_.id is not None
-    s = await store.summary(session, services.profile, round_)
+    s = await results.summary(session, services.profile, round_)
     staff = await groups.group_for(session, GroupPurpose.STAFF)
     if staff is None:
         return
@@ -460,7 +461,7 @@ async def queue_missed_report(
     assert round_.id is not None
     if not await store.claim(session, round_.id, store.MISSED_REPORTED, services.now()):
         return
-    s = await store.summary(session, services.profile, round_)
+    s = await results.summary(session, services.profile, round_)
     for director in await people.active_directors(session):
         t_ = person_translator(services, director)
         lines = [

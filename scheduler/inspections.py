@@ -18,7 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 from actions import inspections
 from notices.services import Services
 from scheduler.jobs import JobRun, ScheduledJob
-from storage import inspections as store
+from storage import inspection_calendar as calendar
 
 CHECK_EVERY_MINUTES = 10
 CHECK_JOB = "inspections.check"
@@ -51,7 +51,7 @@ def jobs(services: Services) -> list[ScheduledJob]:
             "tell the staff group and the inspectors",
             trigger=profile.plan_trigger(plan),
             run=_opener(plan.key),
-            catch_up=store.catch_up_window(profile, plan, services.now()),
+            catch_up=calendar.catch_up_window(profile, plan, services.now()),
         )
         for plan in profile.inspection.plans
     ]

@@ -21,6 +21,7 @@ from handlers.context import HouqinApp
 from notices.services import Services
 from scheduler import jobs as schedule
 from school.clock import ManualClock
+from storage import inspection_results as results
 from storage import inspections as store
 from storage.models import (
     InspectionAssignment,
@@ -215,7 +216,7 @@ async def test_full_walk_with_a_problem_photo_and_ticket_then_recheck(
         detail = last(sandbox, team.director).shown_text
         assert ticket.number in detail and "✅" in detail and "❌" in detail
         async with services.database.transaction() as session:
-            summary = await store.summary(session, services.profile, done)
+            summary = await results.summary(session, services.profile, done)
         assert summary.problems[0].state == "fixed"
 
         clock.set(FRIDAY_1500 + timedelta(days=7))
