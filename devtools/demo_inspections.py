@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from devtools.sandbox.actors import SandboxUser
 from devtools.sandbox.models import SentMessage
-from storage import inspections as store
+from storage import inspection_calendar as calendar
 
 if TYPE_CHECKING:
     from devtools.demo import School
@@ -36,7 +36,7 @@ def _next_round_time(school: School) -> datetime:
     for _ in range(60):
         fire = profile.plan_trigger(plan).get_next_fire_time(None, moment)
         assert fire is not None
-        if store.skip_reason(profile, plan, fire.date()) is None:
+        if calendar.skip_reason(profile, plan, fire.date()) is None:
             return fire
         moment = fire + timedelta(minutes=1)
     raise LookupError("no weekly round within a year")
@@ -49,26 +49,26 @@ async def scene_weekly_round(school: School) -> None:
     school.say(f"{school.clock.now():%m-%d %H:%M} 每周小查按计划开始")
     await school.run_jobs("inspections.open.weekly")
     school.clock.advance(timedelta(minutes=10))
-    await _press(school, plumber, "ins:start:")
-    await _press(school, plumber, "ins:ok:")
-    await _press(school, plumber, "ins:area:")
+    await _press(school, plumber, "ins2:start:")
+    await _press(school, plumber, "ins2:ok:")
+    await _press(school, plumber, "ins2:area:")
     school.say("李师傅在教学楼二楼男厕发现水龙头滴水")
     school.clock.advance(timedelta(minutes=25))
-    await _press(school, plumber, "ins:bad:")
+    await _press(school, plumber, "ins2:bad:")
     await plumber.send("男厕洗手池水龙头关不紧，一直滴水")
     await plumber.send_photo()
     await plumber.send("教学楼2楼男厕")
     school.clock.advance(timedelta(minutes=15))
-    await _press(school, plumber, "ins:ok:")
+    await _press(school, plumber, "ins2:ok:")
 
 
 async def scene_results(school: School) -> None:
     """The director looks at the rounds, a round's detail and the recurring problems."""
     director = school.people["director"]
     await director.send("/inspections")
-    await _press(school, director, "ins:view:")
+    await _press(school, director, "insr1:")
     await director.send("/inspections")
-    await _press(school, director, "ins:trend:")
+    await _press(school, director, "inst1:")
 
 
 SCENES: list[tuple[str, Callable[[School], Awaitable[None]]]] = [

@@ -10,18 +10,15 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 
-from handlers import inspections as notices
+from actions import inspections
 from notices.services import Services
 from scheduler.jobs import JobRun, ScheduledJob
-from storage import inspections as store
-
-log = logging.getLogger(__name__)
+from storage import inspection_calendar as calendar
 
 CHECK_EVERY_MINUTES = 10
 CHECK_JOB = "inspections.check"
@@ -34,49 +31,14 @@ def open_job_name(plan_key: str) -> str:
 
 def _opener(plan_key: str) -> Callable[[JobRun], Awaitable[None]]:
     async def run(job: JobRun) -> None:
-        await open_plan_round(job.services, plan_key, job)
+        await inspections.open_plan_round(job.services, plan_key, job.occurrence)
 
     return run
 
 
-async def open_plan_round(services: Services, plan_key: str, job: JobRun) -> None:
-    """Open the plan's round for the job's occurrence, unless the school calendar says no."""
-    profile = services.profile
-    plan = profile.inspection_plan(plan_key)
-    day = job.occurrence.astimezone(profile.tz).date()
-    reason = store.skip_reason(profile, plan, day)
-    if reason is not None:
-        log.info("no %s round on %s (%s)", plan.key, day, reason)
-        return
-    async with services.database.transaction() as session:
-        opened = await store.open_round(
-            session, profile=profile, plan=plan, occurrence=job.occurrence, now=services.now()
-        )
-        if opened.created:
-            await notices.queue_opening(session, services, opened)
-    if opened.created:
-        log.info(
-            "opened %s round %s with %d inspectors",
-            plan.key,
-            opened.round.id,
-            len(opened.inspectors),
-        )
-
-
 async def check_rounds(job: JobRun) -> None:
     """Reminders, deadlines, 通报 and missed-round reports (each at most once per round)."""
-    services = job.services
-    now = services.now()
-    async with services.database.transaction() as session:
-        for round_ in await store.rounds_to_remind(session, services.profile, now):
-            assert round_.id is not None
-            if await store.claim(session, round_.id, store.REMINDED, now):
-                await notices.queue_reminders(session, services, round_)
-        for round_ in await store.close_overdue(session, now):
-            await notices.queue_summary(session, services, round_)
-            await notices.queue_missed_report(session, services, round_)
-        for round_ in await store.rounds_to_announce(session):
-            await notices.queue_summary(session, services, round_)
+    await inspections.check_rounds(job.services)
 
 
 def jobs(services: Services) -> list[ScheduledJob]:
@@ -89,7 +51,7 @@ def jobs(services: Services) -> list[ScheduledJob]:
             "tell the staff group and the inspectors",
             trigger=profile.plan_trigger(plan),
             run=_opener(plan.key),
-            catch_up=store.catch_up_window(profile, plan, services.now()),
+            catch_up=calendar.catch_up_window(profile, plan, services.now()),
         )
         for plan in profile.inspection.plans
     ]

@@ -7,14 +7,16 @@ progress survives a restart: the walk simply continues with the first unmarked i
 
 Round status: open → completed (every item marked) or → closed (the deadline passed first;
 the remaining items can still be marked late, which completes the round late).
+
+A round's results (summaries, problems and their tickets, trends) are in
+storage.inspection_results; when rounds open and are due in storage.inspection_calendar.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
 from typing import Any
 
 from sqlalchemy import update
@@ -23,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from school.profile import InspectionItem, InspectionPlan, SchoolProfile
 from storage.database import insert_on_conflict
+from storage.inspection_calendar import deadline_for, reminder_at
 from storage.models import (
     InspectionAssignment,
     InspectionMark,
@@ -30,7 +33,6 @@ from storage.models import (
     Person,
     Role,
     Ticket,
-    TicketStatus,
 )
 from storage.stats import InspectionStats, Month
 
@@ -39,6 +41,7 @@ COMPLETED = "completed"
 CLOSED = "closed"
 
 DIRECTOR_POST = "director"  # directors have no post_key; they hold this post if the profile has it
+MAX_ID = 2**31 - 1  # ids are INTEGER columns (32 bits on PostgreSQL)
 NOTE_LIMIT = 500
 PLACE_LIMIT = 200
 
@@ -47,56 +50,6 @@ REMINDED = "reminded_at"
 ANNOUNCED = "announced_at"
 MISSED_REPORTED = "missed_reported_at"
 _CLAIMABLE = {REMINDED, ANNOUNCED, MISSED_REPORTED}
-
-
-# --- the calendar and times ------------------------------------------------------------------
-
-
-def skip_reason(profile: SchoolProfile, plan: InspectionPlan, day: date) -> str | None:
-    """Why no round opens on this school day ("holiday", "weekend", "vacation"), or None."""
-    calendar = profile.calendar
-    if calendar.is_holiday(day):
-        return "holiday"
-    if calendar.is_vacation(day) and not plan.run_in_vacation:
-        return "vacation"
-    if not calendar.is_working_day(day):
-        return "vacation" if calendar.is_vacation(day) else "weekend"
-    return None
-
-
-def deadline_for(profile: SchoolProfile, plan: InspectionPlan, start: datetime) -> datetime:
-    """When a round of `plan` opened at `start` is due (aware; school-time rules)."""
-    local = start.astimezone(profile.tz)
-    if isinstance(plan.deadline, time):
-        due = plan.deadline_at(local)
-        if due <= local:  # a deadline before the start time means the next day
-            due += timedelta(days=1)
-        return due
-    if plan.deadline.is_working:
-        return profile.add_working_time(local, plan.deadline)
-    return plan.deadline_at(local)
-
-
-def reminder_at(plan: InspectionPlan, round_: InspectionRound) -> datetime:
-    """When unfinished inspectors are reminded: `remind_before` the deadline.
-
-    When that would be at or before the opening (a monthly round with remind_before = 1d),
-    the reminder goes halfway between opening and deadline instead.
-    """
-    before = plan.remind_before.timedelta or timedelta(hours=1)
-    at = round_.deadline_at - before
-    if at <= round_.opened_at:
-        at = round_.opened_at + (round_.deadline_at - round_.opened_at) / 2
-    return at
-
-
-def catch_up_window(profile: SchoolProfile, plan: InspectionPlan, now: datetime) -> timedelta:
-    """How late a missed opening may still be caught up: until the round's deadline."""
-    fire = profile.plan_trigger(plan).get_next_fire_time(None, now)
-    if fire is None:
-        return timedelta(hours=1)
-    window = deadline_for(profile, plan, fire) - fire
-    return max(window, timedelta(minutes=10))
 
 
 # --- lookups ---------------------------------------------------------------------------------
@@ -157,7 +110,9 @@ async def inspectors_for(
 
 
 async def get_round(session: AsyncSession, round_id: int) -> InspectionRound | None:
-    """The round with this id."""
+    """The round with this id (None for an id no row can have: a forged button's)."""
+    if not 0 < round_id <= MAX_ID:
+        return None
     return await session.get(InspectionRound, round_id)
 
 
@@ -586,160 +541,15 @@ async def rounds_to_announce(session: AsyncSession) -> list[InspectionRound]:
     return list((await session.exec(query.order_by(col(InspectionRound.id)))).all())
 
 
-# --- summaries -------------------------------------------------------------------------------
+# --- the appraisal's figures -----------------------------------------------------------------
 
 
-def fixed_label(ticket: Ticket | None) -> str:
-    """ "fixed" (已整改), "dropped" (ticket rejected/cancelled) or "open" (待整改)."""
-    if ticket is None:
-        return "open"
-    if ticket.status == TicketStatus.CLOSED:
-        return "fixed"
-    if ticket.status in (TicketStatus.REJECTED, TicketStatus.CANCELLED):
-        return "dropped"
-    return "open"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """An 异常 with its item, the mark, and the repair ticket behind it."""
-
-    item: InspectionItem | None
-    mark: InspectionMark
-    ticket: Ticket | None
-
-    @property
-    def state(self) -> str:
-        return fixed_label(self.ticket)
-
-
-@dataclass
-class RoundSummary:
-    """Everything the 通报 and the detail view show about a round."""
-
-    round: InspectionRound
-    plan_name: str
-    items: list[InspectionItem]
-    marks: dict[str, InspectionMark]
-    problems: list[Problem]
-    inspectors: list[Person]
-    markers: dict[int, Person] = field(default_factory=dict)
-
-    @property
-    def checked(self) -> int:
-        return sum(1 for item in self.items if item.key in self.marks)
-
-    @property
-    def ok_count(self) -> int:
-        return sum(1 for item in self.items if item.key in self.marks and self.marks[item.key].ok)
-
-    @property
-    def unchecked(self) -> list[InspectionItem]:
-        return [item for item in self.items if item.key not in self.marks]
-
-    def problem_for(self, item_key: str) -> Problem | None:
-        return next((p for p in self.problems if p.mark.item_key == item_key), None)
-
-
-async def _tickets(session: AsyncSession, ids: set[int]) -> dict[int, Ticket]:
-    if not ids:
-        return {}
-    query = select(Ticket).where(col(Ticket.id).in_(ids))
-    return {t.id: t for t in (await session.exec(query)).all() if t.id is not None}
-
-
-async def summary(
-    session: AsyncSession, profile: SchoolProfile, round_: InspectionRound
-) -> RoundSummary:
-    """The round's results: marks, problems with their tickets, inspectors and who marked."""
-    assert round_.id is not None
-    walk = await progress(session, profile, round_)
-    marks = walk.marks
-    tickets = await _tickets(session, {m.ticket_id for m in marks.values() if m.ticket_id})
-    problems = [
-        Problem(item_or_none(profile, key), mark, tickets.get(mark.ticket_id or 0))
-        for key, mark in marks.items()
-        if not mark.ok
-    ]
-    order = {item.key: item.number for item in walk.items}
-    problems.sort(key=lambda p: order.get(p.mark.item_key, 999))
-    inspectors = await inspectors_of(session, round_.id)
-    marker_ids = {m.marked_by_id for m in marks.values()}
-    known = {p.id: p for p in inspectors if p.id is not None}
-    missing = marker_ids - set(known)
-    if missing:
-        extra = await session.exec(select(Person).where(col(Person.id).in_(missing)))
-        known.update({p.id: p for p in extra.all() if p.id is not None})
-    markers = {pid: known[pid] for pid in marker_ids if pid in known}
-    return RoundSummary(
-        round=round_,
-        plan_name=plan_name(profile, round_),
-        items=walk.items,
-        marks=marks,
-        problems=problems,
-        inspectors=inspectors,
-        markers=markers,
-    )
-
-
-async def previous_round(session: AsyncSession, round_: InspectionRound) -> InspectionRound | None:
-    """The round of the same plan before this one."""
-    query = (
-        select(InspectionRound)
-        .where(
-            InspectionRound.plan_key == round_.plan_key,
-            col(InspectionRound.occurrence) < round_.occurrence,
-        )
-        .order_by(col(InspectionRound.occurrence).desc())
-        .limit(1)
-    )
-    return (await session.exec(query)).first()
-
-
-async def previous_problems(
-    session: AsyncSession, profile: SchoolProfile, round_: InspectionRound
-) -> list[Problem]:
-    """复查: the previous round's 异常 for this round's items, each with its ticket's state."""
-    before = await previous_round(session, round_)
-    if before is None:
-        return []
-    keys = {item.key for item in items_of(profile, round_)}
-    earlier = await summary(session, profile, before)
-    return [p for p in earlier.problems if p.mark.item_key in keys]
-
-
-# --- trends and the appraisal ----------------------------------------------------------------
-
-
-def _month_bounds(month: Month, profile: SchoolProfile) -> tuple[datetime, datetime]:
+def month_bounds(month: Month, profile: SchoolProfile) -> tuple[datetime, datetime]:
+    """A month's start and end (UTC) in school time."""
     tz = profile.tz
     start = datetime.combine(month.first_day, time(0), tzinfo=tz)
     end = datetime.combine(month.next().first_day, time(0), tzinfo=tz)
     return start.astimezone(UTC), end.astimezone(UTC)
-
-
-async def item_trend(
-    session: AsyncSession, profile: SchoolProfile, months: Sequence[Month]
-) -> dict[str, dict[Month, tuple[int, int]]]:
-    """Per item and month: (异常 count, times checked), over the given months (school time)."""
-    if not months:
-        return {}
-    start, _ = _month_bounds(min(months), profile)
-    _, end = _month_bounds(max(months), profile)
-    query = (
-        select(InspectionMark.item_key, InspectionMark.ok, InspectionRound.occurrence)
-        .join(InspectionRound, col(InspectionRound.id) == col(InspectionMark.round_id))
-        .where(col(InspectionRound.occurrence) >= start, col(InspectionRound.occurrence) < end)
-    )
-    wanted = set(months)
-    trend: dict[str, dict[Month, tuple[int, int]]] = defaultdict(dict)
-    for item_key, ok, occurrence in (await session.exec(query)).all():
-        month = Month.of(occurrence.astimezone(profile.tz).date())
-        if month not in wanted:
-            continue
-        failed, checked = trend[item_key].get(month, (0, 0))
-        trend[item_key][month] = (failed + (0 if ok else 1), checked + 1)
-    return dict(trend)
 
 
 async def month_stats(
@@ -752,7 +562,7 @@ async def month_stats(
     after it; missed when the round is past its deadline (closed) and the assignment is not
     finished. Rounds still open count as assigned only.
     """
-    start, end = _month_bounds(month, profile)
+    start, end = month_bounds(month, profile)
     query = (
         select(
             InspectionAssignment.person_id,

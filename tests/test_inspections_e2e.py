@@ -21,6 +21,7 @@ from handlers.context import HouqinApp
 from notices.services import Services
 from scheduler import jobs as schedule
 from school.clock import ManualClock
+from storage import inspection_results as results
 from storage import inspections as store
 from storage.models import (
     InspectionAssignment,
@@ -115,7 +116,7 @@ async def open_weekly(sandbox: BotApiSandbox, application: HouqinApp, clock: Man
 
 
 async def mark_ok(sandbox: BotApiSandbox, user: SandboxUser, rid: int, item: str) -> None:
-    await press(sandbox, user, last(sandbox, user), f"ins:ok:{rid}:{item}")
+    await press(sandbox, user, last(sandbox, user), f"ins2:ok:{rid}:{item}")
 
 
 async def test_weekly_round_opens_on_schedule_not_on_a_holiday(
@@ -131,7 +132,7 @@ async def test_weekly_round_opens_on_schedule_not_on_a_holiday(
         for inspector in (team.plumber, team.fixer):
             opening = last(sandbox, inspector)
             assert "每周小查" in opening.shown_text
-            by_data(opening, f"ins:start:{rid}")
+            by_data(opening, f"ins2:start:{rid}:")
         assert "每周小查" not in last(sandbox, team.director).shown_text
         clock.advance(timedelta(minutes=20))
         assert await run(application, WEEKLY) == []  # the same occurrence never opens twice
@@ -152,23 +153,23 @@ async def test_full_walk_with_a_problem_photo_and_ticket_then_recheck(
         rid = await open_weekly(sandbox, application, clock)
         plumber = team.plumber
         clock.advance(timedelta(minutes=30))
-        await press(sandbox, plumber, last(sandbox, plumber), f"ins:start:{rid}")
+        await press(sandbox, plumber, last(sandbox, plumber), f"ins2:start:{rid}:")
         first = last(sandbox, plumber)
         assert "1/7" in first.shown_text and WEEKLY_ITEMS[0] in first.shown_text
         await mark_ok(sandbox, plumber, rid, "lights_off")
         assert WEEKLY_ITEMS[1] in last(sandbox, plumber).shown_text
         # 本区域全部正常: items 2-5 of 教室/办公室 at once
-        await press(sandbox, plumber, last(sandbox, plumber), f"ins:area:{rid}:ac_temperature")
+        await press(sandbox, plumber, last(sandbox, plumber), f"ins2:area:{rid}:ac_temperature")
         item6 = last(sandbox, plumber)
         assert WEEKLY_ITEMS[5] in item6.shown_text and "6/7" in item6.shown_text
-        await press(sandbox, plumber, item6, f"ins:bad:{rid}:taps")
+        await press(sandbox, plumber, item6, f"ins2:bad:{rid}:taps")
         await plumber.send_sticker()  # not a description
         await plumber.send("x" * 600)  # too long: refused, nothing saved
         await plumber.send("二楼男厕水龙头一直滴水")
         await plumber.send("no photo, just text")  # a photo (or skip) is expected
         await plumber.send_photo()
         place_prompt = last(sandbox, plumber)
-        by_data(place_prompt, f"ins:pl:{rid}:teaching")
+        by_data(place_prompt, f"ins2:pl:{rid}:teaching")
         async with services.database.transaction() as session:
             assert (await session.exec(select(InspectionMark))).all().__len__() == 5
         await plumber.send("教学楼2楼男厕")
@@ -211,25 +212,25 @@ async def test_full_walk_with_a_problem_photo_and_ticket_then_recheck(
         await team.director.send("/inspections")
         listing = last(sandbox, team.director)
         assert "每周小查" in listing.shown_text
-        await press(sandbox, team.director, listing, f"ins:view:{rid}")
+        await press(sandbox, team.director, listing, f"insr1:{rid}")
         detail = last(sandbox, team.director).shown_text
         assert ticket.number in detail and "✅" in detail and "❌" in detail
         async with services.database.transaction() as session:
-            summary = await store.summary(session, services.profile, done)
+            summary = await results.summary(session, services.profile, done)
         assert summary.problems[0].state == "fixed"
 
         clock.set(FRIDAY_1500 + timedelta(days=7))
         assert await run(application, WEEKLY) == [WEEKLY]
         await sandbox.settle()
         next_round = max(r.id or 0 for r in await rounds(services))
-        await press(sandbox, team.fixer, last(sandbox, team.fixer), f"ins:start:{next_round}")
+        await press(sandbox, team.fixer, last(sandbox, team.fixer), f"ins2:start:{next_round}:")
         texts = [m.shown_text for m in sandbox.messages(team.fixer.private_chat_id)[-2:]]
         assert "水龙头" in texts[0] and ticket.number in texts[0]  # 复查 at the start
         assert "1/7" in texts[1]
 
         # The trend shows how often 水龙头 failed per month.
         await team.director.send("/inspections")
-        await press(sandbox, team.director, last(sandbox, team.director), "ins:trend:")
+        await press(sandbox, team.director, last(sandbox, team.director), "inst1:")
         trend_text = last(sandbox, team.director).shown_text
         assert "水龙头" in trend_text and "2026-11: 1/1" in trend_text
 
@@ -241,23 +242,23 @@ async def test_pause_and_resume_across_a_restart(
         team = await crew(sandbox, services)
         rid = await open_weekly(sandbox, application, clock)
         plumber = team.plumber
-        await press(sandbox, plumber, last(sandbox, plumber), f"ins:start:{rid}")
+        await press(sandbox, plumber, last(sandbox, plumber), f"ins2:start:{rid}:")
         await mark_ok(sandbox, plumber, rid, "lights_off")
         await mark_ok(sandbox, plumber, rid, "ac_temperature")
-        await press(sandbox, plumber, last(sandbox, plumber), f"ins:pause:{rid}")
+        await press(sandbox, plumber, last(sandbox, plumber), f"ins2:pause:{rid}:")
         paused = last(sandbox, plumber)
         assert "2/7" in paused.shown_text
 
     async with running_bot(services, sandbox):
-        await press(sandbox, plumber, paused, f"ins:start:{rid}")
+        await press(sandbox, plumber, paused, f"ins2:start:{rid}:")
         resumed = last(sandbox, plumber)
         assert "3/7" in resumed.shown_text and WEEKLY_ITEMS[2] in resumed.shown_text
-        await press(sandbox, plumber, resumed, f"ins:bad:{rid}:devices_off")
+        await press(sandbox, plumber, resumed, f"ins2:bad:{rid}:devices_off")
         await plumber.send("投影仪没关")
 
     async with running_bot(services, sandbox):  # a restart in the middle of the 异常 form
-        await press(sandbox, plumber, last(sandbox, plumber), f"ins:skip:{rid}")
-        await press(sandbox, plumber, last(sandbox, plumber), f"ins:pl:{rid}:lab")
+        await press(sandbox, plumber, last(sandbox, plumber), f"ins2:skip:{rid}:")
+        await press(sandbox, plumber, last(sandbox, plumber), f"ins2:pl:{rid}:lab")
         assert WEEKLY_ITEMS[3] in last(sandbox, plumber).shown_text
         async with services.database.transaction() as session:
             mark = (
@@ -269,7 +270,7 @@ async def test_pause_and_resume_across_a_restart(
         assert mark.photo_file_id is None and mark.ticket_id is not None
         # /inspections offers to continue the unfinished round
         await plumber.send("/inspections")
-        await press(sandbox, plumber, last(sandbox, plumber), f"ins:start:{rid}")
+        await press(sandbox, plumber, last(sandbox, plumber), f"ins2:start:{rid}:")
         assert "4/7" in last(sandbox, plumber).shown_text
 
 
@@ -290,12 +291,12 @@ async def test_joint_round_with_two_inspectors(
             inspectors = {p.name for p in await store.inspectors_of(session, rid)}
         assert inspectors == {"张主任", "李师傅", "赵师傅", "周师傅"}
         director, plumber = team.director, team.plumber
-        await press(sandbox, director, last(sandbox, director), f"ins:start:{rid}")
-        await press(sandbox, plumber, last(sandbox, plumber), f"ins:start:{rid}")
+        await press(sandbox, director, last(sandbox, director), f"ins2:start:{rid}:")
+        await press(sandbox, plumber, last(sandbox, plumber), f"ins2:start:{rid}:")
         director_item = last(sandbox, director)
         plumber_item = last(sandbox, plumber)
-        await press(sandbox, director, director_item, f"ins:ok:{rid}:lights_off")
-        answer = await press(sandbox, plumber, plumber_item, f"ins:ok:{rid}:lights_off")
+        await press(sandbox, director, director_item, f"ins2:ok:{rid}:lights_off")
+        answer = await press(sandbox, plumber, plumber_item, f"ins2:ok:{rid}:lights_off")
         assert answer is not None and answer.text  # marked already by the director
         assert "张主任" in last(sandbox, plumber).shown_text
         # They share the rest: area by area, each from their own chat.
@@ -306,9 +307,9 @@ async def test_joint_round_with_two_inspectors(
             if not message.inline_keyboard:
                 break
             try:
-                await press(sandbox, user, message, f"ins:area:{rid}:")
+                await press(sandbox, user, message, f"ins2:area:{rid}:")
             except LookupError:
-                await press(sandbox, user, message, f"ins:ok:{rid}:")
+                await press(sandbox, user, message, f"ins2:ok:{rid}:")
         async with services.database.transaction() as session:
             done = await store.get_round(session, rid)
             marks = await store.marks_of(session, rid)
@@ -324,7 +325,7 @@ async def test_joint_round_with_two_inspectors(
         await teacher.send("/inspections")
         assert "每月联查" not in last(sandbox, teacher).shown_text
         guard_message = last(sandbox, guard)
-        answer = await press(sandbox, guard, guard_message, f"ins:start:{rid}")
+        answer = await press(sandbox, guard, guard_message, f"ins2:start:{rid}:")
         assert answer is not None and answer.text  # the round is completed
         clock.set(datetime(2026, 11, 26, 18, 0, tzinfo=SCHOOL_TZ))
         await run(application, CHECK)
@@ -341,7 +342,7 @@ async def test_reminder_summary_and_missed_round_report(
         team = await crew(sandbox, services)
         rid = await open_weekly(sandbox, application, clock)
         plumber = team.plumber
-        await press(sandbox, plumber, last(sandbox, plumber), f"ins:start:{rid}")
+        await press(sandbox, plumber, last(sandbox, plumber), f"ins2:start:{rid}:")
         await mark_ok(sandbox, plumber, rid, "lights_off")
         clock.set(FRIDAY_1500.replace(hour=16, minute=50))
         await run(application, CHECK)
@@ -354,7 +355,7 @@ async def test_reminder_summary_and_missed_round_report(
         for inspector in (plumber, team.fixer):
             reminder = last(sandbox, inspector)
             assert "18:00" in reminder.shown_text and "1/7" in reminder.shown_text
-            by_data(reminder, f"ins:start:{rid}")
+            by_data(reminder, f"ins2:start:{rid}:")
         clock.set(FRIDAY_1500.replace(hour=17, minute=10))
         mark = sandbox.mark()
         await run(application, CHECK)
@@ -376,10 +377,10 @@ async def test_reminder_summary_and_missed_round_report(
         assert sandbox.bot_messages_since(mark) == []  # reported once
 
         # Finished late: a short follow-up, and the month's figures say "late".
-        await press(sandbox, plumber, missed_or_reminder(sandbox, plumber), f"ins:start:{rid}")
+        await press(sandbox, plumber, missed_or_reminder(sandbox, plumber), f"ins2:start:{rid}:")
         for _ in range(6):
             message = last(sandbox, plumber)
-            await press(sandbox, plumber, message, f"ins:ok:{rid}:")
+            await press(sandbox, plumber, message, f"ins2:ok:{rid}:")
         follow_up = sandbox.last_message(team.staff_group.id).shown_text
         assert "每周小查" in follow_up and follow_up != report
         async with services.database.transaction() as session:
@@ -398,7 +399,7 @@ def missed_or_reminder(sandbox: BotApiSandbox, user: SandboxUser) -> SentMessage
     for message in reversed(sandbox.messages(user.private_chat_id, from_bot=True)):
         current = sandbox._messages.get((message.chat_id, message.message_id), message)
         if any(
-            "ins:start:" in str(b.get("callback_data")) for r in current.inline_keyboard for b in r
+            "ins2:start:" in str(b.get("callback_data")) for r in current.inline_keyboard for b in r
         ):
             return current
     raise LookupError("no continue button")

@@ -7,6 +7,8 @@ from datetime import date, datetime, timedelta
 from sqlmodel import select
 
 from school.profile import SchoolProfile
+from storage import inspection_calendar as calendar
+from storage import inspection_results as results
 from storage import inspections as store
 from storage.database import Database
 from storage.models import InspectionAssignment, InspectionRound, Person, Role
@@ -41,34 +43,36 @@ async def _people(database: Database) -> dict[str, Person]:
 
 def test_calendar_decides_whether_a_round_opens(profile: SchoolProfile) -> None:
     weekly = profile.inspection_plan("weekly")
-    assert store.skip_reason(profile, weekly, date(2026, 11, 27)) is None
-    assert store.skip_reason(profile, weekly, date(2027, 1, 1)) == "holiday"
-    assert store.skip_reason(profile, weekly, date(2026, 7, 17)) == "vacation"
-    assert store.skip_reason(profile, weekly, date(2026, 11, 28)) == "weekend"
+    assert calendar.skip_reason(profile, weekly, date(2026, 11, 27)) is None
+    assert calendar.skip_reason(profile, weekly, date(2027, 1, 1)) == "holiday"
+    assert calendar.skip_reason(profile, weekly, date(2026, 7, 17)) == "vacation"
+    assert calendar.skip_reason(profile, weekly, date(2026, 11, 28)) == "weekend"
     summer = weekly.model_copy(update={"run_in_vacation": True})
-    assert store.skip_reason(profile, summer, date(2026, 7, 17)) is None
+    assert calendar.skip_reason(profile, summer, date(2026, 7, 17)) is None
 
 
 def test_deadline_reminder_and_catch_up(profile: SchoolProfile) -> None:
     weekly = profile.inspection_plan("weekly")
     monthly = profile.inspection_plan("monthly")
-    due = store.deadline_for(profile, weekly, FRIDAY)
+    due = calendar.deadline_for(profile, weekly, FRIDAY)
     assert due == FRIDAY.replace(hour=18)
-    assert store.catch_up_window(profile, weekly, FRIDAY - timedelta(days=1)) == timedelta(hours=3)
+    assert calendar.catch_up_window(profile, weekly, FRIDAY - timedelta(days=1)) == timedelta(
+        hours=3
+    )
     round_ = InspectionRound(
         plan_key="weekly", occurrence=FRIDAY, opened_at=FRIDAY, deadline_at=due, status="open"
     )
-    assert store.reminder_at(weekly, round_) == FRIDAY.replace(hour=17)
+    assert calendar.reminder_at(weekly, round_) == FRIDAY.replace(hour=17)
     thursday = datetime(2026, 11, 26, 14, 0, tzinfo=SCHOOL_TZ)
     joint = InspectionRound(
         plan_key="monthly",
         occurrence=thursday,
         opened_at=thursday,
-        deadline_at=store.deadline_for(profile, monthly, thursday),
+        deadline_at=calendar.deadline_for(profile, monthly, thursday),
         status="open",
     )
     # remind_before = 1d is longer than the round: remind halfway instead of at the opening.
-    assert store.reminder_at(monthly, joint) == thursday.replace(hour=15, minute=45)
+    assert calendar.reminder_at(monthly, joint) == thursday.replace(hour=15, minute=45)
 
 
 async def test_a_round_opens_once_with_its_inspectors(
@@ -133,7 +137,7 @@ async def test_marks_are_made_once_and_the_last_completes_the_round(
         round_ = await store.get_round(session, rid)
         assert round_ is not None and round_.status == store.COMPLETED
         assert round_.completed_at == later
-        summary = await store.summary(session, profile, round_)
+        summary = await results.summary(session, profile, round_)
     assert summary.checked == 7 and summary.ok_count == 7 and not summary.unchecked
     assert set(summary.markers) == {li.id, zhao.id}
     async with database.transaction() as session:
@@ -193,5 +197,5 @@ async def test_trend_counts_problems_per_item_and_month(
                 session, profile=profile, round_id=opened.round.id, item_key="lights_off",
                 person=inspector, ok=ok, now=NOW,
             )  # fmt: skip
-        trend = await store.item_trend(session, profile, [Month(2026, 10), Month(2026, 11)])
+        trend = await results.item_trend(session, profile, [Month(2026, 10), Month(2026, 11)])
     assert trend == {"lights_off": {Month(2026, 11): (1, 3)}}

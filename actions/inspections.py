@@ -1,0 +1,315 @@
+"""Use cases of the inspections feature (检查), each one transaction with its notices:
+open a round, the check job's reminders / deadlines / 通报, start or resume a walk, mark an
+item 正常 (or a whole area), mark it 异常 (a repair ticket with its card), pause.
+
+Called by the walk's handlers and the jobs alike; they answer the person acting with what
+these return.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from notices import inspections as notices
+from notices.services import Services
+from school.profile import InspectionItem
+from storage import inspection_calendar as calendar
+from storage import inspection_results as results
+from storage import inspections as store
+from storage import people
+from storage.models import InspectionRound, Person, Ticket
+from storage.stats import Month
+
+log = logging.getLogger(__name__)
+
+# Queues a new repair ticket's card in the caller's transaction (the repairs feature's notice).
+QueueTicketCard = Callable[[AsyncSession, Services, Ticket], Awaitable[None]]
+
+
+class Refusal(StrEnum):
+    """Why a person may not mark a round (or an item of it)."""
+
+    NO_ROUND = "no_round"
+    NOT_INSPECTOR = "not_inspector"
+    COMPLETED = "completed"
+    NO_ITEM = "no_item"  # not (or no longer) on the round's checklist
+
+
+# --- opening and the check job ---------------------------------------------------------------
+
+
+async def open_plan_round(
+    services: Services, plan_key: str, occurrence: datetime
+) -> store.OpenedRound | None:
+    """Open the plan's round for a scheduled occurrence unless the school calendar says no;
+    tell the staff group and each inspector. None when no round opens that day."""
+    profile = services.profile
+    plan = profile.inspection_plan(plan_key)
+    day = occurrence.astimezone(profile.tz).date()
+    reason = calendar.skip_reason(profile, plan, day)
+    if reason is not None:
+        log.info("no %s round on %s (%s)", plan.key, day, reason)
+        return None
+    async with services.database.transaction() as session:
+        opened = await store.open_round(
+            session, profile=profile, plan=plan, occurrence=occurrence, now=services.now()
+        )
+        if opened.created:
+            await notices.queue_opening(session, services, opened)
+    if opened.created:
+        log.info(
+            "opened %s round %s with %d inspectors",
+            plan.key,
+            opened.round.id,
+            len(opened.inspectors),
+        )
+    return opened
+
+
+async def check_rounds(services: Services) -> None:
+    """Reminders before the deadline; at the deadline the round is closed, its 通报 published
+    and the director told it was missed; completed rounds not yet announced are announced
+    (each at most once per round)."""
+    now = services.now()
+    async with services.database.transaction() as session:
+        for round_ in await store.rounds_to_remind(session, services.profile, now):
+            assert round_.id is not None
+            if await store.claim(session, round_.id, store.REMINDED, now):
+                await notices.queue_reminders(session, services, round_)
+        for round_ in await store.close_overdue(session, now):
+            await notices.queue_summary(session, services, round_)
+            await notices.queue_missed_report(session, services, round_)
+        for round_ in await store.rounds_to_announce(session):
+            await notices.queue_summary(session, services, round_)
+
+
+async def _announce_if_completed(
+    session: AsyncSession, services: Services, round_: InspectionRound, completed_now: bool
+) -> None:
+    """After a mark: the round's 通报 when it just completed (or a late follow-up)."""
+    if not completed_now:
+        return
+    if round_.announced_at is None:
+        await notices.queue_summary(session, services, round_)
+    else:
+        await notices.queue_late_completion(session, services, round_)
+
+
+# --- the walk --------------------------------------------------------------------------------
+
+
+async def round_to_mark(
+    services: Services, round_id: int, person: Person
+) -> InspectionRound | Refusal:
+    """The round when the person may mark it now, or why not."""
+    assert person.id is not None
+    async with services.database.reading() as session:
+        round_ = await store.get_round(session, round_id)
+        if round_ is None:
+            return Refusal.NO_ROUND
+        if not await store.is_inspector(session, round_id, person.id):
+            return Refusal.NOT_INSPECTOR
+    if round_.status == store.COMPLETED:
+        return Refusal.COMPLETED
+    return round_
+
+
+def checklist_item(services: Services, round_: InspectionRound, key: str) -> InspectionItem | None:
+    """The item of the round's checklist with this key (None: not on it, or forged)."""
+    return next((i for i in store.items_of(services.profile, round_) if i.key == key), None)
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a round's walk stands: the next item (None: all marked) and the last round's
+    problem with it."""
+
+    round: InspectionRound
+    walk: store.Progress
+    item: InspectionItem | None
+    previous: results.Problem | None
+
+
+async def position(services: Services, round_id: int) -> Position | None:
+    """The round's next unmarked item (None when the round does not exist)."""
+    async with services.database.reading() as session:
+        round_ = await store.get_round(session, round_id)
+        if round_ is None:
+            return None
+        walk = await store.progress(session, services.profile, round_)
+        item = walk.next_item
+        previous = None
+        if item is not None:
+            earlier = await results.previous_problems(session, services.profile, round_)
+            previous = next((p for p in earlier if p.mark.item_key == item.key), None)
+    return Position(round_, walk, item, previous)
+
+
+async def start(services: Services, round_id: int, person: Person) -> list[results.Problem]:
+    """开始检查: the previous round's problems to re-check (复查), when this inspector has not
+    started yet."""
+    async with services.database.reading() as session:
+        round_ = await store.get_round(session, round_id)
+        if round_ is None:
+            return []
+        assignment = next(
+            (a for a in await store.assignments_of(session, round_id) if a.person_id == person.id),
+            None,
+        )
+        if assignment is None or assignment.started_at is not None:
+            return []
+        return await results.previous_problems(session, services.profile, round_)
+
+
+@dataclass
+class Marked:
+    """What marking did: how many items this call marked (0: somebody was first), who was
+    first, the 异常's repair ticket."""
+
+    count: int
+    first_by: Person | None = None
+    ticket: Ticket | None = None
+    completed: bool = field(default=False)
+
+
+async def mark_ok(
+    services: Services, round_id: int, item: InspectionItem, person: Person, *, whole_area: bool
+) -> Marked:
+    """正常 on an item, or 本区域全部正常 on its area; the 通报 when the round completes."""
+    async with services.database.transaction() as session:
+        if whole_area:
+            count, completed = await store.mark_area_ok(
+                session,
+                profile=services.profile,
+                round_id=round_id,
+                area=item.area,
+                person=person,
+                now=services.now(),
+            )
+            round_ = await store.get_round(session, round_id)
+            assert round_ is not None
+            marked = Marked(count, completed=completed)
+        else:
+            result = await store.record_mark(
+                session,
+                profile=services.profile,
+                round_id=round_id,
+                item_key=item.key,
+                person=person,
+                ok=True,
+                now=services.now(),
+            )
+            round_ = result.round
+            marked = Marked(int(result.created), completed=result.completed_now)
+            if not result.created:
+                marked.first_by = await people.get_person(session, result.mark.marked_by_id)
+        await _announce_if_completed(session, services, round_, marked.completed)
+    return marked
+
+
+async def is_marked(services: Services, round_id: int, item_key: str) -> bool:
+    """Whether the item of the round is marked already."""
+    async with services.database.reading() as session:
+        round_ = await store.get_round(session, round_id)
+        if round_ is None:
+            return False
+        walk = await store.progress(session, services.profile, round_)
+    return item_key in walk.marks
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An 异常 as the inspector gave it."""
+
+    note: str
+    photo_file_id: str | None
+    place: str | None  # typed, or the building's label; None: the plan's whole area
+    building_key: str | None
+
+
+async def mark_problem(
+    services: Services,
+    round_id: int,
+    item: InspectionItem,
+    person: Person,
+    problem: Problem,
+    *,
+    queue_ticket_card: QueueTicketCard,
+) -> Marked:
+    """异常: the mark and its repair ticket (待整改) in one transaction with the ticket's card
+    and, when the round completes, its 通报. The caller publishes the card after the commit."""
+    async with services.database.transaction() as session:
+        result = await store.record_mark(
+            session,
+            profile=services.profile,
+            round_id=round_id,
+            item_key=item.key,
+            person=person,
+            ok=False,
+            now=services.now(),
+            note=problem.note,
+            place_detail=problem.place,
+            photo_file_id=problem.photo_file_id,
+            building_key=problem.building_key,
+        )
+        marked = Marked(int(result.created), ticket=result.ticket, completed=result.completed_now)
+        if result.created and result.ticket is not None:
+            # The card is queued with the mark and its ticket: a crash after the commit
+            # still posts it, once, at the next start.
+            await queue_ticket_card(session, services, result.ticket)
+        if not result.created:
+            marked.first_by = await people.get_person(session, result.mark.marked_by_id)
+        await _announce_if_completed(session, services, result.round, marked.completed)
+    return marked
+
+
+async def progress(services: Services, round_id: int) -> store.Progress | None:
+    """暂停: where the round's walk stands (marks are saved as they are made)."""
+    async with services.database.reading() as session:
+        round_ = await store.get_round(session, round_id)
+        return await store.progress(session, services.profile, round_) if round_ else None
+
+
+# --- /inspections ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Overview:
+    """A person's unfinished rounds and the recent rounds with their results."""
+
+    mine: list[InspectionRound]
+    recent: list[results.RoundSummary]
+
+
+async def overview(services: Services, person_id: int, *, recent: int) -> Overview:
+    """What /inspections shows."""
+    async with services.database.reading() as session:
+        mine = await store.rounds_of_person(session, person_id)
+        rounds = await store.recent_rounds(session, limit=recent)
+        summaries = [await results.summary(session, services.profile, r) for r in rounds]
+    return Overview(mine, summaries)
+
+
+async def round_summary(services: Services, round_id: int) -> results.RoundSummary | None:
+    """A round's results (None when it does not exist)."""
+    async with services.database.reading() as session:
+        round_ = await store.get_round(session, round_id)
+        return await results.summary(session, services.profile, round_) if round_ else None
+
+
+async def item_trend(
+    services: Services, months: int
+) -> tuple[list[Month], dict[str, dict[Month, tuple[int, int]]]]:
+    """How often each item failed per month over the last `months` months (school time)."""
+    month = Month.of(services.local_now().date())
+    wanted = [month]
+    for _n in range(months - 1):
+        wanted.insert(0, wanted[0].previous())
+    async with services.database.reading() as session:
+        return wanted, await results.item_trend(session, services.profile, wanted)
