@@ -1,7 +1,8 @@
 """Appraisal (考评): /myscore, /rate, /bonus, /deduct, /incident, /appraisal and /export.
 
-Thin handlers: the rules live in storage.appraisal, publishing in scheduler.appraisal and the
-workbook in bot.appraisal_export. Every command and button checks the role on the server.
+Thin handlers: the rules live in storage.appraisal, publishing in actions.appraisal, the texts
+in notices.appraisal and the workbook in notices.appraisal_export. Every command and button
+checks the role on the server.
 """
 
 from __future__ import annotations
@@ -24,16 +25,16 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from actions import appraisal as actions
 from handlers.common import private_chat, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
 from handlers.forms import Form
 from handlers.menu import menu_filter
+from notices.appraisal import breakdown_text, chart_png, period_label, ranking_text
 from notices.appraisal_export import appraisal_workbook, export_filename
 from notices.render import button, esc, keyboard, split_text
-from scheduler import appraisal as publishing
-from scheduler.appraisal import COMPONENT_NAMES, period_label, score_text
 from storage import appraisal
-from storage.appraisal import AppraisalResult, Component, Period, PersonInfo, PersonResult
+from storage.appraisal import Period, PersonInfo, PersonResult
 from storage.models import Role
 from storage.stats import Month
 
@@ -46,56 +47,6 @@ SCORE_PATTERN = re.compile(r"^\s*(\d{1,3}(?:\.\d)?)\s*(分)?\s*$")
 POINTS_PATTERN = re.compile(r"^[+-]?\d{1,3}(?:\.\d{1,2})?$")
 DAY_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MONTH_PATTERN = re.compile(r"^\d{4}-\d{1,2}$")
-
-
-def _left_out_text(code: str | None, _: Any) -> str:
-    texts = {
-        appraisal.NO_LOG_DAYS: _("no working day was expected (leave or holidays)"),
-        appraisal.NO_FINISHED_JOBS: _("no repair job finished this month"),
-        appraisal.NO_RATINGS: _("no rating from reporters this month"),
-        appraisal.NO_ROUNDS: _("no inspection round assigned"),
-        appraisal.NO_LEADER_SCORE: _("the director has not given a score"),
-        appraisal.ZERO_WEIGHT: _("weight 0 in this school's scheme"),
-    }
-    return texts.get(code or "", code or "")
-
-
-def _inputs_text(component: Component, _: Any) -> str:
-    """How a component was computed, from its inputs."""
-    i = component.inputs
-    if component.key == "worklog":
-        text = _(
-            "({on_time} on time + {late} late × {factor}) ÷ {expected} working days × 100"
-        ).format(
-            on_time=int(i.get("on_time", 0)),
-            late=int(i.get("late", 0)),
-            factor=f"{i.get('late_factor', 0):g}",
-            expected=int(i.get("expected_days", 0)),
-        )
-        if i.get("leave_days"):
-            text += _("; {days} days of leave not counted").format(days=int(i["leave_days"]))
-        return text
-    if component.key == "tickets":
-        return _(
-            "100 × (0.7 × {on_time}/{finished} finished in time + 0.3 × (1 − {rework} sent "
-            "back/{taken} held))"
-        ).format(
-            on_time=int(i.get("finished_on_time", 0)),
-            finished=int(i.get("finished", 0)),
-            rework=int(i.get("rework", 0)),
-            taken=int(max(i.get("taken", 0), i.get("finished", 0))),
-        )
-    if component.key == "satisfaction":
-        return _("mean rating {mean}★ of {count} ratings (1★ = 0, 5★ = 100)").format(
-            mean=f"{i.get('mean_rating', 0):g}", count=int(i.get("ratings", 0))
-        )
-    if component.key == "inspection":
-        return _("({on_time} on time + {late} late × 0.5) ÷ {assigned} rounds × 100").format(
-            on_time=int(i.get("on_time", 0)),
-            late=int(i.get("late", 0)),
-            assigned=int(i.get("assigned", 0)),
-        )
-    return _("the director's score")
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -146,115 +97,7 @@ async def _send_long(
         )
 
 
-async def _period_result(
-    context: HouqinContext, period: Period
-) -> tuple[AppraisalResult, int, bool]:
-    """(result, version, correction): the latest published snapshot, else computed now (v0)."""
-    services = context.services
-    async with services.database.transaction() as session:
-        snapshot = await appraisal.latest_snapshot(session, str(period))
-        if snapshot is not None and snapshot.published_at is not None:
-            return (
-                appraisal.snapshot_result(snapshot),
-                snapshot.version,
-                bool(snapshot.data.get("correction")),
-            )
-        _inputs, result = await appraisal.compute_period(
-            session, period, services.profile, today=_local_today(context)
-        )
-    return result, 0, False
-
-
 # --- /myscore --------------------------------------------------------------------------------
-
-
-def breakdown_text(
-    row: PersonResult,
-    result: AppraisalResult,
-    period: Period,
-    _: Any,
-    *,
-    version: int,
-    correction: bool,
-    cap_percent: float,
-) -> str:
-    """A person's own appraisal: every component, its inputs, the weight used, left-outs."""
-    lines = [
-        _("📊 <b>My appraisal, {period}</b>").format(period=esc(period_label(period, _))),
-    ]
-    if version == 0:
-        lines.append(_("Preliminary: not published yet; figures may still change."))
-    elif correction:
-        lines.append(_("Correction (version {version}).").format(version=version))
-    if row.total is None:
-        lines.append(_("You were not appraised in this period (no data)."))
-        return "\n".join(lines)
-    lines.append(
-        _(
-            "Total {total} · {grade} · rank {rank} of {count} · pay coefficient {coefficient}"
-        ).format(
-            total=score_text(row.total),
-            grade=esc(row.grade or ""),
-            rank=row.rank,
-            count=len(result.ranked),
-            coefficient=f"{row.pay_coefficient:g}" if row.pay_coefficient is not None else "—",
-        )
-    )
-    if row.star:
-        lines.append(_("🏅 Service star of the month!"))
-    if row.capped:
-        lines.append(
-            _("Your score reached the top grade, but its share (about {cap}%) was full.").format(
-                cap=f"{cap_percent:g}"
-            )
-        )
-    if period.kind != "month":
-        lines.append("")
-        lines.append(_("<b>Averaged from</b>"))
-        for label, value in row.parts.items():
-            lines.append(f"• {esc(period_label(Period.parse(label), _))}: {score_text(value)}")
-        if row.vetoed:
-            lines.append(_("⚠️ A safety incident in this period: lowest grade (veto)."))
-        return "\n".join(lines)
-    lines.append("")
-    lines.append(_("<b>Components</b>"))
-    for component in row.components:
-        name = esc(_(COMPONENT_NAMES[component.key]))
-        if component.applies:
-            lines.append(
-                _("• {name}: {score} points, weight {used}% (scheme {weight}%)").format(
-                    name=name,
-                    score=score_text(component.score),
-                    used=f"{component.weight_used:.1f}".rstrip("0").rstrip("."),
-                    weight=f"{component.weight:g}",
-                )
-            )
-            lines.append(f"   {esc(_inputs_text(component, _))}")
-        else:
-            lines.append(
-                _("• {name}: left out, {reason}").format(
-                    name=name, reason=esc(_left_out_text(component.reason, _))
-                )
-            )
-    left_out = [c for c in row.components if not c.applies and c.weight > 0]
-    if left_out:
-        lines.append(_("The weights of the others were scaled up to 100."))
-    lines.append(_("Weighted score: {base}").format(base=score_text(row.base)))
-    for adjustment in row.adjustments:
-        lines.append(
-            _("{points} points: {reason}").format(
-                points=f"{adjustment.points:+g}", reason=esc(adjustment.reason)
-            )
-        )
-    for incident in row.incidents:
-        lines.append(
-            _("⚠️ Safety incident on {day}: {reason}").format(
-                day=incident.occurred_on.isoformat(), reason=esc(incident.reason)
-            )
-        )
-    if row.vetoed:
-        lines.append(_("A safety incident makes the month the lowest grade (veto)."))
-    return "\n".join(lines)
 
 
 async def myscore(update: Update, context: HouqinContext) -> None:
@@ -274,7 +117,9 @@ async def myscore(update: Update, context: HouqinContext) -> None:
     if appraisal.appraised_post(context.services.profile, person.post_key) is None:
         await reply(update, context, _("Your post does not take part in the appraisal."))
         return
-    result, version, correction = await _period_result(context, period)
+    result, version, correction = await actions.period_result(
+        context.services, period, today=_local_today(context)
+    )
     assert person.id is not None
     row = result.of(person.id) or PersonResult(
         person=PersonInfo(person.id, person.name), total=None
@@ -718,7 +563,7 @@ async def _preview(update: Update, context: HouqinContext, period: Period) -> No
         _inputs, result = await appraisal.compute_period(
             session, period, services.profile, today=_local_today(context)
         )
-    text = publishing.ranking_text(result, period, services.profile, _, preview=True)
+    text = ranking_text(result, period, services.profile, _, preview=True)
     version = latest.version if latest is not None else 0
     if latest is not None:
         text += "\n\n" + _("Published before as version {version}.").format(version=version)
@@ -738,7 +583,7 @@ async def _preview(update: Update, context: HouqinContext, period: Period) -> No
             reply_markup=keyboard(rows) if rows and index == len(chunks) - 1 else None,
         )
     png = await asyncio.to_thread(
-        publishing.chart_png,
+        chart_png,
         result,
         period,
         services.profile,
@@ -776,7 +621,7 @@ async def _publish(
         )
         return
     try:
-        outcome = await publishing.publish(
+        outcome = await actions.publish(
             context.bot, services, period, correction=latest is not None, by=context.person
         )
     except appraisal.AlreadyPublished:
