@@ -24,8 +24,9 @@ from notices.services import Services
 from school.i18n import N_, translator
 from school.profile import SchoolProfile
 from storage import appraisal, groups, people
-from storage.appraisal import AppraisalResult, Component, Period, PersonResult
+from storage.appraisal import AppraisalResult, Component, Period, PersonInfo, PersonResult
 from storage.models import AppraisalSnapshot, GroupPurpose
+from storage.stats import Month
 
 log = logging.getLogger(__name__)
 
@@ -427,3 +428,55 @@ def breakdown_text(
     if row.vetoed:
         lines.append(_("A safety incident makes the month the lowest grade (veto)."))
     return "\n".join(lines)
+
+
+# --- the director's /rate walk ---------------------------------------------------------------
+
+
+def rate_prompt(
+    person: PersonInfo,
+    month: Month,
+    *,
+    index: int,
+    count: int,
+    current: float | None,
+    _: Translate,
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The walk's question about one person: the text and its score buttons."""
+    lines = [
+        _("Leader's evaluation, {period} · {index}/{count}").format(
+            period=esc(period_label(Period.of_month(month), _)), index=index + 1, count=count
+        ),
+        f"<b>{esc(person.name)}</b>（{esc(person.post_name)}）",
+        _("Current score: {score}").format(score=f"{current:g}")
+        if current is not None
+        else _("No score yet."),
+        _("Press a score or type one from 0 to 100. Skip keeps it as it is; /cancel stops."),
+    ]
+    quick = [
+        button(str(score), RateButton(str(month), person.id, score, False))
+        for score in QUICK_SCORES
+    ]
+    skip = button(_("Skip"), RateButton(str(month), person.id, 0, True))
+    return "\n".join(lines), keyboard([quick[:4], quick[4:], [skip]])
+
+
+def rate_summary(month: Month, *, saved: int, skipped: int, published: bool, _: Translate) -> str:
+    """The end of the walk: how many scores were given, and what to do next."""
+    text = _("Leader's scores for {period}: {saved} given, {skipped} skipped.").format(
+        period=esc(period_label(Period.of_month(month), _)), saved=saved, skipped=skipped
+    )
+    if published:
+        return (
+            text
+            + "\n"
+            + _(
+                "{period} is already published: to include the new scores, publish a correction "
+                "with /appraisal publish {period}."
+            ).format(period=str(month))
+        )
+    return (
+        text
+        + "\n"
+        + _("Preview the results: /appraisal preview {period}").format(period=str(month))
+    )
