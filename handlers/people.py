@@ -9,6 +9,7 @@ from telegram import InlineKeyboardButton, Update
 from telegram.error import TelegramError
 from telegram.ext import CommandHandler, MessageHandler
 
+from actions import people as actions
 from handlers.buttons import on_button
 from handlers.common import private_chat, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
@@ -24,7 +25,6 @@ from notices.people import (
     ask_to_join_keyboard,
     invite_posts_keyboard,
     invite_roles_keyboard,
-    join_request_keyboard,
     language_keyboard,
 )
 from notices.render import button, deep_link, edit_or_ignore, esc, keyboard, role_label
@@ -202,16 +202,13 @@ async def ask_to_join(update: Update, context: HouqinContext, data: JoinButton) 
     if context.person is not None:
         await query.answer(_("You are already registered."), show_alert=True)
         return
-    services = context.services
-    async with services.database.transaction() as session:
-        request, created = await people.request_to_join(
-            session,
-            telegram_id=user.id,
-            name=user.full_name,
-            username=user.username,
-            now=services.now(),
-        )
-        directors = await people.active_directors(session)
+    created = await actions.ask_to_join(
+        context.bot,
+        context.services,
+        telegram_id=user.id,
+        name=user.full_name,
+        username=user.username,
+    )
     if not created:
         await query.answer(_("Your request is already waiting for the director."), show_alert=True)
         return
@@ -221,21 +218,6 @@ async def ask_to_join(update: Update, context: HouqinContext, data: JoinButton) 
         user.id,
         _("Your request has been sent. I will tell you when the director has decided."),
     )
-    request_id = request.id
-    assert request_id is not None
-    for director in directors:
-        t_ = translator(director.language or services.settings.language.value)
-        handle = f" (@{esc(request.username)})" if request.username else ""
-        try:
-            await context.bot.send_message(
-                director.telegram_id,
-                t_("{name}{handle} asks to join as a teacher.").format(
-                    name=esc(request.name), handle=handle
-                ),
-                reply_markup=join_request_keyboard(request_id, t_),
-            )
-        except TelegramError:
-            log.warning("could not tell director %s about a join request", director.id)
 
 
 async def decide_join(update: Update, context: HouqinContext, data: JoinButton) -> None:

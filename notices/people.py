@@ -1,5 +1,6 @@
-"""What people and roles show as buttons: asking to join, the director's decision on a join
-request, the invite menu, the /people list and the language choice."""
+"""What people and roles are told and shown as buttons: a join request told to the directors
+(queued in the outbox), asking to join, the director's decision, the invite menu, the /people
+list and the language choice."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardMarkup
 
+from notices import outbox
 from notices.callbacks import CallbackData
-from notices.render import button, keyboard, role_label
+from notices.render import button, esc, keyboard, language_of, role_label
+from notices.services import Services
+from school.i18n import translator
 from school.profile import Post
-from storage.models import Role
+from storage import people
+from storage.models import JoinRequest, Role
 
 Translate = Callable[[str], str]
 
@@ -109,3 +115,26 @@ def language_keyboard() -> InlineKeyboardMarkup:
     return keyboard(
         [[button("中文", LanguageButton("zh_CN")), button("English", LanguageButton("en"))]]
     )
+
+
+async def tell_directors_of_request(
+    session: AsyncSession, services: Services, request: JoinRequest
+) -> int:
+    """Queue the join request, with approve and decline buttons, for every active director;
+    how many were told."""
+    assert request.id is not None
+    directors = await people.active_directors(session)
+    for director in directors:
+        t_ = translator(language_of(director, services.settings.language.value))
+        handle = f" (@{esc(request.username)})" if request.username else ""
+        await outbox.notify(
+            session,
+            services,
+            key=f"join:{request.id}:director:{director.id}",
+            chat_id=director.telegram_id,
+            text=t_("{name}{handle} asks to join as a teacher.").format(
+                name=esc(request.name), handle=handle
+            ),
+            markup=join_request_keyboard(request.id, t_),
+        )
+    return len(directors)

@@ -96,3 +96,21 @@ async def test_forged_and_old_bind_buttons(bot: BotApiSandbox, services: Service
     async with services.database.reading() as session:
         assert await groups.group_for(session, GroupPurpose.REPAIR) is None
     assert bot.rejected == []
+
+
+async def test_a_join_request_reaches_every_director_once_even_if_one_blocked_the_bot(
+    bot: BotApiSandbox, services: Services
+) -> None:
+    first = await register(bot, services, "张主任", Role.DIRECTOR)
+    second = await register(bot, services, "刘主任", Role.DIRECTOR)
+    await first.block_bot()
+    stranger = bot.add_user("赵老师")
+    await stranger.start_bot()
+    hello = bot.last_message(stranger.private_chat_id)
+    await stranger.press(hello, "申请")
+    assert "已提交" in private_text(bot, stranger)
+    requests = [m for m in bot.messages(second.private_chat_id, from_bot=True) if m.buttons]
+    assert len(requests) == 1 and "赵老师" in requests[0].shown_text
+    await second.press(requests[0], "同意")
+    assert "通过" in private_text(bot, stranger)
+    assert bot.rejected == []
