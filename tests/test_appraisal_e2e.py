@@ -432,6 +432,7 @@ async def test_without_a_chinese_font_the_results_go_out_as_text_only(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    monkeypatch.delenv("HOUQIN_CHART_FONT", raising=False)
     monkeypatch.delenv("CHART_FONT", raising=False)
     monkeypatch.setattr(services.settings, "chart_font", None)
     monkeypatch.setattr(charts, "CJK_FAMILIES", ())

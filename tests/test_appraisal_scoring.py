@@ -469,10 +469,10 @@ def test_a_configured_font_wins_and_no_font_means_no_chart(
     installed = charts.chart_font()
     assert installed is not None
     path = str(installed.get_file())
-    monkeypatch.setenv("CHART_FONT", path)
+    monkeypatch.setenv("HOUQIN_CHART_FONT", path)
     configured = charts.chart_font()
     assert configured is not None and str(configured.get_file()) == path
-    monkeypatch.setenv("CHART_FONT", "/nonexistent/font.ttf")
+    monkeypatch.setenv("HOUQIN_CHART_FONT", "/nonexistent/font.ttf")
     monkeypatch.setattr(charts, "CJK_FAMILIES", ())
     charts._find_font.cache_clear()
     try:
