@@ -4,6 +4,7 @@ older release answered as expired. Through the real bot and the sandbox."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import pytest
@@ -125,7 +126,10 @@ async def test_the_rate_walk_is_put_aside_by_another_form_and_goes_on_where_it_w
 
 
 async def test_forged_and_old_appraisal_buttons_are_refused_in_one_line(
-    services: Services, clock: ManualClock, sandbox: BotApiSandbox
+    services: Services,
+    clock: ManualClock,
+    sandbox: BotApiSandbox,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     clock.set(datetime(2026, 11, 5, 10, tzinfo=SCHOOL_TZ))
     async with running_bot(services, sandbox):
@@ -161,6 +165,8 @@ async def test_forged_and_old_appraisal_buttons_are_refused_in_one_line(
         walk = sandbox.last_message(director.private_chat_id)
         answer = await forged_press(director, walk, "100", "aprr2:2026-10:999999:100:0")
         assert answer is not None and "之前" in str(answer.text)
+        answer = await forged_press(director, walk, "60", "aprr2:2026-13:1:60:0")
+        assert answer is not None and "之前" in str(answer.text)
         asked = (await person_of(services, users["plumber"])).id
         answer = await forged_press(director, walk, "95", f"aprr2:2026-10:{asked}:500:0")
         assert answer is not None and "无效" in str(answer.text)
@@ -174,6 +180,7 @@ async def test_forged_and_old_appraisal_buttons_are_refused_in_one_line(
         async with services.database.reading() as session:
             assert await appraisal.leader_scores(session, Month(2026, 10)) == {asked: 80}
     assert sandbox.rejected == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no traceback
 
 
 async def test_usage_with_angle_brackets_is_sent_as_text(

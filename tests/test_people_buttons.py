@@ -5,6 +5,10 @@ are answered as expired. Through the real bot and the sandbox."""
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from devtools.sandbox.actors import SandboxUser
 from devtools.sandbox.models import CallbackAnswer, SentMessage
 from devtools.sandbox.server import BotApiSandbox
@@ -32,7 +36,7 @@ def said(answer: CallbackAnswer | None) -> str:
 
 
 async def test_forged_and_old_join_invite_and_people_buttons(
-    bot: BotApiSandbox, services: Services
+    bot: BotApiSandbox, services: Services, caplog: pytest.LogCaptureFixture
 ) -> None:
     director = await register(bot, services, "张主任", Role.DIRECTOR)
     teacher = await register(bot, services, "王老师", Role.TEACHER)
@@ -77,9 +81,12 @@ async def test_forged_and_old_join_invite_and_people_buttons(
     await teacher.send("/whoami")
     assert "教师" in private_text(bot, teacher)
     assert bot.rejected == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no traceback
 
 
-async def test_forged_and_old_bind_buttons(bot: BotApiSandbox, services: Services) -> None:
+async def test_forged_and_old_bind_buttons(
+    bot: BotApiSandbox, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
     director = await register(bot, services, "张主任", Role.DIRECTOR)
     teacher = await register(bot, services, "王老师", Role.TEACHER)
     group = bot.add_group("维修群", members=[director, teacher])
@@ -96,6 +103,7 @@ async def test_forged_and_old_bind_buttons(bot: BotApiSandbox, services: Service
     async with services.database.reading() as session:
         assert await groups.group_for(session, GroupPurpose.REPAIR) is None
     assert bot.rejected == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no traceback
 
 
 async def test_a_join_request_reaches_every_director_once_even_if_one_blocked_the_bot(
