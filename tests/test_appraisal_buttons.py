@@ -200,3 +200,42 @@ async def test_usage_with_angle_brackets_is_sent_as_text(
         await users["director"].send("/incident")
         assert "姓名" in private_text(sandbox, users["director"])
     assert sandbox.rejected == []
+
+
+async def test_the_rate_walk_and_a_return_comment_each_get_their_own_input(
+    services: Services, clock: ManualClock, sandbox: BotApiSandbox
+) -> None:
+    """The director is giving scores when a staff member's post duties arrive; returning them
+    asks for a comment: the walk is put aside, the comment goes to the duties (not taken as a
+    score), and /rate goes on with the walk where it was."""
+    clock.set(datetime(2026, 11, 5, 10, tzinfo=SCHOOL_TZ))
+    async with running_bot(services, sandbox):
+        users = await cast(sandbox, services)
+        director, cleaner = users["director"], users["cleaner"]
+        await director.send("/rate 2026-10")
+        await director.send("90")  # 李师傅
+        assert "2/2" in private_text(sandbox, director)
+
+        await cleaner.send("/duties")
+        await cleaner.press(sandbox.last_message(cleaner.private_chat_id), "起草岗位职责")
+        await cleaner.send("负责教学楼1-3楼保洁")
+        request = sandbox.last_message(director.private_chat_id)
+        assert "陈阿姨" in request.shown_text
+        mark = sandbox.mark()
+        await director.press(request, "退回")
+        parked = [m.shown_text for m in sandbox.bot_messages_since(mark)]
+        assert "你的领导评价打分已暂存。发送 /rate 可继续打分。" in parked
+        await director.send("85")  # the comment, not 陈阿姨's score
+        assert "85" in private_text(sandbox, cleaner)
+        async with services.database.reading() as session:
+            assert len(await appraisal.leader_scores(session, Month(2026, 10))) == 1
+
+        mark = sandbox.mark()
+        await director.send("/rate")
+        resumed = next(m for m in sandbox.bot_messages_since(mark) if "2/2" in m.shown_text)
+        assert "陈阿姨" in resumed.shown_text
+        await director.send("88")
+        async with services.database.reading() as session:
+            given = await appraisal.leader_scores(session, Month(2026, 10))
+        assert sorted(given.values()) == [88, 90]
+    assert sandbox.rejected == []
