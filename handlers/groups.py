@@ -5,18 +5,14 @@ from __future__ import annotations
 import logging
 
 from telegram import ChatMember, Update
-from telegram.constants import ChatType, ParseMode
-from telegram.ext import (
-    CallbackQueryHandler,
-    ChatMemberHandler,
-    CommandHandler,
-    MessageHandler,
-    filters,
-)
+from telegram.constants import ChatType
+from telegram.ext import ChatMemberHandler, CommandHandler, MessageHandler, filters
 
+from handlers.buttons import on_button
 from handlers.common import reply, require_role
 from handlers.context import HouqinApp, HouqinContext
-from notices.render import PURPOSE_LABELS, button, esc, keyboard, purpose_label
+from notices.groups import BindButton, purposes_keyboard
+from notices.render import PURPOSE_LABELS, edit_or_ignore, esc, purpose_label
 from storage import groups
 from storage.models import GroupPurpose, Role
 
@@ -55,7 +51,7 @@ async def membership_changed(update: Update, context: HouqinContext) -> None:
             return
         else:
             return
-    await context.bot.send_message(change.chat.id, _intro(context), parse_mode=ParseMode.HTML)
+    await context.bot.send_message(change.chat.id, _intro(context))
 
 
 async def bind_command(update: Update, context: HouqinContext) -> None:
@@ -69,24 +65,26 @@ async def bind_command(update: Update, context: HouqinContext) -> None:
         return
     wanted = context.args[0].lower() if context.args else ""
     if wanted not in {p.value for p in GroupPurpose}:
-        rows = [
-            [button(purpose_label(p, _), f"bind:{p.value}") for p in list(GroupPurpose)[i : i + 2]]
-            for i in range(0, len(GroupPurpose), 2)
-        ]
-        await reply(update, context, _("What is this group for?"), reply_markup=keyboard(rows))
+        await reply(
+            update, context, _("What is this group for?"), reply_markup=purposes_keyboard(_)
+        )
         return
     await _bind(update, context, GroupPurpose(wanted))
 
 
-async def bind_button(update: Update, context: HouqinContext) -> None:
-    """A purpose button under /bind (director only, checked again here)."""
+async def bind_button(update: Update, context: HouqinContext, data: BindButton) -> None:
+    """A purpose button under /bind (director only, checked again here; only in a group)."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     if await require_role(update, context, {Role.DIRECTOR}) is None:
         return
+    chat = update.effective_chat
+    if chat is None or chat.type == ChatType.PRIVATE:  # a forged press in a private chat
+        await query.answer(context._("Use /bind inside the group you want to bind."))
+        return
     await query.answer()
-    await query.edit_message_reply_markup(None)
-    await _bind(update, context, GroupPurpose(query.data.split(":", 1)[1]))
+    await edit_or_ignore(query.edit_message_reply_markup(None))
+    await _bind(update, context, data.purpose)
 
 
 async def _bind(update: Update, context: HouqinContext, purpose: GroupPurpose) -> None:
@@ -109,7 +107,7 @@ async def _bind(update: Update, context: HouqinContext, purpose: GroupPurpose) -
         text += "\n" + _("It replaces {title}, which is no longer bound.").format(
             title=esc(previous.title)
         )
-    await context.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML)
+    await context.bot.send_message(chat.id, text)
 
 
 async def unbind_command(update: Update, context: HouqinContext) -> None:
@@ -150,7 +148,5 @@ def register(application: HouqinApp) -> None:
     application.add_handler(ChatMemberHandler(membership_changed, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(CommandHandler("bind", bind_command))
     application.add_handler(CommandHandler("unbind", unbind_command))
-    application.add_handler(
-        CallbackQueryHandler(bind_button, pattern=r"^bind:(repair|staff|teachers|leaders)$")
-    )
+    application.add_handler(on_button(BindButton, bind_button))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, group_migrated))

@@ -6,14 +6,28 @@ import logging
 import re
 
 from telegram import InlineKeyboardButton, Update
-from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler
+from telegram.ext import CommandHandler, MessageHandler
 
+from actions import people as actions
+from handlers.buttons import on_button
 from handlers.common import private_chat, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
 from handlers.menu import help_text, menu_filter, menu_keyboard, publish_commands_for
-from notices.render import button, deep_link, esc, keyboard, role_label
+from notices.people import (
+    InviteButton,
+    InviteChoice,
+    JoinButton,
+    JoinMove,
+    LanguageButton,
+    PeopleButton,
+    PeopleMove,
+    ask_to_join_keyboard,
+    invite_posts_keyboard,
+    invite_roles_keyboard,
+    language_keyboard,
+)
+from notices.render import button, deep_link, edit_or_ignore, esc, keyboard, role_label
 from school.i18n import LANGUAGES, normalize_language, translator
 from school.profile import Post
 from storage import people
@@ -75,7 +89,6 @@ async def start(update: Update, context: HouqinContext) -> None:
             )
             + "\n\n"
             + help_text(Role(person.role), _),
-            parse_mode=ParseMode.HTML,
             reply_markup=menu_keyboard(Role(person.role), _),
         )
         return
@@ -87,8 +100,7 @@ async def start(update: Update, context: HouqinContext) -> None:
             "and appraisals.\n\nYou are not registered yet. Ask the logistics office for an "
             "invite link, or, if you are a teacher, ask to join below."
         ).format(school=esc(context.services.profile.school.name)),
-        parse_mode=ParseMode.HTML,
-        reply_markup=keyboard([[button(_("Ask to join as a teacher"), "join:ask")]]),
+        reply_markup=ask_to_join_keyboard(_),
     )
 
 
@@ -144,7 +156,6 @@ async def _redeem(update: Update, context: HouqinContext, code: str) -> None:
         )
         + "\n\n"
         + help_text(Role(person.role), _),
-        parse_mode=ParseMode.HTML,
         reply_markup=menu_keyboard(Role(person.role), _),
     )
     await publish_commands_for(context.bot, person.telegram_id, Role(person.role), context.language)
@@ -157,7 +168,6 @@ async def help_command(update: Update, context: HouqinContext) -> None:
         update,
         context,
         help_text(role, context._),
-        parse_mode=ParseMode.HTML,
         reply_markup=menu_keyboard(role, context._) if private_chat(update) else None,
     )
 
@@ -177,13 +187,13 @@ async def whoami(update: Update, context: HouqinContext) -> None:
         lines.append("")
         lines.append(_("<b>Post duties</b>"))
         lines += [f"• {esc(duty)}" for duty in post.duties]
-    await reply(update, context, "\n".join(lines), parse_mode=ParseMode.HTML)
+    await reply(update, context, "\n".join(lines))
 
 
 # --- joining as a teacher -------------------------------------------------------------------
 
 
-async def ask_to_join(update: Update, context: HouqinContext) -> None:
+async def ask_to_join(update: Update, context: HouqinContext, data: JoinButton) -> None:
     """A stranger pressed "ask to join": file the request and tell the directors."""
     query = update.callback_query
     user = update.effective_user
@@ -192,64 +202,40 @@ async def ask_to_join(update: Update, context: HouqinContext) -> None:
     if context.person is not None:
         await query.answer(_("You are already registered."), show_alert=True)
         return
-    services = context.services
-    async with services.database.transaction() as session:
-        request, created = await people.request_to_join(
-            session,
-            telegram_id=user.id,
-            name=user.full_name,
-            username=user.username,
-            now=services.now(),
-        )
-        directors = await people.active_directors(session)
+    created = await actions.ask_to_join(
+        context.bot,
+        context.services,
+        telegram_id=user.id,
+        name=user.full_name,
+        username=user.username,
+    )
     if not created:
         await query.answer(_("Your request is already waiting for the director."), show_alert=True)
         return
     await query.answer()
-    await query.edit_message_reply_markup(None)
+    await edit_or_ignore(query.edit_message_reply_markup(None))
     await context.bot.send_message(
         user.id,
         _("Your request has been sent. I will tell you when the director has decided."),
     )
-    for director in directors:
-        t_ = translator(director.language or services.settings.language.value)
-        handle = f" (@{esc(request.username)})" if request.username else ""
-        try:
-            await context.bot.send_message(
-                director.telegram_id,
-                t_("{name}{handle} asks to join as a teacher.").format(
-                    name=esc(request.name), handle=handle
-                ),
-                parse_mode=ParseMode.HTML,
-                reply_markup=keyboard(
-                    [
-                        [
-                            button(t_("Approve"), f"join:ok:{request.id}"),
-                            button(t_("Decline"), f"join:no:{request.id}"),
-                        ]
-                    ]
-                ),
-            )
-        except TelegramError:
-            log.warning("could not tell director %s about a join request", director.id)
 
 
-async def decide_join(update: Update, context: HouqinContext) -> None:
-    """A director pressed approve or decline on a join request."""
+async def decide_join(update: Update, context: HouqinContext, data: JoinButton) -> None:
+    """A director pressed approve or decline on a join request (a forged id, or a request
+    gone, is told so)."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     director = await require_role(update, context, {Role.DIRECTOR})
     if director is None:
         return
     _ = context._
-    _prefix, verdict, raw_id = query.data.split(":")
     services = context.services
     async with services.database.transaction() as session:
         try:
             request, person, changed = await people.decide_join_request(
                 session,
-                request_id=int(raw_id),
-                approve=verdict == "ok",
+                request_id=data.request_id,
+                approve=data.move == JoinMove.APPROVE,
                 director=director,
                 now=services.now(),
             )
@@ -263,11 +249,12 @@ async def decide_join(update: Update, context: HouqinContext) -> None:
         )
         return
     await query.answer(outcome)
-    await query.edit_message_text(
-        _("{name} asks to join as a teacher: {outcome} by {director}.").format(
-            name=esc(request.name), outcome=outcome, director=esc(director.name)
-        ),
-        parse_mode=ParseMode.HTML,
+    await edit_or_ignore(
+        query.edit_message_text(
+            _("{name} asks to join as a teacher: {outcome} by {director}.").format(
+                name=esc(request.name), outcome=outcome, director=esc(director.name)
+            )
+        )
     )
     t_ = translator(services.settings.language.value)
     try:
@@ -277,7 +264,6 @@ async def decide_join(update: Update, context: HouqinContext) -> None:
                 t_("Your request was approved. Welcome! You are registered as a teacher.")
                 + "\n\n"
                 + help_text(Role.TEACHER, t_),
-                parse_mode=ParseMode.HTML,
                 reply_markup=menu_keyboard(Role.TEACHER, t_),
             )
             await publish_commands_for(
@@ -306,31 +292,30 @@ async def invite_command(update: Update, context: HouqinContext) -> None:
     if not private_chat(update):
         await reply(update, context, _("Make invites in a private chat with me, not in a group."))
         return
-    rows = [[button(role_label(role, _), f"inv:r:{role.value}")] for role in Role]
-    await reply(update, context, _("Invite whom?"), reply_markup=keyboard(rows))
+    await reply(update, context, _("Invite whom?"), reply_markup=invite_roles_keyboard(_))
 
 
-async def invite_pick(update: Update, context: HouqinContext) -> None:
+async def invite_pick(update: Update, context: HouqinContext, data: InviteButton) -> None:
     """The director picked a role (and for staff, a post): make the invite."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     director = await require_role(update, context, {Role.DIRECTOR})
     if director is None:
         return
     _ = context._
     profile = context.services.profile
-    _prefix, kind, value = query.data.split(":", 2)
-    if kind == "r" and value == Role.STAFF.value:
+    kind, value = data.choice, data.value
+    if kind == InviteChoice.ROLE and value == Role.STAFF.value:
         await query.answer()
-        rows = [
-            [button(post.name, f"inv:p:{post.key}") for post in profile.posts[i : i + 2]]
-            for i in range(0, len(profile.posts), 2)
-        ]
-        await query.edit_message_text(_("Which post?"), reply_markup=keyboard(rows))
+        await edit_or_ignore(
+            query.edit_message_text(
+                _("Which post?"), reply_markup=invite_posts_keyboard(profile.posts)
+            )
+        )
         return
-    if kind == "r" and value in {r.value for r in Role}:
+    if kind == InviteChoice.ROLE and value in {r.value for r in Role}:
         role, post_key = Role(value), None
-    elif kind == "p" and _find_post(context, value) is not None:
+    elif kind == InviteChoice.POST and _find_post(context, value) is not None:
         role, post_key = Role.STAFF, value
     else:
         await query.answer(_("This button has expired. Send /invite again."), show_alert=True)
@@ -354,8 +339,7 @@ async def invite_pick(update: Update, context: HouqinContext) -> None:
             expires=invite.expires_at.astimezone(services.settings.tz).strftime("%Y-%m-%d %H:%M"),
             link=esc(link),
             code=invite.code,
-        ),
-        parse_mode=ParseMode.HTML,
+        )
     )
 
 
@@ -379,20 +363,21 @@ async def _people_page(
     rows: list[list[InlineKeyboardButton]] = []
     for index, person in enumerate(shown, start=page * PEOPLE_PAGE_SIZE + 1):
         lines.append(f"{index}. {_describe(context, person)}")
-        if context.person is not None and person.id != context.person.id:
+        viewer = context.person
+        if viewer is not None and person.id is not None and person.id != viewer.id:
             rows.append(
                 [
                     button(
                         _("Deactivate {index}. {name}").format(index=index, name=person.name[:20]),
-                        f"ppl:off:{person.id}:{page}",
+                        PeopleButton(PeopleMove.DEACTIVATE, person.id, page),
                     )
                 ]
             )
     nav = []
     if page > 0:
-        nav.append(button("◀", f"ppl:pg:{page - 1}"))
+        nav.append(button("◀", PeopleButton(PeopleMove.PAGE, 0, page - 1)))
     if page < pages - 1:
-        nav.append(button("▶", f"ppl:pg:{page + 1}"))
+        nav.append(button("▶", PeopleButton(PeopleMove.PAGE, 0, page + 1)))
     if nav:
         rows.append(nav)
     return "\n".join(lines), rows
@@ -403,58 +388,63 @@ async def people_command(update: Update, context: HouqinContext) -> None:
     if await require_role(update, context, {Role.DIRECTOR}) is None:
         return
     text, rows = await _people_page(context, 0)
-    await reply(update, context, text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows))
+    await reply(update, context, text, reply_markup=keyboard(rows))
 
 
-async def people_button(update: Update, context: HouqinContext) -> None:
+async def people_button(update: Update, context: HouqinContext, data: PeopleButton) -> None:
     """Paging, deactivation and its confirmation on the /people list."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     director = await require_role(update, context, {Role.DIRECTOR})
     if director is None:
         return
     _ = context._
-    parts = query.data.split(":")
-    action = parts[1]
     services = context.services
-    if action == "pg":
-        text, rows = await _people_page(context, int(parts[2]))
+    page = data.page
+    if data.move == PeopleMove.PAGE:
         await query.answer()
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows))
+        await _show_page(update, context, page)
         return
-    person_id, page = int(parts[2]), int(parts[3])
-    async with services.database.transaction() as session:
-        person = await people.get_person(session, person_id)
+    async with services.database.reading() as session:
+        person = await people.get_person(session, data.person_id)
     if person is None or not person.active:
-        await query.answer(_("Already deactivated."), show_alert=True)
-        text, rows = await _people_page(context, page)
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows))
-        return
-    if action == "off":
-        await query.answer()
-        await query.edit_message_text(
-            _(
-                "Deactivate {who}? They will no longer be able to use the bot; their records stay."
-            ).format(who=_describe(context, person)),
-            parse_mode=ParseMode.HTML,
-            reply_markup=keyboard(
-                [
-                    [
-                        button(_("Yes, deactivate"), f"ppl:offok:{person_id}:{page}"),
-                        button(_("Back"), f"ppl:pg:{page}"),
-                    ]
-                ]
-            ),
+        text = (
+            _("Already deactivated.") if person is not None else _("Nobody registered has this id.")
         )
+        await query.answer(text, show_alert=True)
+        await _show_page(update, context, page)
+        return
+    if data.move == PeopleMove.DEACTIVATE:
+        await query.answer()
+        confirm = keyboard(
+            [
+                [
+                    button(
+                        _("Yes, deactivate"), PeopleButton(PeopleMove.CONFIRM, data.person_id, page)
+                    ),
+                    button(_("Back"), PeopleButton(PeopleMove.PAGE, 0, page)),
+                ]
+            ]
+        )
+        text = _(
+            "Deactivate {who}? They will no longer be able to use the bot; their records stay."
+        ).format(who=_describe(context, person))
+        await edit_or_ignore(query.edit_message_text(text, reply_markup=confirm))
         return
     if person.id == director.id:
         await query.answer(_("You cannot deactivate yourself."), show_alert=True)
         return
     async with services.database.transaction() as session:
-        await people.deactivate_person(session, person_id, now=services.now())
+        await people.deactivate_person(session, data.person_id, now=services.now())
     await query.answer(_("{name} is deactivated.").format(name=person.name))
+    await _show_page(update, context, page)
+
+
+async def _show_page(update: Update, context: HouqinContext, page: int) -> None:
+    """Edit the /people message to show a page of the list."""
+    assert update.callback_query is not None
     text, rows = await _people_page(context, page)
-    await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows))
+    await edit_or_ignore(update.callback_query.edit_message_text(text, reply_markup=keyboard(rows)))
 
 
 # --- language -------------------------------------------------------------------------------
@@ -462,15 +452,16 @@ async def people_button(update: Update, context: HouqinContext) -> None:
 
 async def lang_command(update: Update, context: HouqinContext) -> None:
     """/lang: switch between Chinese and English."""
-    rows = [[button("中文", "lang:zh_CN"), button("English", "lang:en")]]
-    await reply(update, context, context._("Choose your language:"), reply_markup=keyboard(rows))
+    await reply(
+        update, context, context._("Choose your language:"), reply_markup=language_keyboard()
+    )
 
 
-async def lang_pick(update: Update, context: HouqinContext) -> None:
+async def lang_pick(update: Update, context: HouqinContext, data: LanguageButton) -> None:
     """Store the chosen language for the person (or, for a stranger, in their user data)."""
     query = update.callback_query
-    assert query is not None and query.data is not None and update.effective_user is not None
-    language = normalize_language(query.data.split(":", 1)[1])
+    assert query is not None and update.effective_user is not None
+    language = normalize_language(data.language)
     if language not in LANGUAGES:
         await query.answer()
         return
@@ -481,8 +472,10 @@ async def lang_pick(update: Update, context: HouqinContext) -> None:
     context.set_language(language)
     _ = context._
     await query.answer()
-    await query.edit_message_text(
-        _("Language set: English.") if language == "en" else _("Language set: Chinese.")
+    await edit_or_ignore(
+        query.edit_message_text(
+            _("Language set: English.") if language == "en" else _("Language set: Chinese.")
+        )
     )
     role = Role(person.role) if person is not None and person.active else None
     keyboard_markup = menu_keyboard(role, _)
@@ -505,10 +498,12 @@ def register(application: HouqinApp) -> None:
     application.add_handler(CommandHandler("people", people_command))
     application.add_handler(MessageHandler(menu_filter("people"), people_command))
     application.add_handler(CommandHandler("lang", lang_command))
-    application.add_handler(CallbackQueryHandler(ask_to_join, pattern=r"^join:ask$"))
-    application.add_handler(CallbackQueryHandler(decide_join, pattern=r"^join:(ok|no):\d+$"))
-    application.add_handler(CallbackQueryHandler(invite_pick, pattern=r"^inv:(r|p):[\w-]+$"))
     application.add_handler(
-        CallbackQueryHandler(people_button, pattern=r"^ppl:(pg:\d+|off:\d+:\d+|offok:\d+:\d+)$")
+        on_button(JoinButton, ask_to_join, when=lambda data: data.move == JoinMove.ASK)
     )
-    application.add_handler(CallbackQueryHandler(lang_pick, pattern=r"^lang:\w+$"))
+    application.add_handler(
+        on_button(JoinButton, decide_join, when=lambda data: data.move != JoinMove.ASK)
+    )
+    application.add_handler(on_button(InviteButton, invite_pick))
+    application.add_handler(on_button(PeopleButton, people_button))
+    application.add_handler(on_button(LanguageButton, lang_pick))

@@ -13,8 +13,8 @@ from datetime import date
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from notices.appraisal import COMPONENT_NAMES, period_label
 from notices.export import XLSX_MIME, Cell, Column, Sheet, workbook_bytes
-from scheduler.appraisal import COMPONENT_NAMES, period_label
 from school.profile import SchoolProfile
 from storage import appraisal
 from storage.appraisal import AppraisalResult, Period, PersonResult

@@ -1,8 +1,9 @@
 """Chart images (matplotlib, Agg backend) with Chinese text.
 
-Chinese needs a CJK font. The one named by the environment variable ``CHART_FONT`` (a font
-file path) wins; otherwise the first installed font of a known CJK family is used. Without
-one there is no chart: callers post text only, and a warning is logged once.
+Chinese needs a CJK font. The one named by the setting ``HOUQIN_CHART_FONT`` (a font file
+path; ``CHART_FONT`` in earlier releases) wins; otherwise the first installed font of a known
+CJK family is used. Without one there is no chart: callers post text only, and a warning is
+logged once.
 
 matplotlib is imported on the first chart, not with the bot: charts are drawn a few times a
 month and the library costs about 40 MB of memory and a second of start-up.
@@ -81,7 +82,7 @@ def _find_font(configured: str | None) -> FontProperties | None:
         if path.is_file() and _covers(str(path), SAMPLE):
             font_manager.fontManager.addfont(str(path))
             return font_manager.FontProperties(fname=str(path))
-        log.warning("CHART_FONT %s is not a readable font with Chinese glyphs", configured)
+        log.warning("HOUQIN_CHART_FONT %s is not a readable font with Chinese glyphs", configured)
     installed = {entry.name: entry.fname for entry in font_manager.fontManager.ttflist}
     for family in CJK_FAMILIES:
         path_found = installed.get(family)
@@ -89,14 +90,16 @@ def _find_font(configured: str | None) -> FontProperties | None:
             return font_manager.FontProperties(fname=path_found)
     log.warning(
         "no Chinese font found for charts (install e.g. fonts-wqy-microhei or Noto Sans CJK, "
-        "or set CHART_FONT to a font file); appraisal results are posted as text only"
+        "or set HOUQIN_CHART_FONT to a font file); appraisal results are posted as text only"
     )
     return None
 
 
 def chart_font(configured: str | None = None) -> FontProperties | None:
-    """The CJK font to draw with: ``configured`` or CHART_FONT, else a known installed family."""
-    return _find_font(configured or os.environ.get("CHART_FONT") or None)
+    """The CJK font to draw with: ``configured``, else the HOUQIN_CHART_FONT (or older CHART_FONT)
+    environment variable, else a known installed family."""
+    named = os.environ.get("HOUQIN_CHART_FONT") or os.environ.get("CHART_FONT")
+    return _find_font(configured or named or None)
 
 
 def bar_chart_png(

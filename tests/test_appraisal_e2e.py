@@ -19,6 +19,7 @@ from devtools.sandbox.actors import SandboxGroup, SandboxUser
 from devtools.sandbox.models import SentMessage
 from devtools.sandbox.server import BotApiSandbox
 from notices import charts
+from notices.appraisal import COMPONENT_NAMES
 from notices.services import Services
 from scheduler import appraisal as publishing
 from scheduler.jobs import all_jobs, latest_occurrence, run_due, run_occurrence
@@ -260,7 +261,7 @@ async def test_month_rated_published_once_with_chart_corrected_and_explained(
         mine = private_text(sandbox, plumber_user)
         assert f"{plumber.total:.1f}" in mine and plumber.grade in mine
         for component in plumber.components:
-            assert zh(publishing.COMPONENT_NAMES[component.key]) in mine
+            assert zh(COMPONENT_NAMES[component.key]) in mine
         assert zh("no inspection round assigned") in mine
         assert "暴雨夜抢修水泵" in mine and "+2" in mine
         worklog = plumber.components[0]
@@ -431,6 +432,7 @@ async def test_without_a_chinese_font_the_results_go_out_as_text_only(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    monkeypatch.delenv("HOUQIN_CHART_FONT", raising=False)
     monkeypatch.delenv("CHART_FONT", raising=False)
     monkeypatch.setattr(services.settings, "chart_font", None)
     monkeypatch.setattr(charts, "CJK_FAMILIES", ())

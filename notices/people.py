@@ -1,0 +1,140 @@
+"""What people and roles are told and shown as buttons: a join request told to the directors
+(queued in the outbox), asking to join, the director's decision, the invite menu, the /people
+list and the language choice."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import InlineKeyboardMarkup
+
+from notices import outbox
+from notices.callbacks import CallbackData
+from notices.render import button, esc, keyboard, language_of, role_label
+from notices.services import Services
+from school.i18n import translator
+from school.profile import Post
+from storage import people
+from storage.models import JoinRequest, Role
+
+Translate = Callable[[str], str]
+
+
+class JoinMove(enum.StrEnum):
+    """A stranger asks to join; a director approves or declines the request."""
+
+    ASK = "ask"
+    APPROVE = "ok"
+    DECLINE = "no"
+
+
+@dataclass(frozen=True)
+class JoinButton(CallbackData, prefix="join", version=2):
+    move: JoinMove
+    request_id: int  # 0 for ASK
+
+
+class InviteChoice(enum.StrEnum):
+    """The invite menu: a role, then (for staff) a post."""
+
+    ROLE = "r"
+    POST = "p"
+
+
+@dataclass(frozen=True)
+class InviteButton(CallbackData, prefix="inv", version=2):
+    choice: InviteChoice
+    value: str  # a role's value or a post's key (checked against the profile when pressed)
+
+
+class PeopleMove(enum.StrEnum):
+    """The /people list: turn a page, ask to deactivate someone, confirm it."""
+
+    PAGE = "pg"
+    DEACTIVATE = "off"
+    CONFIRM = "offok"
+
+
+@dataclass(frozen=True)
+class PeopleButton(CallbackData, prefix="ppl", version=2):
+    move: PeopleMove
+    person_id: int  # 0 for PAGE
+    page: int
+
+
+@dataclass(frozen=True)
+class LanguageButton(CallbackData, prefix="lang", version=2):
+    language: str  # zh_CN or en (checked when pressed)
+
+
+def ask_to_join_keyboard(_: Translate) -> InlineKeyboardMarkup:
+    """Under the stranger's welcome."""
+    return keyboard([[button(_("Ask to join as a teacher"), JoinButton(JoinMove.ASK, 0))]])
+
+
+def join_request_keyboard(request_id: int, _: Translate) -> InlineKeyboardMarkup:
+    """Under a join request sent to the directors."""
+    return keyboard(
+        [
+            [
+                button(_("Approve"), JoinButton(JoinMove.APPROVE, request_id)),
+                button(_("Decline"), JoinButton(JoinMove.DECLINE, request_id)),
+            ]
+        ]
+    )
+
+
+def invite_roles_keyboard(_: Translate) -> InlineKeyboardMarkup:
+    """/invite: whom to invite."""
+    return keyboard(
+        [
+            [button(role_label(role, _), InviteButton(InviteChoice.ROLE, role.value))]
+            for role in Role
+        ]
+    )
+
+
+def invite_posts_keyboard(posts: Sequence[Post]) -> InlineKeyboardMarkup:
+    """/invite for staff: which post, two to a row."""
+    return keyboard(
+        [
+            [
+                button(post.name, InviteButton(InviteChoice.POST, post.key))
+                for post in posts[i : i + 2]
+            ]
+            for i in range(0, len(posts), 2)
+        ]
+    )
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    """/lang: each language named in itself."""
+    return keyboard(
+        [[button("中文", LanguageButton("zh_CN")), button("English", LanguageButton("en"))]]
+    )
+
+
+async def tell_directors_of_request(
+    session: AsyncSession, services: Services, request: JoinRequest
+) -> int:
+    """Queue the join request, with approve and decline buttons, for every active director;
+    how many were told."""
+    assert request.id is not None
+    directors = await people.active_directors(session)
+    for director in directors:
+        t_ = translator(language_of(director, services.settings.language.value))
+        handle = f" (@{esc(request.username)})" if request.username else ""
+        await outbox.notify(
+            session,
+            services,
+            key=f"join:{request.id}:director:{director.id}",
+            chat_id=director.telegram_id,
+            text=t_("{name}{handle} asks to join as a teacher.").format(
+                name=esc(request.name), handle=handle
+            ),
+            markup=join_request_keyboard(request.id, t_),
+        )
+    return len(directors)

@@ -1,0 +1,376 @@
+"""Monthly appraisal (月度考评): the scoring rules, pure functions over plain data.
+
+每月一考评，每季一汇总，年终总排位. Nothing here knows Telegram; time comes in as arguments.
+
+Scoring of a month (pure, over plain data: :func:`score_month`)
+----------------------------------------------------------------
+Each component gives 0-100 points from the month's figures:
+
+- ``worklog`` 工作日志: ``(on_time + late × late_log_factor) / expected_days × 100``
+  (expected = the calendar's working days minus leave). Left out when no day was expected.
+- ``tickets`` 工单质量: ``100 × (0.7 × finished_on_time / finished + 0.3 × (1 − rework_rate))``
+  with ``rework_rate = min(1, rework / max(taken, finished))``. Left out when the person
+  finished no repair job that month.
+- ``satisfaction`` 服务满意度: the reporters' mean rating mapped linearly 1★→0, 5★→100
+  (``(mean − 1) / 4 × 100``). Left out without any rating.
+- ``inspection`` 检查: ``(on_time + 0.5 × late) / assigned × 100`` over the inspection rounds
+  assigned. Left out when none was assigned.
+- ``leader`` 领导评价: the director's 0-100 score (``/rate``). Left out when not given.
+
+A component that does not apply (or whose weight is 0) is left out and the weights of the others
+are scaled up to sum to 100: ``base = Σ weight_i × score_i / Σ weight_i``. Signed bonuses and
+deductions (奖/扣) are then added: ``total = clamp(base + Σ points, 0, 100)``, rounded to 0.01.
+Someone for whom no component applies is listed as not appraised that month.
+
+Grades come from ``profile.appraisal.grades`` (highest first). At most
+``excellent_places(cap, n)`` people get the top grade (优秀): ``cap × n`` rounded to the nearest
+whole person, and at least one while the cap is above zero, so a small team can still have its
+优秀 ("about 20%"); the others who reach it get the next grade. A safety incident
+(``incident_veto``) makes the month the lowest grade (不合格, 一票否决) whatever the score,
+and ranks the person after everybody without one.
+Ranking: total, then satisfaction, then the on-time rate (logs, jobs and rounds done on time
+over those expected); people equal on all three share a rank. 服务标兵: the first
+``star.count`` in the ranking who reach ``star.min_score``, have no incident (if required) and
+filed logs on at least ``star.min_log_ratio`` of the expected days; a full tie with the last
+one named is named too.
+
+Quarter = mean of its published months; year = mean of its quarters (each a mean of the
+published months). Grades and ranks of summaries follow the same rules; an incident in any
+month of the period carries the veto to the quarter and the year.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from storage.appraisal.results import (
+    Adjustment,
+    AppraisalResult,
+    Component,
+    Incident,
+    PersonInfo,
+    PersonResult,
+)
+from storage.stats import InspectionStats, LogStats, TicketStats
+
+if TYPE_CHECKING:
+    from school.profile import AppraisalSettings
+
+COMPONENTS = ("worklog", "tickets", "satisfaction", "inspection", "leader")
+TICKET_ON_TIME_SHARE = 0.7
+TICKET_REWORK_SHARE = 0.3
+INSPECTION_LATE_FACTOR = 0.5
+
+# Why a component was left out (codes; handlers translate them).
+NO_LOG_DAYS = "no_log_days"
+NO_FINISHED_JOBS = "no_finished_jobs"
+NO_RATINGS = "no_ratings"
+NO_ROUNDS = "no_rounds"
+NO_LEADER_SCORE = "no_leader_score"
+ZERO_WEIGHT = "zero_weight"
+
+
+# --- components ------------------------------------------------------------------------------
+
+
+def _clamp(value: float, low: float = 0.0, high: float = 100.0) -> float:
+    return max(low, min(high, value))
+
+
+def worklog_component(stats: LogStats | None, weight: float, late_factor: float) -> Component:
+    """工作日志: logs on time and late (× late_log_factor) against the expected working days."""
+    if stats is None or stats.expected_days <= 0:
+        return Component("worklog", weight, None, reason=NO_LOG_DAYS)
+    on_time = min(stats.on_time, stats.expected_days)
+    late = min(stats.late, stats.expected_days - on_time)
+    score = _clamp((on_time + late * late_factor) / stats.expected_days * 100)
+    inputs: dict[str, float] = {
+        "expected_days": stats.expected_days,
+        "on_time": stats.on_time,
+        "late": stats.late,
+        "missing": stats.missing,
+        "leave_days": stats.leave_days,
+        "late_factor": late_factor,
+    }
+    return Component("worklog", weight, score, inputs=inputs)
+
+
+def tickets_component(stats: TicketStats | None, weight: float) -> Component:
+    """工单质量: 70% jobs finished within the limit, 30% jobs not sent back (返修)."""
+    if stats is None or stats.finished <= 0:
+        held: dict[str, float] = (
+            {} if stats is None else {"taken": stats.taken, "rework": stats.rework}
+        )
+        return Component("tickets", weight, None, inputs=held, reason=NO_FINISHED_JOBS)
+    on_time_share = min(stats.finished_on_time, stats.finished) / stats.finished
+    rework_rate = min(1.0, stats.rework / max(stats.taken, stats.finished))
+    score = _clamp(
+        100 * (TICKET_ON_TIME_SHARE * on_time_share + TICKET_REWORK_SHARE * (1 - rework_rate))
+    )
+    inputs: dict[str, float] = {
+        "finished": stats.finished,
+        "finished_on_time": stats.finished_on_time,
+        "accepted_on_time": stats.accepted_on_time,
+        "taken": stats.taken,
+        "rework": stats.rework,
+    }
+    return Component("tickets", weight, score, inputs=inputs)
+
+
+def satisfaction_component(stats: TicketStats | None, weight: float) -> Component:
+    """服务满意度: mean rating, 1★ → 0 and 5★ → 100."""
+    ratings = [min(5, max(1, r)) for r in (stats.ratings if stats else ())]
+    if not ratings:
+        return Component("satisfaction", weight, None, reason=NO_RATINGS)
+    mean = sum(ratings) / len(ratings)
+    score = _clamp((mean - 1) / 4 * 100)
+    inputs: dict[str, float] = {"ratings": len(ratings), "mean_rating": round(mean, 2)}
+    return Component("satisfaction", weight, score, inputs=inputs)
+
+
+def inspection_component(stats: InspectionStats | None, weight: float) -> Component:
+    """检查: rounds done on time (late ones count half) over the rounds assigned."""
+    if stats is None or stats.assigned <= 0:
+        return Component("inspection", weight, None, reason=NO_ROUNDS)
+    on_time = min(stats.on_time, stats.assigned)
+    late = min(stats.late, stats.assigned - on_time)
+    score = _clamp((on_time + INSPECTION_LATE_FACTOR * late) / stats.assigned * 100)
+    inputs: dict[str, float] = {
+        "assigned": stats.assigned,
+        "on_time": stats.on_time,
+        "late": stats.late,
+        "missed": stats.missed,
+    }
+    return Component("inspection", weight, score, inputs=inputs)
+
+
+def leader_component(score: float | None, weight: float) -> Component:
+    """领导评价: the director's 0-100 score."""
+    if score is None:
+        return Component("leader", weight, None, reason=NO_LEADER_SCORE)
+    return Component("leader", weight, _clamp(score), inputs={"score": score})
+
+
+def rescale(components: Sequence[Component]) -> list[Component]:
+    """Leave out zero-weight components and scale the applicable weights to sum to 100."""
+    marked = [
+        c
+        if not c.applies or c.weight > 0
+        else Component(c.key, c.weight, c.score, inputs=c.inputs, reason=ZERO_WEIGHT)
+        for c in components
+    ]
+    total = sum(c.weight for c in marked if c.applies)
+    return [
+        Component(
+            c.key,
+            c.weight,
+            c.score,
+            weight_used=(c.weight / total * 100) if c.applies and total > 0 else 0.0,
+            inputs=c.inputs,
+            reason=c.reason,
+        )
+        for c in marked
+    ]
+
+
+def _ratio(done: float, expected: float) -> float | None:
+    return done / expected if expected > 0 else None
+
+
+def score_person(
+    person: PersonInfo,
+    *,
+    log: LogStats | None,
+    ticket: TicketStats | None,
+    inspection: InspectionStats | None,
+    leader: float | None,
+    adjustments: Sequence[Adjustment],
+    incidents: Sequence[Incident],
+    settings: AppraisalSettings,
+) -> PersonResult:
+    """One person's month: components, weighted base, adjustments, total (ungraded)."""
+    weights = settings.weights
+    components = rescale(
+        [
+            worklog_component(log, weights.worklog, settings.late_log_factor),
+            tickets_component(ticket, weights.tickets),
+            satisfaction_component(ticket, weights.satisfaction),
+            inspection_component(inspection, weights.inspection),
+            leader_component(leader, weights.leader),
+        ]
+    )
+    applicable = [c for c in components if c.applies]
+    base: float | None = None
+    total: float | None = None
+    if applicable:
+        base = sum(c.weight_used * (c.score or 0.0) for c in applicable) / 100
+        total = round(_clamp(base + sum(a.points for a in adjustments)), 2)
+    on_time_done = (log.on_time if log else 0) + (ticket.finished_on_time if ticket else 0)
+    on_time_done += inspection.on_time if inspection else 0
+    expected = (log.expected_days if log else 0) + (ticket.finished if ticket else 0)
+    expected += inspection.assigned if inspection else 0
+    satisfaction = next((c.score for c in components if c.key == "satisfaction"), None)
+    return PersonResult(
+        person=person,
+        total=total,
+        vetoed=bool(incidents) and settings.incident_veto,
+        satisfaction=satisfaction,
+        on_time_rate=_ratio(on_time_done, expected),
+        components=components,
+        base=None if base is None else round(base, 2),
+        adjustments=list(adjustments),
+        incidents=list(incidents),
+        log_ratio=_ratio((log.on_time + log.late) if log else 0, log.expected_days if log else 0),
+    )
+
+
+# --- grading, ranking and the star -----------------------------------------------------------
+
+
+def _sort_key(result: PersonResult) -> tuple[int, float, float, float]:
+    return (
+        1 if result.vetoed else 0,
+        -(result.total or 0.0),
+        -(result.satisfaction if result.satisfaction is not None else -1.0),
+        -(result.on_time_rate if result.on_time_rate is not None else -1.0),
+    )
+
+
+def excellent_places(cap: float, appraised: int) -> int:
+    """How many may get the top grade: cap × appraised, rounded half up, at least one if cap > 0."""
+    if cap <= 0 or appraised <= 0:
+        return 0
+    return min(appraised, max(1, math.floor(cap * appraised + 0.5 + 1e-9)))
+
+
+def grade_and_rank(
+    results: list[PersonResult], settings: AppraisalSettings
+) -> tuple[list[PersonResult], int]:
+    """Sort, rank, grade (with the top-grade cap and the veto); returns (results, cap)."""
+    scored = sorted((r for r in results if r.scored), key=lambda r: (_sort_key(r), r.person.name))
+    unscored = sorted((r for r in results if not r.scored), key=lambda r: r.person.name)
+    grades = settings.grades
+    top, lowest = grades[0], settings.lowest_grade
+    limit = excellent_places(settings.excellent_cap, len(scored))
+    previous: tuple[int, float, float, float] | None = None
+    for index, result in enumerate(scored, start=1):
+        key = _sort_key(result)
+        result.rank = index if key != previous else scored[index - 2].rank
+        previous = key
+    # The cap: the top grade goes to those ranked within the limit; a full tie that would
+    # straddle the limit gets the next grade (nobody is preferred arbitrarily).
+    for result in scored:
+        assert result.total is not None
+        grade = lowest if result.vetoed else settings.grade_for(result.total)
+        if grade.name == top.name and len(grades) > 1:
+            mine = _sort_key(result)
+            tied_or_better = sum(1 for r in scored if not r.vetoed and _sort_key(r) <= mine)
+            if tied_or_better > limit:
+                grade = grades[1]
+                result.capped = True
+        result.grade, result.pay_coefficient = grade.name, grade.pay_coefficient
+    for result in unscored:
+        result.rank = result.grade = result.pay_coefficient = None
+    return [*scored, *unscored], limit
+
+
+def choose_stars(results: Sequence[PersonResult], settings: AppraisalSettings) -> None:
+    """Mark the month's 服务标兵 among ranked results (see the module docstring)."""
+    rule = settings.star
+    for result in results:
+        result.star = False
+    if rule.count <= 0:
+        return
+    eligible = [
+        r
+        for r in results
+        if r.scored
+        and not r.vetoed
+        and (r.total or 0.0) >= rule.min_score
+        and not (rule.require_no_incident and r.incidents)
+        and (r.log_ratio is None or r.log_ratio + 1e-9 >= rule.min_log_ratio)
+    ]
+    if not eligible:
+        return
+    chosen = eligible[: rule.count]
+    last = _sort_key(chosen[-1])
+    chosen += [r for r in eligible[rule.count :] if _sort_key(r) == last]
+    for result in chosen:
+        result.star = True
+
+
+def score_month(
+    people: Sequence[PersonInfo],
+    logs: dict[int, LogStats],
+    tickets: dict[int, TicketStats],
+    inspections: dict[int, InspectionStats],
+    leader: dict[int, float],
+    adjustments: dict[int, list[Adjustment]],
+    incidents: dict[int, list[Incident]],
+    settings: AppraisalSettings,
+    *,
+    period: str = "",
+) -> AppraisalResult:
+    """Score, rank and grade everybody for a month; name the 服务标兵."""
+    results = [
+        score_person(
+            person,
+            log=logs.get(person.id),
+            ticket=tickets.get(person.id),
+            inspection=inspections.get(person.id),
+            leader=leader.get(person.id),
+            adjustments=adjustments.get(person.id, []),
+            incidents=incidents.get(person.id, []),
+            settings=settings,
+        )
+        for person in people
+    ]
+    ranked, limit = grade_and_rank(results, settings)
+    choose_stars(ranked, settings)
+    return AppraisalResult(period=period, kind="month", people=ranked, excellent_limit=limit)
+
+
+def _mean(values: Iterable[float]) -> float | None:
+    items = list(values)
+    return sum(items) / len(items) if items else None
+
+
+def summarize(
+    period: str,
+    kind: str,
+    parts: dict[str, AppraisalResult],
+    settings: AppraisalSettings,
+) -> AppraisalResult:
+    """A quarter from its months, or a year from its quarters: per-person means, graded."""
+    people: dict[int, PersonInfo] = {}
+    rows: dict[int, list[PersonResult]] = defaultdict(list)
+    labels: dict[int, dict[str, float]] = defaultdict(dict)
+    for label in sorted(parts):
+        for result in parts[label].people:
+            if result.total is None:
+                continue
+            people[result.person.id] = result.person
+            rows[result.person.id].append(result)
+            labels[result.person.id][label] = result.total
+    results = []
+    for person_id, person in people.items():
+        mine = rows[person_id]
+        total = _mean(r.total for r in mine if r.total is not None)
+        results.append(
+            PersonResult(
+                person=person,
+                total=None if total is None else round(total, 2),
+                vetoed=any(r.vetoed for r in mine),
+                satisfaction=_mean(r.satisfaction for r in mine if r.satisfaction is not None),
+                on_time_rate=_mean(r.on_time_rate for r in mine if r.on_time_rate is not None),
+                incidents=[i for r in mine for i in r.incidents],
+                parts=labels[person_id],
+            )
+        )
+    ranked, limit = grade_and_rank(results, settings)
+    return AppraisalResult(
+        period=period, kind=kind, people=ranked, excellent_limit=limit, sources=sorted(parts)
+    )
