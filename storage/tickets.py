@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -22,10 +22,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from school.profile import SchoolProfile
 from storage import persisted_state
+from storage import ticket_flow as flow
 from storage.models import (
     PersistedState,
     Person,
-    Role,
     Ticket,
     TicketEvent,
     TicketFollower,
@@ -33,19 +33,14 @@ from storage.models import (
     TicketStatus,
 )
 from storage.stats import Month, TicketStats
+from storage.ticket_flow import Actor, Move, Verdict
 
-# Statuses in which someone holds the job.
-HELD = (
-    TicketStatus.ACCEPTED,
-    TicketStatus.IN_PROGRESS,
-    TicketStatus.DEFERRED,
-    TicketStatus.REWORK,
-)
-# Not finished yet: the finish deadline still applies.
-UNFINISHED = (TicketStatus.OPEN, *HELD)
-# Shown on /tickets: everything that still needs someone.
-ACTIVE = (*UNFINISHED, TicketStatus.AWAITING_ACCEPTANCE)
-FINAL = (TicketStatus.CLOSED, TicketStatus.REJECTED, TicketStatus.CANCELLED)
+# The status machine lives in storage.ticket_flow; these names are kept for the callers.
+HELD = flow.HELD
+UNFINISHED = flow.UNFINISHED
+ACTIVE = flow.ACTIVE
+FINAL = flow.FINAL
+can_handle = flow.can_handle
 
 RESULTS = ("fixed", "replaced", "unfixable")
 MAX_REASON = 500
@@ -79,20 +74,6 @@ class Change:
 
 
 # --- rules -------------------------------------------------------------------------------------
-
-
-def can_handle(person: Person | None, profile: SchoolProfile) -> bool:
-    """Directors and staff whose post handles repairs may take and do jobs."""
-    if person is None or not person.active:
-        return False
-    if person.role == Role.DIRECTOR:
-        return True
-    if person.role != Role.STAFF or not person.post_key:
-        return False
-    try:
-        return profile.post(person.post_key).handles_repairs
-    except KeyError:
-        return False
 
 
 def is_overdue(ticket: Ticket, now: datetime) -> bool:
@@ -311,8 +292,9 @@ async def find_duplicates(
     room: str | None = None,
 ) -> list[Ticket]:
     """Unfinished tickets of the same category at the same place (same room, or same text)."""
+    joinable = flow.FLOW[Move.FOLLOW].from_states  # the open tickets one may join
     query = select(Ticket).where(
-        col(Ticket.status).in_(UNFINISHED), Ticket.category_key == category_key
+        col(Ticket.status).in_(joinable), Ticket.category_key == category_key
     )
     candidates = (await session.exec(query.order_by(col(Ticket.id)))).all()
     wanted = _norm_place(place)
@@ -392,18 +374,24 @@ async def _transition(
     session: AsyncSession,
     ticket: Ticket,
     *,
-    allowed: Iterable[TicketStatus],
-    to_status: TicketStatus,
-    action: str,
-    actor: Person | None,
+    move: Move,
+    actor: Actor,
+    person: Person | None,
     now: datetime,
     note: str | None = None,
     values: dict[str, Any] | None = None,
+    action: str | None = None,
 ) -> Change:
-    """Move the ticket from the status (and holder) seen to `to_status`, once."""
-    seen_status = TicketStatus(ticket.status)
-    if seen_status not in set(allowed):
+    """Make `move` as the table (storage.ticket_flow) allows it: refuse an actor it does not
+    allow (NotAllowed), ignore a ticket that moved on (a Change without an event), otherwise
+    move it from the status (and holder) seen, once, and record the event."""
+    verdict = flow.judge(move, ticket, actor)
+    if verdict == Verdict.MOVED_ON:
         return Change(ticket, None)
+    if verdict != Verdict.ALLOWED:
+        raise NotAllowed(verdict.value)
+    seen_status = TicketStatus(ticket.status)
+    to_status = flow.FLOW[move].to_state or seen_status
     assert ticket.id is not None
     guard = [col(Ticket.id) == ticket.id, col(Ticket.status) == seen_status]
     if ticket.assignee_id is None:
@@ -418,8 +406,8 @@ async def _transition(
         return Change(ticket, None)
     event = TicketEvent(
         ticket_id=ticket.id,
-        actor_id=actor.id if actor is not None else None,
-        action=action,
+        actor_id=person.id if person is not None else None,
+        action=action or move.value,
         from_status=seen_status,
         to_status=to_status,
         note=note[:MAX_NOTE] if note else None,
@@ -430,34 +418,17 @@ async def _transition(
     return Change(ticket, event)
 
 
-def _require_handler(person: Person, profile: SchoolProfile) -> None:
-    if not can_handle(person, profile):
-        raise NotAllowed("role")
-
-
-def _require_holder(ticket: Ticket, person: Person) -> None:
-    if ticket.status in HELD and ticket.assignee_id != person.id:
-        raise NotAllowed("not_yours")
-
-
-def _require_reporter(ticket: Ticket, telegram_id: int) -> None:
-    if ticket.reporter_telegram_id != telegram_id:
-        raise NotAllowed("not_reporter")
-
-
 async def take(
     session: AsyncSession, ticket_id: int, *, worker: Person, profile: SchoolProfile, now: datetime
 ) -> Change:
     """接单: a repair worker (or a director) takes an open ticket."""
-    _require_handler(worker, profile)
     ticket = await _load(session, ticket_id)
     return await _transition(
         session,
         ticket,
-        allowed=[TicketStatus.OPEN],
-        to_status=TicketStatus.ACCEPTED,
-        action="take",
-        actor=worker,
+        move=Move.TAKE,
+        actor=Actor.of(worker, profile),
+        person=worker,
         now=now,
         values={"assignee_id": worker.id, "accepted_at": now, "overdue_reported_at": None},
     )
@@ -473,23 +444,22 @@ async def assign(
     now: datetime,
 ) -> Change:
     """指派 / 转单 by a director: the ticket goes to a person, as 已接单."""
-    if director.role != Role.DIRECTOR:
-        raise NotAllowed("role")
     if not can_handle(assignee, profile):
         raise NotAllowed("role")
     ticket = await _load(session, ticket_id)
-    if ticket.assignee_id == assignee.id and ticket.status in HELD:
+    actor = Actor.of(director, profile)
+    if actor.director and ticket.assignee_id == assignee.id and ticket.status in HELD:
         return Change(ticket, None)
     was_open = ticket.status == TicketStatus.OPEN
     return await _transition(
         session,
         ticket,
-        allowed=UNFINISHED,
-        to_status=TicketStatus.ACCEPTED,
-        action="assign" if was_open else "transfer",
-        actor=director,
+        move=Move.ASSIGN,
+        actor=actor,
+        person=director,
         now=now,
         note=assignee.name,
+        action="assign" if was_open else "transfer",
         values={
             "assignee_id": assignee.id,
             "accepted_at": now if was_open or ticket.accepted_at is None else ticket.accepted_at,
@@ -501,14 +471,12 @@ async def assign(
 async def start(session: AsyncSession, ticket_id: int, *, worker: Person, now: datetime) -> Change:
     """开始维修, by the holder."""
     ticket = await _load(session, ticket_id)
-    _require_holder(ticket, worker)
     return await _transition(
         session,
         ticket,
-        allowed=[TicketStatus.ACCEPTED, TicketStatus.DEFERRED, TicketStatus.REWORK],
-        to_status=TicketStatus.IN_PROGRESS,
-        action="start",
-        actor=worker,
+        move=Move.START,
+        actor=Actor.of(worker),
+        person=worker,
         now=now,
         values={"started_at": ticket.started_at or now},
     )
@@ -525,16 +493,15 @@ async def defer(
 ) -> Change:
     """申请延期: a reason and a new date; the finish deadline moves to that date."""
     ticket = await _load(session, ticket_id)
-    _require_holder(ticket, worker)
-    if until <= now:
+    actor = Actor.of(worker)
+    if flow.refusal(Move.DEFER, ticket, actor) is None and until <= now:
         raise ValueError("the new date must be in the future")
     return await _transition(
         session,
         ticket,
-        allowed=HELD,
-        to_status=TicketStatus.DEFERRED,
-        action="defer",
-        actor=worker,
+        move=Move.DEFER,
+        actor=actor,
+        person=worker,
         now=now,
         note=reason,
         values={
@@ -551,14 +518,12 @@ async def release(
 ) -> Change:
     """转单 by a worker: hand the job back to the group (待接单 again) with a reason."""
     ticket = await _load(session, ticket_id)
-    _require_holder(ticket, worker)
     return await _transition(
         session,
         ticket,
-        allowed=HELD,
-        to_status=TicketStatus.OPEN,
-        action="release",
-        actor=worker,
+        move=Move.RELEASE,
+        actor=Actor.of(worker),
+        person=worker,
         now=now,
         note=reason,
         values={"assignee_id": None, "status_reason": reason[:MAX_REASON]},
@@ -575,17 +540,13 @@ async def reject(
     now: datetime,
 ) -> Change:
     """退回: not a job for the repair team (or not a fault), with a reason."""
-    _require_handler(actor, profile)
     ticket = await _load(session, ticket_id)
-    if actor.role != Role.DIRECTOR:
-        _require_holder(ticket, actor)
     return await _transition(
         session,
         ticket,
-        allowed=UNFINISHED,
-        to_status=TicketStatus.REJECTED,
-        action="reject",
-        actor=actor,
+        move=Move.REJECT,
+        actor=Actor.of(actor, profile),
+        person=actor,
         now=now,
         note=reason,
         values={"status_reason": reason[:MAX_REASON], "closed_at": now},
@@ -606,15 +567,12 @@ async def complete(
     if result not in RESULTS:
         raise ValueError(f"unknown result {result!r}")
     ticket = await _load(session, ticket_id)
-    if ticket.status in HELD and ticket.assignee_id != worker.id:
-        raise NotAllowed("not_yours")
     change = await _transition(
         session,
         ticket,
-        allowed=HELD,
-        to_status=TicketStatus.AWAITING_ACCEPTANCE,
-        action="complete",
-        actor=worker,
+        move=Move.COMPLETE,
+        actor=Actor.of(worker),
+        person=worker,
         now=now,
         note=note,
         values={
@@ -645,14 +603,12 @@ async def accept(
     if not 1 <= rating <= 5:
         raise ValueError("a rating is 1-5")
     ticket = await _load(session, ticket_id)
-    _require_reporter(ticket, reporter_telegram_id)
     return await _transition(
         session,
         ticket,
-        allowed=[TicketStatus.AWAITING_ACCEPTANCE],
-        to_status=TicketStatus.CLOSED,
-        action="accept",
-        actor=reporter,
+        move=Move.ACCEPT,
+        actor=Actor.of(reporter, telegram_id=reporter_telegram_id),
+        person=reporter,
         now=now,
         note=str(rating),
         values={"rating": rating, "closed_at": now},
@@ -664,7 +620,8 @@ async def add_rating_comment(
 ) -> bool:
     """The reporter's optional comment on an accepted job; False if it has one already."""
     ticket = await _load(session, ticket_id)
-    _require_reporter(ticket, reporter_telegram_id)
+    if ticket.reporter_telegram_id != reporter_telegram_id:
+        raise NotAllowed(Verdict.NOT_REPORTER.value)
     result = await session.exec(
         update(Ticket)
         .where(
@@ -690,15 +647,13 @@ async def rework(
 ) -> Change:
     """返修: the reporter rejects the fix; the job goes back to its worker with a new limit."""
     ticket = await _load(session, ticket_id)
-    _require_reporter(ticket, reporter_telegram_id)
     _accept_by, finish_by = profile.deadlines(now, ticket.urgency_key)
     return await _transition(
         session,
         ticket,
-        allowed=[TicketStatus.AWAITING_ACCEPTANCE],
-        to_status=TicketStatus.REWORK,
-        action="rework",
-        actor=reporter,
+        move=Move.REWORK,
+        actor=Actor.of(reporter, telegram_id=reporter_telegram_id),
+        person=reporter,
         now=now,
         note=reason,
         values={
@@ -720,14 +675,12 @@ async def cancel(
 ) -> Change:
     """撤销 by the reporter, only before anyone took it."""
     ticket = await _load(session, ticket_id)
-    _require_reporter(ticket, reporter_telegram_id)
     return await _transition(
         session,
         ticket,
-        allowed=[TicketStatus.OPEN],
-        to_status=TicketStatus.CANCELLED,
-        action="cancel",
-        actor=reporter,
+        move=Move.CANCEL,
+        actor=Actor.of(reporter, telegram_id=reporter_telegram_id),
+        person=reporter,
         now=now,
         values={"closed_at": now},
     )
@@ -744,9 +697,11 @@ async def nudge(
 ) -> Change:
     """催办: at most once per interval, on an unfinished ticket; NotAllowed('too_soon')."""
     ticket = await _load(session, ticket_id)
-    _require_reporter(ticket, reporter_telegram_id)
-    if ticket.status not in UNFINISHED:
+    verdict = flow.judge(Move.NUDGE, ticket, Actor.of(reporter, telegram_id=reporter_telegram_id))
+    if verdict == Verdict.MOVED_ON:
         return Change(ticket, None)
+    if verdict != Verdict.ALLOWED:
+        raise NotAllowed(verdict.value)
     threshold = now - interval
     if ticket.last_nudge_at is not None and ticket.last_nudge_at > threshold:
         raise NotAllowed("too_soon", until=ticket.last_nudge_at + interval)
@@ -754,7 +709,7 @@ async def nudge(
         update(Ticket)
         .where(
             col(Ticket.id) == ticket_id,
-            col(Ticket.status).in_(UNFINISHED),
+            col(Ticket.status).in_(flow.FLOW[Move.NUDGE].from_states),
             or_(col(Ticket.last_nudge_at).is_(None), col(Ticket.last_nudge_at) <= threshold),
         )
         .values(last_nudge_at=now)
@@ -792,10 +747,9 @@ async def auto_accept_due(
         change = await _transition(
             session,
             ticket,
-            allowed=[TicketStatus.AWAITING_ACCEPTANCE],
-            to_status=TicketStatus.CLOSED,
-            action="auto_accept",
-            actor=None,
+            move=Move.AUTO_ACCEPT,
+            actor=flow.SYSTEM,
+            person=None,
             now=now,
             note=str(profile.repair.default_rating),
             values={
