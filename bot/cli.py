@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.cli_errors import CliError, load_profile_or_fail
+from bot.cli_errors import CliError, explain, load_profile_or_fail
 from school.clock import SystemClock
 from school.settings import Mode, Settings, SettingsError, load_settings, require_token
 
@@ -174,7 +174,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
     else:
         print(
             deep_link("<bot username>", code)
-            + "   (start the bot once, or set TELEGRAM_BOT_TOKEN, to fill in its username)"
+            + "   (start the bot once, or set HOUQIN_TELEGRAM_BOT_TOKEN, to fill in its username)"
         )
     print(code)
     return 0
@@ -252,6 +252,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
     target = Path(args.out)
     if target.exists():
         raise CliError(f"{target} exists; choose a new file name")
+    if not target.parent.is_dir():
+        raise CliError(f"folder {str(target.parent)!r} does not exist; create it first")
     with sqlite3.connect(source) as live, sqlite3.connect(target) as copy:
         live.execute("PRAGMA busy_timeout = 5000")
         live.backup(copy)  # SQLite's online backup: a consistent snapshot, WAL included
@@ -356,6 +358,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # A database or Bot API the settings point at wrongly: one line with the fix, not a
+        # traceback. Anything else is a bug and keeps its traceback.
+        try:
+            settings: Settings | None = load_settings()
+        except SettingsError:
+            settings = None
+        line = explain(exc, settings)
+        if line is None:
+            raise
+        print(f"houqin: {line}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from handlers.context import HouqinApp
 from notices.services import Services, build_services
 from scheduler.jobs import run_due
 from school.clock import ManualClock
-from school.settings import load_settings
+from school.settings import isolated_settings
 from storage import people
 from storage.models import Role
 
@@ -167,12 +167,18 @@ def all_scenes() -> list[tuple[str, Scene]]:
     ]
 
 
+def demo_font() -> Path:
+    """The CJK font the demo draws its chart with: a small subset of WenQuanYi Micro Hei that
+    ships with the developer tools, so the chart shows on machines without a Chinese font."""
+    return Path(__file__).with_name("fonts") / "wqy-microhei-subset.ttf"
+
+
 async def run_demo(*, verbose: bool = False) -> int:
     """Play every scene and print the transcript; 0 when the bot made no rejected request."""
     logging.basicConfig(level=logging.INFO if verbose else logging.CRITICAL)
     with tempfile.TemporaryDirectory(prefix="houqin-demo-") as tmp:
-        settings = load_settings(
-            _env_file=None, database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}"
+        settings = isolated_settings(
+            database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}", chart_font=demo_font()
         )
         clock = ManualClock(DEMO_START)
         services = build_services(settings, clock=clock)

@@ -40,28 +40,18 @@ B = TypeVar("B", bound="CallbackData")
 _registry: dict[str, type[CallbackData]] = {}
 
 
+@dataclasses.dataclass(frozen=True)
 class Expired:
     """Data of a button from an older format or version: the message is out of date."""
 
-    __slots__ = ("prefix",)
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-
-    def __repr__(self) -> str:
-        return f"Expired({self.prefix!r})"
+    prefix: str
 
 
+@dataclasses.dataclass(frozen=True)
 class Malformed:
     """Data that no version of the bot wrote: tampered with, forged, or out of range."""
 
-    __slots__ = ("data",)
-
-    def __init__(self, data: str) -> None:
-        self.data = data
-
-    def __repr__(self) -> str:
-        return f"Malformed({self.data!r})"
+    data: str
 
 
 class CallbackData:

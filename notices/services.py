@@ -31,7 +31,7 @@ class Services:
 
 
 def load_school_profile(settings: Settings) -> SchoolProfile:
-    """The profile named by SCHOOL_PROFILE (or the shipped default) in the TIMEZONE.
+    """The profile named by HOUQIN_SCHOOL_PROFILE (or the shipped default) in HOUQIN_TIMEZONE.
 
     Raises school.profile.ProfileError (pointing at lines) or ValueError (time zones disagree).
     """

@@ -1,16 +1,50 @@
-"""Process settings, read from the environment and `.env` and validated at start-up."""
+"""Process settings, read from the environment and `.env` and validated at start-up.
+
+Every setting is named HOUQIN_<NAME> (HOUQIN_DATABASE_URL, HOUQIN_LANGUAGE, …), so none collides
+with a variable the system sets for something else: Ubuntu sets LANGUAGE=zh_CN:zh for gettext
+in every Chinese desktop session. The names of earlier releases (DATABASE_URL, …) still work,
+with a one-line deprecation notice, except LANGUAGE, which is gettext's and is never read.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///houqin.db"
+PREFIX = "HOUQIN_"
+# Names of earlier releases that are still read (deprecated). LANGUAGE is not among them.
+LEGACY_NAMES = (
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_BASE_URL",
+    "TELEGRAM_BASE_FILE_URL",
+    "DATABASE_URL",
+    "TIMEZONE",
+    "SCHOOL_PROFILE",
+    "LOG_LEVEL",
+    "CHART_FONT",
+    "MODE",
+    "WEBHOOK_URL",
+    "WEBHOOK_SECRET",
+    "WEBHOOK_LISTEN",
+    "WEBHOOK_PORT",
+)
+
+log = logging.getLogger(__name__)
+
+
+def _named(name: str) -> AliasChoices:
+    """HOUQIN_<NAME>, and <NAME> where an earlier release read it."""
+    choices = [PREFIX + name.upper()]
+    if name.upper() in LEGACY_NAMES:
+        choices.append(name.upper())
+    return AliasChoices(*choices)
 
 
 class Language(StrEnum):
@@ -30,22 +64,33 @@ class Mode(StrEnum):
 class Settings(BaseSettings):
     """Every setting the process reads; each is documented in `.env.example`."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_prefix=PREFIX,
+        extra="ignore",
+        populate_by_name=True,
+    )
 
-    telegram_bot_token: str = ""
-    telegram_base_url: str = "https://api.telegram.org/bot"
-    telegram_base_file_url: str = "https://api.telegram.org/file/bot"
-    database_url: str = DEFAULT_DATABASE_URL
-    timezone: str = "Asia/Shanghai"
-    language: Language = Language.ZH_CN
-    school_profile: Path | None = None
-    log_level: str = "INFO"
-    chart_font: Path | None = None
-    mode: Mode = Mode.POLLING
-    webhook_url: str = ""
-    webhook_secret: str = ""
-    webhook_listen: str = "127.0.0.1"
-    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    telegram_bot_token: str = Field(default="", validation_alias=_named("telegram_bot_token"))
+    telegram_base_url: str = Field(
+        default="https://api.telegram.org/bot", validation_alias=_named("telegram_base_url")
+    )
+    telegram_base_file_url: str = Field(
+        default="https://api.telegram.org/file/bot",
+        validation_alias=_named("telegram_base_file_url"),
+    )
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias=_named("database_url"))
+    timezone: str = Field(default="Asia/Shanghai", validation_alias=_named("timezone"))
+    language: Language = Language.ZH_CN  # HOUQIN_LANGUAGE only (LANGUAGE is gettext's)
+    school_profile: Path | None = Field(default=None, validation_alias=_named("school_profile"))
+    log_level: str = Field(default="INFO", validation_alias=_named("log_level"))
+    chart_font: Path | None = Field(default=None, validation_alias=_named("chart_font"))
+    mode: Mode = Field(default=Mode.POLLING, validation_alias=_named("mode"))
+    webhook_url: str = Field(default="", validation_alias=_named("webhook_url"))
+    webhook_secret: str = Field(default="", validation_alias=_named("webhook_secret"))
+    webhook_listen: str = Field(default="127.0.0.1", validation_alias=_named("webhook_listen"))
+    webhook_port: int = Field(default=8443, ge=1, le=65535, validation_alias=_named("webhook_port"))
 
     @field_validator("timezone")
     @classmethod
@@ -67,13 +112,21 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
-        if value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            return value
         if value.startswith("sqlite://"):
-            return "sqlite+aiosqlite://" + value.removeprefix("sqlite://")
-        if value.startswith(("postgresql://", "postgres://")):
-            return "postgresql+asyncpg://" + value.split("://", 1)[1]
-        raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+            value = "sqlite+aiosqlite://" + value.removeprefix("sqlite://")
+        elif value.startswith(("postgresql://", "postgres://")):
+            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
+        elif not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        if value.startswith("sqlite+aiosqlite:///"):
+            path = value.removeprefix("sqlite+aiosqlite:///").split("?", 1)[0]
+            folder = Path(path).parent
+            if path and path != ":memory:" and not folder.is_dir():
+                raise ValueError(
+                    f"the folder {str(folder)!r} of the SQLite file does not exist; create it "
+                    "or fix the path"
+                )
+        return value
 
     @field_validator("school_profile", "chart_font", mode="before")
     @classmethod
@@ -98,6 +151,27 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
 
+class _IsolatedSettings(Settings):
+    """Settings from explicit values only: neither the environment nor .env is read."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def isolated_settings(**values: object) -> Settings:
+    """Settings from `values` and the defaults alone, whatever the environment says (the demo
+    plays the same school on every machine)."""
+    return Settings.model_validate(_IsolatedSettings(**values).model_dump())  # type: ignore[arg-type]
+
+
 class SettingsError(Exception):
     """A setting is missing or invalid; the message is one line meant for the operator."""
 
@@ -105,19 +179,35 @@ class SettingsError(Exception):
 def load_settings(**overrides: object) -> Settings:
     """Read and validate the settings, turning pydantic's report into one clear line."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         error = exc.errors()[0]
-        name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+        field = str(error["loc"][0]) if error["loc"] else "settings"
+        name = field.upper() if field.upper().startswith(PREFIX) else PREFIX + field.upper()
         message = str(error["msg"]).removeprefix("Value error, ")
         raise SettingsError(f"{name}: {message}; fix it in the environment or .env") from None
+    env_file = overrides.get("_env_file", ".env")
+    for name in legacy_names_in_use(env_file if isinstance(env_file, str | Path) else None):
+        log.warning("the setting %s is deprecated: rename it %s%s", name, PREFIX, name)
+    return settings
+
+
+def legacy_names_in_use(env_file: str | Path | None = ".env") -> list[str]:
+    """The deprecated names set in the environment or the .env file, without their HOUQIN_
+    name (which wins when both are set)."""
+    from dotenv import dotenv_values
+
+    found = {key.upper() for key in os.environ}
+    if env_file is not None and Path(env_file).is_file():
+        found |= {key.upper() for key in dotenv_values(env_file)}
+    return [name for name in LEGACY_NAMES if name in found and PREFIX + name not in found]
 
 
 def require_token(settings: Settings) -> str:
     """The bot token, or a SettingsError saying exactly how to get one."""
     if not settings.telegram_bot_token.strip():
         raise SettingsError(
-            "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and put its token "
+            "HOUQIN_TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and put its token "
             "in the environment or .env (or try `houqin demo`, which needs none)"
         )
     return settings.telegram_bot_token.strip()

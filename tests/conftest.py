@@ -23,7 +23,8 @@ from storage.database import Database
 SCHOOL_TZ = ZoneInfo("Asia/Shanghai")
 # Charts are drawn with a small bundled CJK font, so they render on machines without one.
 os.environ.setdefault(
-    "CHART_FONT", str(Path(__file__).parent / "fonts" / "wqy-microhei-subset.ttf")
+    "HOUQIN_CHART_FONT",
+    str(Path(__file__).parents[1] / "devtools" / "fonts" / "wqy-microhei-subset.ttf"),
 )
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)

@@ -75,7 +75,7 @@ class BotProcess:
             "TELEGRAM_BASE_URL": sandbox.base_url,
             "TELEGRAM_BASE_FILE_URL": sandbox.base_file_url,
             "DATABASE_URL": self.url,
-            "LANGUAGE": "en",
+            "HOUQIN_LANGUAGE": "en",
             "LOG_LEVEL": "WARNING",
         }
         self.process: asyncio.subprocess.Process | None = None

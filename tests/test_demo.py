@@ -7,7 +7,14 @@ import pytest
 from devtools.demo import run_demo
 
 
-async def test_demo_runs_clean(capsys: pytest.CaptureFixture[str]) -> None:
+async def test_demo_runs_clean(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a Chinese Ubuntu desktop and a developer's shell may hold: the demo ignores it all.
+    monkeypatch.setenv("LANGUAGE", "zh_CN:zh")
+    monkeypatch.setenv("HOUQIN_LANGUAGE", "en")
+    monkeypatch.setenv("HOUQIN_DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    monkeypatch.delenv("HOUQIN_CHART_FONT", raising=False)
     assert await run_demo() == 0
     transcript = capsys.readouterr().out
     assert "$ houqin invite --role director" in transcript
@@ -15,3 +22,5 @@ async def test_demo_runs_clean(capsys: pytest.CaptureFixture[str]) -> None:
     assert "本群已绑定为维修群" in transcript
     assert "只有后勤主任可以这样操作" in transcript
     assert "every request the bot sent was valid" in transcript
+    # The last scene promises a chart: it is sent, drawn with the font the demo brings along.
+    assert "[图片] 示范中学 2026年11月 考评得分" in transcript

@@ -399,7 +399,7 @@ def test_houqin_export_logs_writes_the_file(
 
     asyncio.run(seed())
     monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("LANGUAGE", "en")
+    monkeypatch.setenv("HOUQIN_LANGUAGE", "en")
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "ledger.xlsx"
     args = argparse.Namespace(date_from="2026-11-01", date_to="2026-11-30", out=str(out))
