@@ -2,7 +2,7 @@
 transaction, then (for a change) delivers the notices and refreshes the card.
 
 Called by the handlers (a button, a reason typed in the act form) and the scheduled jobs alike.
-A move the status table refuses raises `storage.tickets.NotAllowed` (nothing changed); a ticket
+A move the status table refuses raises `storage.ticket_moves.NotAllowed` (nothing changed); a ticket
 that moved on gives a `Change` without an event. No Telegram updates here: the caller answers
 the person acting.
 """
@@ -23,9 +23,10 @@ from notices.services import Services
 from notices.ticket_buttons import card_markup, reporter_markup
 from school.i18n import Translate
 from storage import people
+from storage import ticket_moves as moves
 from storage import tickets as store
 from storage.models import Person, Ticket
-from storage.tickets import Change, NotAllowed
+from storage.ticket_moves import Change, NotAllowed
 
 __all__ = ["Change", "NotAllowed"]
 
@@ -51,7 +52,7 @@ async def get(services: Services, ticket_id: int) -> Ticket | None:
 async def take(bot: Bot, services: Services, ticket_id: int, worker: Person) -> Change:
     """接单: the reporter (and followers) hear who took it."""
     async with services.database.transaction() as session:
-        change = await store.take(
+        change = await moves.take(
             session, ticket_id, worker=worker, profile=services.profile, now=services.now()
         )
         if change.event is not None:
@@ -78,7 +79,7 @@ async def assign(
         assignee = await people.get_person(session, assignee_id)
         if assignee is None or not store.can_handle(assignee, services.profile):
             raise NotAllowed("assignee")
-        change = await store.assign(
+        change = await moves.assign(
             session,
             ticket_id,
             director=director,
@@ -117,7 +118,7 @@ async def assign(
 async def start(bot: Bot, services: Services, ticket_id: int, worker: Person) -> Change:
     """开始维修, by the holder."""
     async with services.database.transaction() as session:
-        change = await store.start(session, ticket_id, worker=worker, now=services.now())
+        change = await moves.start(session, ticket_id, worker=worker, now=services.now())
         if change.event is not None:
             head = told.ticket_head(change.ticket, services)
             await told.tell_reporter(
@@ -147,7 +148,7 @@ async def defer(
     """延期 with a reason and a new date; the reporter is told why (慎用承诺)."""
     until = deferred_until(services, day)
     async with services.database.transaction() as session:
-        change = await store.defer(
+        change = await moves.defer(
             session, ticket_id, worker=worker, reason=reason, until=until, now=services.now()
         )
         if change.event is not None:
@@ -169,7 +170,7 @@ async def release(
 ) -> Change:
     """转单 by the holder: back to the repair group, the reporter told why."""
     async with services.database.transaction() as session:
-        change = await store.release(
+        change = await moves.release(
             session, ticket_id, worker=worker, reason=reason, now=services.now()
         )
         if change.event is not None:
@@ -192,7 +193,7 @@ async def reject(
 ) -> Change:
     """退回 with a reason the reporter sees."""
     async with services.database.transaction() as session:
-        change = await store.reject(
+        change = await moves.reject(
             session,
             ticket_id,
             actor=actor,
@@ -226,7 +227,7 @@ async def complete(
 ) -> Change:
     """维修完成: the reporter is asked to accept (with the photo of the finished work)."""
     async with services.database.transaction() as session:
-        change = await store.complete(
+        change = await moves.complete(
             session,
             ticket_id,
             worker=worker,
@@ -275,7 +276,7 @@ async def accept(
 ) -> Change:
     """确认验收 with 1-5 stars: the holder hears the rating."""
     async with services.database.transaction() as session:
-        change = await store.accept(
+        change = await moves.accept(
             session,
             ticket_id,
             reporter_telegram_id=reporter_telegram_id,
@@ -303,7 +304,7 @@ async def comment(
 ) -> bool:
     """The reporter's optional comment on the rating, shown on the card."""
     async with services.database.transaction() as session:
-        added = await store.add_rating_comment(
+        added = await moves.add_rating_comment(
             session, ticket_id, reporter_telegram_id=reporter_telegram_id, comment=text
         )
     await told.refresh_card(bot, services, ticket_id)
@@ -321,7 +322,7 @@ async def rework(
 ) -> Change:
     """返修: the job goes back to its worker, who hears what is still wrong."""
     async with services.database.transaction() as session:
-        change = await store.rework(
+        change = await moves.rework(
             session,
             ticket_id,
             reporter_telegram_id=reporter_telegram_id,
@@ -357,7 +358,7 @@ async def cancel(
 ) -> Change:
     """撤销 before anyone took it."""
     async with services.database.transaction() as session:
-        change = await store.cancel(
+        change = await moves.cancel(
             session,
             ticket_id,
             reporter_telegram_id=reporter_telegram_id,
@@ -385,7 +386,7 @@ async def nudge(
 ) -> Change:
     """催办: the holder (or the repair group) is reminded; NotAllowed('too_soon') if too soon."""
     async with services.database.transaction() as session:
-        change = await store.nudge(
+        change = await moves.nudge(
             session,
             ticket_id,
             reporter_telegram_id=reporter_telegram_id,
@@ -528,7 +529,7 @@ async def auto_accept(bot: Bot, services: Services) -> list[Change]:
     """Close jobs left in 待验收 too long with the default rating; tell the reporter."""
     profile = services.profile
     async with services.database.transaction() as session:
-        changes = await store.auto_accept_due(session, profile=profile, now=services.now())
+        changes = await moves.auto_accept_due(session, profile=profile, now=services.now())
         for change in changes:
             ticket, event = change.ticket, change.event
             assert event is not None
@@ -546,8 +547,8 @@ async def check_overdue(services: Services, *, stamp: str) -> None:
     one transaction (each job goes into one digest only)."""
     now = services.now()
     async with services.database.transaction() as session:
-        overdue = await store.claim_overdue(session, now=now)
-        alerts = await store.claim_urgent_alerts(session, profile=services.profile, now=now)
+        overdue = await moves.claim_overdue(session, now=now)
+        alerts = await moves.claim_urgent_alerts(session, profile=services.profile, now=now)
         if overdue or alerts:
             await overdue_notices.queue_overdue(
                 session, services, overdue=overdue, alerts=alerts, stamp=stamp

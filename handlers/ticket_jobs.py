@@ -45,7 +45,7 @@ from storage.ticket_flow import Move
 
 
 async def _answered(
-    update: Update, context: HouqinContext, change: store.Change, text: str
+    update: Update, context: HouqinContext, change: act.Change, text: str
 ) -> None:
     """After a committed change: answer the presser; a private copy of the card (an assignee's
     message) is shown as it is now."""
