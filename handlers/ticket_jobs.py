@@ -44,9 +44,7 @@ from storage.ticket_flow import Move
 # --- simple presses ------------------------------------------------------------------------------
 
 
-async def _answered(
-    update: Update, context: HouqinContext, change: act.Change, text: str
-) -> None:
+async def _answered(update: Update, context: HouqinContext, change: act.Change, text: str) -> None:
     """After a committed change: answer the presser; a private copy of the card (an assignee's
     message) is shown as it is now."""
     query = update.callback_query
