@@ -22,7 +22,7 @@ from scheduler.jobs import run_due
 from school.clock import ManualClock
 from school.profile import SchoolProfile
 from school.settings import Language, Settings
-from storage import tickets
+from storage import persisted_state, tickets
 from storage.database import Database
 from storage.models import Role, Ticket, TicketStatus
 from tests.helpers import private_text, register
@@ -540,3 +540,42 @@ async def test_a_report_half_way_is_parked_by_a_repair_job_and_resumed(
     await plumber.press(floors, "3楼")
     assert "Which room" in private_text(bot, plumber)
     assert (await _ticket(services, second.number)).status == TicketStatus.ACCEPTED
+
+
+async def test_a_report_draft_of_the_previous_release_resumes(
+    services: Services, sandbox: BotApiSandbox
+) -> None:
+    """A report half-way when the bot is upgraded: the old conversation is gone, the draft
+    (user_data["tk_form"], as the earlier release wrote it) is picked up by /report."""
+    async with running_bot(services, sandbox) as application:
+        cast = await _cast(sandbox, services, application)
+    old_draft = {
+        "category": "doors",
+        "building": "teaching",
+        "floor": None,
+        "room": None,
+        "place": None,
+        "place_done": False,
+        "dup_done": False,
+        "description": None,
+        "photos": [],
+        "photos_done": False,
+        "urgency": None,
+        "step": "floor",
+        "token": "0123456789abcdef",
+    }
+    async with services.database.transaction() as session:
+        await persisted_state.save(
+            session,
+            kind="user",
+            key=str(cast.teacher.id),
+            data={"tk_form": old_draft},
+            now=services.now(),
+        )
+    async with running_bot(services, sandbox):
+        await cast.teacher.send("/report")
+        assert "Continuing your repair request" in private_text(sandbox, cast.teacher)
+        assert "Which floor of 教学楼" in private_text(sandbox, cast.teacher)
+        await cast.teacher.press(_last(sandbox, cast.teacher), "2楼")
+        assert "Which room" in private_text(sandbox, cast.teacher)
+    assert sandbox.rejected == []
