@@ -549,7 +549,7 @@ async def test_a_report_draft_of_the_previous_release_resumes(
     (user_data["tk_form"], as the earlier release wrote it) is picked up by /report."""
     async with running_bot(services, sandbox) as application:
         cast = await _cast(sandbox, services, application)
-    old_draft = {
+    old_draft: dict[str, object] = {
         "category": "doors",
         "building": "teaching",
         "floor": None,
