@@ -2,17 +2,18 @@
 transaction, then (for a change) delivers the notices and refreshes the card.
 
 Called by the handlers (a button, a reason typed in the act form) and the scheduled jobs alike.
-A move the status table refuses raises `storage.ticket_moves.NotAllowed` (nothing changed); a ticket
-that moved on gives a `Change` without an event. No Telegram updates here: the caller answers
-the person acting.
+A move the status table refuses raises `storage.ticket_moves.NotAllowed` (nothing changed);
+a ticket that moved on gives a `Change` without an event. No Telegram updates here: the
+caller answers the person acting.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot
 
 from notices import outbox
@@ -31,13 +32,55 @@ from storage.ticket_moves import Change, NotAllowed
 __all__ = ["Change", "NotAllowed"]
 
 
-async def _announce(bot: Bot, services: Services, change: Change) -> Change:
-    """After the commit: deliver what the change queued and show it on the card."""
+Make = Callable[[AsyncSession, datetime], Awaitable[Change]]
+Tell = Callable[[AsyncSession, Change], Awaitable[None]]
+
+
+async def _move(bot: Bot, services: Services, make: Make, tell: Tell | None = None) -> Change:
+    """Make a move and queue what it announces in one transaction; after the commit deliver
+    the notices and show the change on the card."""
+    async with services.database.transaction() as session:
+        change = await make(session, services.now())
+        if change.event is not None and tell is not None:
+            await tell(session, change)
     if change.changed:
         assert change.ticket.id is not None
         outbox.deliver_soon(bot, services)
         await told.refresh_card(bot, services, change.ticket.id)
     return change
+
+
+def _reporter_hears(services: Services, text: Callable[[Translate, str], str]) -> Tell:
+    """The reporter and followers are told `text(t_, head)` (head: the ticket's number, place
+    and category)."""
+
+    async def tell(session: AsyncSession, change: Change) -> None:
+        assert change.event is not None
+        head = told.ticket_head(change.ticket, services)
+        await told.tell_reporter(
+            session, services, change.ticket, change.event, lambda t_: text(t_, head)
+        )
+
+    return tell
+
+
+def _holder_hears(services: Services, text: Callable[[Translate, str], str]) -> Tell:
+    """Whoever holds the job is told `text(t_, head)`, with the card's buttons."""
+
+    async def tell(session: AsyncSession, change: Change) -> None:
+        assert change.event is not None
+        ticket = change.ticket
+        head = told.ticket_head(ticket, services)
+        await told.tell_person(
+            session,
+            services,
+            ticket.assignee_id,
+            f"ticket:{ticket.id}:{change.event.id}:assignee",
+            lambda t_: text(t_, head),
+            markup=lambda t_: card_markup(ticket, t_),
+        )
+
+    return tell
 
 
 async def get(services: Services, ticket_id: int) -> Ticket | None:
@@ -51,22 +94,19 @@ async def get(services: Services, ticket_id: int) -> Ticket | None:
 
 async def take(bot: Bot, services: Services, ticket_id: int, worker: Person) -> Change:
     """接单: the reporter (and followers) hear who took it."""
-    async with services.database.transaction() as session:
-        change = await moves.take(
-            session, ticket_id, worker=worker, profile=services.profile, now=services.now()
-        )
-        if change.event is not None:
-            head = told.ticket_head(change.ticket, services)
-            await told.tell_reporter(
-                session,
-                services,
-                change.ticket,
-                change.event,
-                lambda t_: t_("{ticket} was taken by {name}.").format(
-                    ticket=head, name=esc(worker.name)
-                ),
-            )
-    return await _announce(bot, services, change)
+    return await _move(
+        bot,
+        services,
+        lambda session, now: moves.take(
+            session, ticket_id, worker=worker, profile=services.profile, now=now
+        ),
+        _reporter_hears(
+            services,
+            lambda t_, head: t_("{ticket} was taken by {name}.").format(
+                ticket=head, name=esc(worker.name)
+            ),
+        ),
+    )
 
 
 async def assign(
@@ -75,62 +115,63 @@ async def assign(
     """指派 / a director's 转单: the assignee gets the card, the reporter hears who does it.
 
     NotAllowed('assignee') when that person can no longer take repair jobs."""
-    async with services.database.transaction() as session:
+    async with services.database.reading() as session:
         assignee = await people.get_person(session, assignee_id)
-        if assignee is None or not store.can_handle(assignee, services.profile):
-            raise NotAllowed("assignee")
-        change = await moves.assign(
+    if assignee is None or not store.can_handle(assignee, services.profile):
+        raise NotAllowed("assignee")
+    name = assignee.name
+
+    async def tell(session: AsyncSession, change: Change) -> None:
+        assert change.event is not None
+        ticket = change.ticket
+        await told.tell_person(
+            session,
+            services,
+            assignee_id,
+            f"ticket:{ticket_id}:{change.event.id}:assignee",
+            lambda t_: (
+                t_("{director} gave you a repair job:").format(director=esc(director.name))
+                + "\n\n"
+                + told.card_text(services, ticket, holder=name, photo_count=0, _=t_)
+            ),
+            markup=lambda t_: card_markup(ticket, t_),
+        )
+        await _reporter_hears(
+            services,
+            lambda t_, head: t_("{ticket} was given to {name}.").format(
+                ticket=head, name=esc(name)
+            ),
+        )(session, change)
+
+    change = await _move(
+        bot,
+        services,
+        lambda session, now: moves.assign(
             session,
             ticket_id,
             director=director,
             assignee=assignee,
             profile=services.profile,
-            now=services.now(),
-        )
-        event = change.event
-        if event is not None:
-            ticket = change.ticket
-            name = assignee.name
-            await told.tell_person(
-                session,
-                services,
-                assignee.id,
-                f"ticket:{ticket_id}:{event.id}:assignee",
-                lambda t_: (
-                    t_("{director} gave you a repair job:").format(director=esc(director.name))
-                    + "\n\n"
-                    + told.card_text(services, ticket, holder=name, photo_count=0, _=t_)
-                ),
-                markup=lambda t_: card_markup(ticket, t_),
-            )
-            await told.tell_reporter(
-                session,
-                services,
-                ticket,
-                event,
-                lambda t_: t_("{ticket} was given to {name}.").format(
-                    ticket=told.ticket_head(ticket, services), name=esc(name)
-                ),
-            )
-    return await _announce(bot, services, change), assignee
+            now=now,
+        ),
+        tell,
+    )
+    return change, assignee
 
 
 async def start(bot: Bot, services: Services, ticket_id: int, worker: Person) -> Change:
     """开始维修, by the holder."""
-    async with services.database.transaction() as session:
-        change = await moves.start(session, ticket_id, worker=worker, now=services.now())
-        if change.event is not None:
-            head = told.ticket_head(change.ticket, services)
-            await told.tell_reporter(
-                session,
-                services,
-                change.ticket,
-                change.event,
-                lambda t_: t_("{name} started repairing {ticket}.").format(
-                    ticket=head, name=esc(worker.name)
-                ),
-            )
-    return await _announce(bot, services, change)
+    return await _move(
+        bot,
+        services,
+        lambda session, now: moves.start(session, ticket_id, worker=worker, now=now),
+        _reporter_hears(
+            services,
+            lambda t_, head: t_("{name} started repairing {ticket}.").format(
+                ticket=head, name=esc(worker.name)
+            ),
+        ),
+    )
 
 
 def deferred_until(services: Services, day: date) -> datetime:
@@ -147,72 +188,57 @@ async def defer(
 ) -> Change:
     """延期 with a reason and a new date; the reporter is told why (慎用承诺)."""
     until = deferred_until(services, day)
-    async with services.database.transaction() as session:
-        change = await moves.defer(
-            session, ticket_id, worker=worker, reason=reason, until=until, now=services.now()
-        )
-        if change.event is not None:
-            head = told.ticket_head(change.ticket, services)
-            await told.tell_reporter(
-                session,
-                services,
-                change.ticket,
-                change.event,
-                lambda t_: t_(
-                    "{ticket} needs more time: it will be finished by {time}.\nReason: {reason}"
-                ).format(ticket=head, time=told.local_time(services, until), reason=esc(reason)),
-            )
-    return await _announce(bot, services, change)
+    return await _move(
+        bot,
+        services,
+        lambda session, now: moves.defer(
+            session, ticket_id, worker=worker, reason=reason, until=until, now=now
+        ),
+        _reporter_hears(
+            services,
+            lambda t_, head: t_(
+                "{ticket} needs more time: it will be finished by {time}.\nReason: {reason}"
+            ).format(ticket=head, time=told.local_time(services, until), reason=esc(reason)),
+        ),
+    )
 
 
 async def release(
     bot: Bot, services: Services, ticket_id: int, worker: Person, reason: str
 ) -> Change:
     """转单 by the holder: back to the repair group, the reporter told why."""
-    async with services.database.transaction() as session:
-        change = await moves.release(
-            session, ticket_id, worker=worker, reason=reason, now=services.now()
-        )
-        if change.event is not None:
-            head = told.ticket_head(change.ticket, services)
-            await told.tell_reporter(
-                session,
-                services,
-                change.ticket,
-                change.event,
-                lambda t_: t_(
-                    "{ticket} went back to the repair group for someone else to take.\n"
-                    "Reason: {reason}"
-                ).format(ticket=head, reason=esc(reason)),
-            )
-    return await _announce(bot, services, change)
+    return await _move(
+        bot,
+        services,
+        lambda session, now: moves.release(
+            session, ticket_id, worker=worker, reason=reason, now=now
+        ),
+        _reporter_hears(
+            services,
+            lambda t_, head: t_(
+                "{ticket} went back to the repair group for someone else to take.\nReason: {reason}"
+            ).format(ticket=head, reason=esc(reason)),
+        ),
+    )
 
 
 async def reject(
     bot: Bot, services: Services, ticket_id: int, actor: Person, reason: str
 ) -> Change:
     """退回 with a reason the reporter sees."""
-    async with services.database.transaction() as session:
-        change = await moves.reject(
-            session,
-            ticket_id,
-            actor=actor,
-            reason=reason,
-            profile=services.profile,
-            now=services.now(),
-        )
-        if change.event is not None:
-            head = told.ticket_head(change.ticket, services)
-            await told.tell_reporter(
-                session,
-                services,
-                change.ticket,
-                change.event,
-                lambda t_: t_("{ticket} was returned by the repair team.\nReason: {reason}").format(
-                    ticket=head, reason=esc(reason)
-                ),
-            )
-    return await _announce(bot, services, change)
+    return await _move(
+        bot,
+        services,
+        lambda session, now: moves.reject(
+            session, ticket_id, actor=actor, reason=reason, profile=services.profile, now=now
+        ),
+        _reporter_hears(
+            services,
+            lambda t_, head: t_(
+                "{ticket} was returned by the repair team.\nReason: {reason}"
+            ).format(ticket=head, reason=esc(reason)),
+        ),
+    )
 
 
 async def complete(
@@ -226,40 +252,44 @@ async def complete(
     photo: str | None,
 ) -> Change:
     """维修完成: the reporter is asked to accept (with the photo of the finished work)."""
-    async with services.database.transaction() as session:
-        change = await moves.complete(
+
+    def message(t_: Translate, head: str) -> str:
+        text = t_("{ticket} is repaired by {name}: {result}.").format(
+            ticket=head, name=esc(worker.name), result=told.result_label(result, t_)
+        )
+        if note:
+            text += "\n" + t_("Note: {note}").format(note=esc(note))
+        text = text[: told.CAPTION_LIMIT]
+        return text + "\n" + t_("Please check it and accept, or ask for rework.")
+
+    async def tell(session: AsyncSession, change: Change) -> None:
+        assert change.event is not None
+        ticket = change.ticket
+        head = told.ticket_head(ticket, services)
+        await told.tell_reporter(
+            session,
+            services,
+            ticket,
+            change.event,
+            lambda t_: message(t_, head),
+            reporter_markup=lambda t_: reporter_markup(ticket, t_),
+            photo_file_id=photo,
+        )
+
+    return await _move(
+        bot,
+        services,
+        lambda session, now: moves.complete(
             session,
             ticket_id,
             worker=worker,
             result=result,
             note=note,
             photo_file_id=photo,
-            now=services.now(),
-        )
-        if change.event is not None:
-            ticket = change.ticket
-
-            def message(t_: Translate) -> str:
-                text = t_("{ticket} is repaired by {name}: {result}.").format(
-                    ticket=told.ticket_head(ticket, services),
-                    name=esc(worker.name),
-                    result=told.result_label(result, t_),
-                )
-                if note:
-                    text += "\n" + t_("Note: {note}").format(note=esc(note))
-                text = text[: told.CAPTION_LIMIT]
-                return text + "\n" + t_("Please check it and accept, or ask for rework.")
-
-            await told.tell_reporter(
-                session,
-                services,
-                ticket,
-                change.event,
-                message,
-                reporter_markup=lambda t_: reporter_markup(ticket, t_),
-                photo_file_id=photo,
-            )
-    return await _announce(bot, services, change)
+            now=now,
+        ),
+        tell,
+    )
 
 
 # --- the reporter --------------------------------------------------------------------------------
@@ -275,28 +305,33 @@ async def accept(
     rating: int,
 ) -> Change:
     """确认验收 with 1-5 stars: the holder hears the rating."""
-    async with services.database.transaction() as session:
-        change = await moves.accept(
+
+    async def tell(session: AsyncSession, change: Change) -> None:
+        assert change.event is not None
+        done = change.ticket
+        await told.tell_person(
+            session,
+            services,
+            done.assignee_id,
+            f"ticket:{done.id}:{change.event.id}:assignee",
+            lambda t_: t_("{ticket} was accepted by the reporter. Rating: {stars}").format(
+                ticket=told.ticket_head(done, services), stars=told.stars(rating)
+            ),
+        )
+
+    return await _move(
+        bot,
+        services,
+        lambda session, now: moves.accept(
             session,
             ticket_id,
             reporter_telegram_id=reporter_telegram_id,
             reporter=reporter,
             rating=rating,
-            now=services.now(),
-        )
-        event = change.event
-        if event is not None:
-            done = change.ticket
-            await told.tell_person(
-                session,
-                services,
-                done.assignee_id,
-                f"ticket:{done.id}:{event.id}:assignee",
-                lambda t_: t_("{ticket} was accepted by the reporter. Rating: {stars}").format(
-                    ticket=told.ticket_head(done, services), stars=told.stars(rating)
-                ),
-            )
-    return await _announce(bot, services, change)
+            now=now,
+        ),
+        tell,
+    )
 
 
 async def comment(
@@ -321,31 +356,25 @@ async def rework(
     reason: str,
 ) -> Change:
     """返修: the job goes back to its worker, who hears what is still wrong."""
-    async with services.database.transaction() as session:
-        change = await moves.rework(
+    return await _move(
+        bot,
+        services,
+        lambda session, now: moves.rework(
             session,
             ticket_id,
             reporter_telegram_id=reporter_telegram_id,
             reporter=reporter,
             reason=reason,
             profile=services.profile,
-            now=services.now(),
-        )
-        event = change.event
-        if event is not None:
-            ticket = change.ticket
-            head = told.ticket_head(ticket, services)
-            await told.tell_person(
-                session,
-                services,
-                ticket.assignee_id,
-                f"ticket:{ticket.id}:{event.id}:assignee",
-                lambda t_: t_("The reporter asks for rework on {ticket}: {reason}").format(
-                    ticket=head, reason=esc(reason)
-                ),
-                markup=lambda t_: card_markup(ticket, t_),
-            )
-    return await _announce(bot, services, change)
+            now=now,
+        ),
+        _holder_hears(
+            services,
+            lambda t_, head: t_("The reporter asks for rework on {ticket}: {reason}").format(
+                ticket=head, reason=esc(reason)
+            ),
+        ),
+    )
 
 
 async def cancel(
@@ -357,15 +386,17 @@ async def cancel(
     reporter: Person | None,
 ) -> Change:
     """撤销 before anyone took it."""
-    async with services.database.transaction() as session:
-        change = await moves.cancel(
+    return await _move(
+        bot,
+        services,
+        lambda session, now: moves.cancel(
             session,
             ticket_id,
             reporter_telegram_id=reporter_telegram_id,
             reporter=reporter,
-            now=services.now(),
-        )
-    return await _announce(bot, services, change)
+            now=now,
+        ),
+    )
 
 
 def nudge_interval(services: Services) -> timedelta:

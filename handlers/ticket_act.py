@@ -21,7 +21,7 @@ from handlers.context import HouqinContext
 from handlers.forms import END, Form, drop_draft, load_draft, save_draft
 from handlers.ticket_form import PRIVATE_INPUT
 from handlers.ticket_jobs import assign_button
-from handlers.tickets import actor_of, alert, answer_refusal, moved_on, not_valid, pressed_ticket
+from handlers.tickets import actor_of, alert, make_move, not_valid, pressed_ticket
 from notices import tickets as told
 from notices.render import button, edit_or_ignore, esc, keyboard
 from notices.ticket_buttons import (
@@ -134,25 +134,24 @@ async def rate_button(update: Update, context: HouqinContext, data: RatingButton
     if not 1 <= data.stars <= 5:
         await not_valid(update, context)
         return None
-    ticket = await pressed_ticket(update, context, data.ticket_id, Move.ACCEPT)
-    if ticket is None:
-        return None
     _ = context._
-    try:
-        change = await act.accept(
+    change = await make_move(
+        update,
+        context,
+        data.ticket_id,
+        Move.ACCEPT,
+        lambda: act.accept(
             context.bot,
             context.services,
             data.ticket_id,
             reporter_telegram_id=user.id,
             reporter=context.person,
             rating=data.stars,
-        )
-    except act.NotAllowed as problem:
-        await answer_refusal(update, context, problem, data.ticket_id, Move.ACCEPT)
+        ),
+    )
+    if change is None:
         return None
-    if not change.changed:
-        await moved_on(update, context, change.ticket)
-        return None
+    ticket = change.ticket
     await query.answer(_("Thank you!"))
     await query.edit_message_text(
         _(

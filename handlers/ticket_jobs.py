@@ -23,6 +23,7 @@ from handlers.context import HouqinContext
 from handlers.tickets import (
     alert,
     answer_refusal,
+    make_move,
     may_report,
     moved_on,
     not_valid,
@@ -38,10 +39,16 @@ from notices.ticket_buttons import (
 )
 from storage import people
 from storage import tickets as store
-from storage.models import Ticket
+from storage.models import Person, Ticket
 from storage.ticket_flow import Move
 
 # --- simple presses ------------------------------------------------------------------------------
+
+
+def _crew(person: Person | None) -> Person:
+    """The presser of a crew move (`make_move` has checked the table: a registered person)."""
+    assert person is not None
+    return person
 
 
 async def _answered(update: Update, context: HouqinContext, change: act.Change, text: str) -> None:
@@ -66,17 +73,15 @@ async def _answered(update: Update, context: HouqinContext, change: act.Change, 
 
 async def take_button(update: Update, context: HouqinContext, data: TicketButton) -> None:
     """接单."""
-    if await pressed_ticket(update, context, data.ticket_id, Move.TAKE) is None:
-        return
     person = context.person
-    assert person is not None
-    try:
-        change = await act.take(context.bot, context.services, data.ticket_id, person)
-    except act.NotAllowed as problem:
-        await answer_refusal(update, context, problem, data.ticket_id, Move.TAKE)
-        return
-    if not change.changed:
-        await moved_on(update, context, change.ticket)
+    change = await make_move(
+        update,
+        context,
+        data.ticket_id,
+        Move.TAKE,
+        lambda: act.take(context.bot, context.services, data.ticket_id, _crew(person)),
+    )
+    if change is None:
         return
     await _answered(
         update, context, change, context._("You took {number}.").format(number=change.ticket.number)
@@ -85,19 +90,15 @@ async def take_button(update: Update, context: HouqinContext, data: TicketButton
 
 async def start_button(update: Update, context: HouqinContext, data: TicketButton) -> None:
     """开始维修, by the holder."""
-    if await pressed_ticket(update, context, data.ticket_id, Move.START) is None:
-        return
     person = context.person
-    if person is None:
-        await not_valid(update, context)
-        return
-    try:
-        change = await act.start(context.bot, context.services, data.ticket_id, person)
-    except act.NotAllowed as problem:
-        await answer_refusal(update, context, problem, data.ticket_id, Move.START)
-        return
-    if not change.changed:
-        await moved_on(update, context, change.ticket)
+    change = await make_move(
+        update,
+        context,
+        data.ticket_id,
+        Move.START,
+        lambda: act.start(context.bot, context.services, data.ticket_id, _crew(person)),
+    )
+    if change is None:
         return
     await _answered(update, context, change, context._("Repair started."))
 
@@ -169,21 +170,20 @@ async def nudge_button(update: Update, context: HouqinContext, data: TicketButto
     """催办 from /mytickets: the holder (or the repair group) is reminded."""
     user = update.effective_user
     assert update.callback_query is not None and user is not None
-    if await pressed_ticket(update, context, data.ticket_id, Move.NUDGE) is None:
-        return
-    try:
-        change = await act.nudge(
+    change = await make_move(
+        update,
+        context,
+        data.ticket_id,
+        Move.NUDGE,
+        lambda: act.nudge(
             context.bot,
             context.services,
             data.ticket_id,
             reporter_telegram_id=user.id,
             reporter=context.person,
-        )
-    except act.NotAllowed as problem:
-        await answer_refusal(update, context, problem, data.ticket_id, Move.NUDGE)
-        return
-    if not change.changed:
-        await moved_on(update, context, change.ticket)
+        ),
+    )
+    if change is None:
         return
     await alert(update, context, context._("Nudged. The repair team has been reminded."))
 
@@ -194,21 +194,20 @@ async def cancel_button(update: Update, context: HouqinContext, data: TicketButt
 
     user = update.effective_user
     assert update.callback_query is not None and user is not None
-    if await pressed_ticket(update, context, data.ticket_id, Move.CANCEL) is None:
-        return
-    try:
-        change = await act.cancel(
+    change = await make_move(
+        update,
+        context,
+        data.ticket_id,
+        Move.CANCEL,
+        lambda: act.cancel(
             context.bot,
             context.services,
             data.ticket_id,
             reporter_telegram_id=user.id,
             reporter=context.person,
-        )
-    except act.NotAllowed as problem:
-        await answer_refusal(update, context, problem, data.ticket_id, Move.CANCEL)
-        return
-    if not change.changed:
-        await moved_on(update, context, change.ticket)
+        ),
+    )
+    if change is None:
         return
     await update.callback_query.answer(context._("Withdrawn."))
     await show_my_tickets(update, context, edit=True)

@@ -13,6 +13,7 @@ table in storage/ticket_flow.py.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from telegram import Update
@@ -199,6 +200,28 @@ async def pressed_ticket(
         await refused(update, context, verdict, ticket, move=move)
         return None
     return ticket
+
+
+async def make_move(
+    update: Update,
+    context: HouqinContext,
+    ticket_id: int,
+    move: Move,
+    run: Callable[[], Awaitable[act.Change]],
+) -> act.Change | None:
+    """A press that makes a move: check it (`pressed_ticket`), run the action, and answer a
+    refusal or a ticket that moved on meanwhile; the committed change otherwise."""
+    if await pressed_ticket(update, context, ticket_id, move) is None:
+        return None
+    try:
+        change = await run()
+    except act.NotAllowed as problem:
+        await answer_refusal(update, context, problem, ticket_id, move)
+        return None
+    if not change.changed:
+        await moved_on(update, context, change.ticket)
+        return None
+    return change
 
 
 # --- registration --------------------------------------------------------------------------------
