@@ -433,7 +433,8 @@ async def auto_accept_due(
     """Close tickets left in 待验收 for auto_accept_days with the default rating."""
     limit = now - timedelta(days=profile.repair.auto_accept_days)
     query = select(Ticket).where(
-        Ticket.status == TicketStatus.AWAITING_ACCEPTANCE, col(Ticket.completed_at) <= limit
+        col(Ticket.status).in_(flow.FLOW[Move.AUTO_ACCEPT].from_states),
+        col(Ticket.completed_at) <= limit,
     )
     changes = []
     for ticket in (await session.exec(query.order_by(col(Ticket.id)))).all():
@@ -490,7 +491,7 @@ async def claim_urgent_alerts(
     """Most-urgent tickets nobody took within their limit, each claimed for one alert."""
     flag = col(Ticket.urgent_alerted_at)
     candidates = select(Ticket.id).where(
-        Ticket.status == TicketStatus.OPEN,
+        col(Ticket.status).in_(flow.FLOW[Move.TAKE].from_states),  # nobody took it yet
         Ticket.urgency_key == profile.repair.urgencies[0].key,  # the most urgent level
         col(Ticket.accept_by) < now,
         flag.is_(None),
