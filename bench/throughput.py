@@ -169,7 +169,7 @@ async def file_report(person: Person_) -> None:
 async def file_log(person: Person_) -> None:
     await person.say("/log")
     await person.say(f"打扫教学楼{person.index % 5 + 1}楼走廊\n检查消防通道")
-    await person.press("wl:f:save:")
+    await person.press("wlf1:save:")
 
 
 async def houqin_scenario(person: Person_) -> None:

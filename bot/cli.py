@@ -92,13 +92,13 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
 
 def cmd_profile_check(args: argparse.Namespace) -> int:
-    """Validate a school profile file."""
-    from school.profile import check_profile
+    """Validate a school profile file: every mistake with its line, in the operator's language."""
+    from school.profile import check_profile, operator_language
 
-    errors = check_profile(args.file)
+    errors = check_profile(args.file, language=operator_language())
     if errors:
         print("\n".join(errors), file=sys.stderr)
-        return 1
+        return EXIT_USAGE
     print(f"{args.file}: OK")
     return 0
 

@@ -18,7 +18,8 @@ def load_profile_or_fail(settings: Settings) -> SchoolProfile:
     try:
         return load_school_profile(settings)
     except ProfileError as exc:
-        raise CliError(f"HOUQIN_SCHOOL_PROFILE is invalid:\n{exc}") from None
+        problems = "\n".join(exc.render(settings.language.value))
+        raise CliError(f"HOUQIN_SCHOOL_PROFILE is invalid:\n{problems}") from None
     except ValueError as exc:
         raise CliError(str(exc)) from None
 

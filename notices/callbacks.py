@@ -29,10 +29,10 @@ from datetime import date
 from typing import Any, ClassVar, TypeVar
 
 CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit
-MAX_INT = 2**53 - 1  # the largest id a button may carry (fits every database's integer)
+MAX_INT = 2**31 - 1  # the largest number a button may carry: PostgreSQL's INTEGER ids
 SEPARATOR = ":"
 _HEAD = re.compile(r"^([a-z]+)(\d*)$")
-_INT = re.compile(r"^[0-9]{1,16}$")
+_INT = re.compile(r"^[0-9]{1,10}$")
 _DATE = re.compile(r"^\d{8}$")
 
 B = TypeVar("B", bound="CallbackData")

@@ -1,4 +1,4 @@
-"""Work logs (工作日志), leave and post duties: the rules that live with the data.
+"""Work logs (工作日志) and leave: the rules that live with the data.
 
 A staff member files one log per day. It is on time until the day's cutoff (school time,
 ``profile.worklog.cutoff_time``, the whole cutoff minute included) and can be edited until
@@ -17,7 +17,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,7 +26,6 @@ from storage.models import (
     InspectionRound,
     Leave,
     Person,
-    PostDuties,
     Role,
     Ticket,
     WorkLog,
@@ -41,8 +39,8 @@ MAX_ITEMS = 100
 MAX_LOG_CHARS = 10_000
 MAX_PHOTOS = 10
 MAX_HOURS = 24.0
-MAX_DUTIES_CHARS = 2000
 MAX_LEAVE_DAYS = 366
+MAX_ROW_ID = 2**31 - 1  # ids are 32-bit integers (PostgreSQL's INTEGER)
 
 
 # --- days and deadlines ----------------------------------------------------------------------
@@ -307,8 +305,16 @@ async def on_leave(session: AsyncSession, day: date) -> set[int]:
     return {leave.person_id for leave in await leaves_overlapping(session, day, day)}
 
 
+def is_row_id(value: int) -> bool:
+    """Whether a number can be a row's id (a forged button may carry any number; PostgreSQL's
+    ids are 32-bit, so a larger one must not reach a query)."""
+    return 0 < value <= MAX_ROW_ID
+
+
 async def delete_leave(session: AsyncSession, leave_id: int) -> Leave | None:
-    """Remove a leave record; None when it was already gone."""
+    """Remove a leave record; None when it was already gone (or never existed)."""
+    if not is_row_id(leave_id):
+        return None
     leave = await session.get(Leave, leave_id)
     if leave is not None:
         await session.delete(leave)
@@ -435,95 +441,6 @@ async def day_activity(
         found.append((assignment.finished_at, FinishedRound(inspection_round.plan_key)))
     found.sort(key=lambda pair: pair[0])
     return [fact for _, fact in found]
-
-
-# --- post duties (自订加审核) ------------------------------------------------------------------
-
-
-class DutiesStatus(StrEnum):
-    """Where a drafted post-duties text stands."""
-
-    PENDING = "pending"
-    APPROVED = "approved"
-    RETURNED = "returned"
-    WITHDRAWN = "withdrawn"  # replaced by a newer draft before a decision
-
-
-async def approved_duties(session: AsyncSession, person_id: int) -> PostDuties | None:
-    """The person's latest approved duties text."""
-    query = (
-        select(PostDuties)
-        .where(PostDuties.person_id == person_id, PostDuties.status == DutiesStatus.APPROVED)
-        .order_by(col(PostDuties.decided_at).desc(), col(PostDuties.id).desc())
-    )
-    return (await session.exec(query)).first()
-
-
-async def latest_duties(session: AsyncSession, person_id: int) -> PostDuties | None:
-    """The person's latest draft, whatever its status."""
-    query = (
-        select(PostDuties)
-        .where(PostDuties.person_id == person_id)
-        .order_by(col(PostDuties.submitted_at).desc(), col(PostDuties.id).desc())
-    )
-    return (await session.exec(query)).first()
-
-
-def duties_lines(text: str) -> list[str]:
-    """A duties text as its non-empty lines."""
-    return clean_items(text.splitlines())
-
-
-async def submit_duties(
-    session: AsyncSession, *, person_id: int, text: str, now: datetime
-) -> tuple[PostDuties, list[PostDuties]]:
-    """File a new draft; an earlier pending draft is withdrawn. Returns (draft, withdrawn)."""
-    body = "\n".join(duties_lines(text))
-    if not body:
-        raise ValueError("empty")
-    if len(body) > MAX_DUTIES_CHARS:
-        raise ValueError("too long")
-    pending = await session.exec(
-        select(PostDuties).where(
-            PostDuties.person_id == person_id, PostDuties.status == DutiesStatus.PENDING
-        )
-    )
-    withdrawn = list(pending.all())
-    for old in withdrawn:
-        old.status = DutiesStatus.WITHDRAWN
-        old.decided_at = now
-        session.add(old)
-    draft = PostDuties(person_id=person_id, text=body, submitted_at=now)
-    session.add(draft)
-    await session.flush()
-    return draft, withdrawn
-
-
-async def decide_duties(
-    session: AsyncSession,
-    *,
-    duties_id: int,
-    approve: bool,
-    director_id: int | None,
-    comment: str | None,
-    now: datetime,
-) -> tuple[PostDuties, bool]:
-    """Approve or return a pending draft once; returns (draft, changed)."""
-    draft = await session.get(PostDuties, duties_id)
-    if draft is None:
-        raise LookupError(f"no post duties {duties_id}")
-    result = await session.exec(
-        update(PostDuties)
-        .where(col(PostDuties.id) == duties_id, col(PostDuties.status) == DutiesStatus.PENDING)
-        .values(
-            status=DutiesStatus.APPROVED if approve else DutiesStatus.RETURNED,
-            comment=comment[:500] if comment else None,
-            decided_at=now,
-            decided_by_id=director_id,
-        )
-    )
-    await session.refresh(draft)
-    return draft, result.rowcount == 1
 
 
 # --- the appraisal's figures -----------------------------------------------------------------

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
+from actions.worklogs import send_reminders
 from devtools.harness import running_bot
 from devtools.sandbox.actors import SandboxUser
 from devtools.sandbox.models import SentMessage
@@ -21,7 +22,6 @@ from devtools.sandbox.server import BotApiSandbox
 from handlers.context import HouqinApp
 from notices.services import Services
 from scheduler import jobs as scheduler_jobs
-from scheduler.worklogs import send_reminders
 from school.clock import ManualClock
 from storage import people, worklogs
 from storage.models import (

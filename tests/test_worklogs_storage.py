@@ -19,7 +19,7 @@ from sqlalchemy import event
 from bot.cli_export import cmd_export_logs
 from notices.export import Column, Sheet, ledger_workbook, workbook_bytes
 from school.profile import SchoolProfile
-from storage import worklogs
+from storage import post_duties, worklogs
 from storage.database import Database, migrate_sync
 from storage.models import (
     InspectionAssignment,
@@ -293,29 +293,37 @@ async def test_names_leave_and_duties(database: Database) -> None:
                 recorded_by_id=None,
                 now=now,
             )
-        first, _ = await worklogs.submit_duties(
+        first, _ = await post_duties.submit_duties(
             session, person_id=li.id, text="巡检\n\n抄表", now=now
         )
         assert first.text == "巡检\n抄表"
-        second, withdrawn = await worklogs.submit_duties(
+        second, withdrawn = await post_duties.submit_duties(
             session, person_id=li.id, text="巡检水电", now=now + timedelta(minutes=1)
         )
         assert [d.id for d in withdrawn] == [first.id]
         assert first.id is not None and second.id is not None
-        _, changed = await worklogs.decide_duties(
+        _, changed = await post_duties.decide_duties(
             session, duties_id=first.id, approve=True, director_id=None, comment=None, now=now
         )
         assert not changed
-        decided, changed = await worklogs.decide_duties(
+        decided, changed = await post_duties.decide_duties(
             session, duties_id=second.id, approve=True, director_id=None, comment=None, now=now
         )
         assert changed and decided.status == "approved"
-        again, changed = await worklogs.decide_duties(
+        again, changed = await post_duties.decide_duties(
             session, duties_id=second.id, approve=False, director_id=None, comment="x", now=now
         )
         assert not changed and again.status == "approved"
-        approved = await worklogs.approved_duties(session, li.id)
+        approved = await post_duties.approved_duties(session, li.id)
         assert approved is not None and approved.text == "巡检水电"
+        # Ids no row can have (a forged button): no query fails, nothing is found.
+        for forged in (0, 2**31, 10**15):
+            assert await post_duties.get_duties(session, forged) is None
+            assert await worklogs.delete_leave(session, forged) is None
+            with pytest.raises(LookupError):
+                await post_duties.decide_duties(
+                    session, duties_id=forged, approve=True, director_id=None, comment=None, now=now
+                )
 
 
 def test_typed_dates() -> None:
