@@ -579,3 +579,26 @@ async def test_a_report_draft_of_the_previous_release_resumes(
         await cast.teacher.press(_last(sandbox, cast.teacher), "2楼")
         assert "Which room" in private_text(sandbox, cast.teacher)
     assert sandbox.rejected == []
+
+
+async def test_a_report_half_way_is_kept_through_a_log_and_resumed(
+    bot: BotApiSandbox, services: Services, cast: Cast
+) -> None:
+    plumber = cast.plumber
+    await plumber.send("/report")
+    await plumber.press(_last(bot, plumber), "门窗锁")
+    await plumber.press(_last(bot, plumber), "实验楼")
+    mark = bot.mark()
+    await plumber.send("/log")
+    said = [m.shown_text for m in bot.bot_messages_since(mark) if m.chat_id == plumber.id]
+    assert any("repair request is put aside" in t and "/report" in t for t in said)
+    await plumber.send("更换实验楼3楼灯管")  # goes to the log, not to the report
+    assert "更换实验楼3楼灯管" in private_text(bot, plumber)
+    mark = bot.mark()
+    await plumber.send("/report")
+    answers = [m for m in bot.bot_messages_since(mark) if m.chat_id == plumber.id]
+    assert any("work log is put aside" in m.shown_text for m in answers)
+    floors = next(m for m in answers if "Continuing your repair request" in m.shown_text)
+    assert "Which floor" in floors.shown_text
+    await plumber.press(floors, "3楼")
+    assert "Which room" in private_text(bot, plumber)
