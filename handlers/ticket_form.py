@@ -1,8 +1,11 @@
 """The report form (报修): /report, the 我要报修 button, t.me/BOT?start=report, /report <line>.
 
 category → place (building, floor, room buttons, or typed text) → what is wrong → photos →
-urgency → summary (提交 / 修改 / 取消). The draft lives in user_data["tk_form"] (JSON only), so
-a restart resumes it; /report in the middle shows the current step again.
+urgency → summary (提交 / 修改 / 取消). The draft is a typed `ReportDraft` kept in
+user_data["tk_form"], so a restart resumes it; /report in the middle shows the current step
+again, and another form starting parks it (its draft kept; /report goes on with it). This module
+holds the draft, how each step is asked, the entry points and the filing; the steps' input is in
+handlers/ticket_form_input.py.
 """
 
 from __future__ import annotations
