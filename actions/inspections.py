@@ -9,7 +9,6 @@ these return.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +16,7 @@ from enum import StrEnum
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from notices import inspections as notices
+from notices import tickets as ticket_notices
 from notices.services import Services
 from school.profile import InspectionItem
 from storage import inspection_calendar as calendar
@@ -29,7 +29,6 @@ from storage.stats import Month
 log = logging.getLogger(__name__)
 
 # Queues a new repair ticket's card in the caller's transaction (the repairs feature's notice).
-QueueTicketCard = Callable[[AsyncSession, Services, Ticket], Awaitable[None]]
 
 
 class Refusal(StrEnum):
@@ -239,8 +238,6 @@ async def mark_problem(
     item: InspectionItem,
     person: Person,
     problem: Problem,
-    *,
-    queue_ticket_card: QueueTicketCard,
 ) -> Marked:
     """异常: the mark and its repair ticket (待整改) in one transaction with the ticket's card
     and, when the round completes, its 通报. The caller publishes the card after the commit."""
@@ -262,7 +259,7 @@ async def mark_problem(
         if result.created and result.ticket is not None:
             # The card is queued with the mark and its ticket: a crash after the commit
             # still posts it, once, at the next start.
-            await queue_ticket_card(session, services, result.ticket)
+            await ticket_notices.queue_publication(session, services, result.ticket)
         if not result.created:
             marked.first_by = await people.get_person(session, result.mark.marked_by_id)
         await _announce_if_completed(session, services, result.round, marked.completed)

@@ -142,24 +142,24 @@ async def file_report(person: Person_) -> None:
     """The report form, following whatever the bot asks next."""
     i = person.index
     await person.say("/report")
-    await person.press("tkf:c:", i)
-    await person.press("tkf:b:", i // 3)
+    await person.press("tkf2:c:", i)
+    await person.press("tkf2:b:", i // 3)
     for _ in range(12):
-        if person.has("tkf:fl:"):
-            await person.press("tkf:fl:", i // 7)
-        elif person.has("tkf:rm:"):
+        if person.has("tkf2:fl:"):
+            await person.press("tkf2:fl:", i // 7)
+        elif person.has("tkf2:rm:"):
             if i % 2:
-                await person.press("tkf:rm:", i // 11)
+                await person.press("tkf2:rm:", i // 11)
             else:
                 await person.say(f"靠窗第{i % 9 + 1}个位置")
-        elif person.has("tkf:new"):
-            await person.press("tkf:new")  # a different problem than the open one shown
-        elif person.has("tkf:pdone"):
-            await person.press("tkf:pdone")
-        elif person.has("tkf:u:"):
-            await person.press("tkf:u:", 1)
-        elif person.has("tkf:submit"):
-            await person.press("tkf:submit")  # the answer: the confirmation with the number
+        elif person.has("tkf2:new"):
+            await person.press("tkf2:new")  # a different problem than the open one shown
+        elif person.has("tkf2:pdone"):
+            await person.press("tkf2:pdone")
+        elif person.has("tkf2:u:"):
+            await person.press("tkf2:u:", 1)
+        elif person.has("tkf2:submit"):
+            await person.press("tkf2:submit")  # the answer: the confirmation with the number
             return
         else:
             await person.say(f"第{i}号：水龙头一直滴水，关不紧，地面有积水")

@@ -20,7 +20,6 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import MessageHandler, filters
 
 from actions import inspections as act
-from handlers import tickets
 from handlers.buttons import on_button
 from handlers.common import refuse_if_too_long, reply, require_role
 from handlers.context import HouqinContext
@@ -29,6 +28,7 @@ from handlers.menu import COMMANDS, menu_filter
 from notices import inspection_walk as walk_texts
 from notices import inspections as notices
 from notices import outbox
+from notices import tickets as ticket_notices
 from notices.inspections import NO_KEY, WalkAction, WalkButton
 from notices.render import edit_or_ignore
 from school.i18n import N_
@@ -381,9 +381,7 @@ async def _save_problem(
         await reply(update, context, walk_texts.refused("no_item", _))
         return END
     problem = act.Problem(draft.note, draft.photo, place, building_key)
-    marked = await act.mark_problem(
-        services, draft.round, item, person, problem, queue_ticket_card=tickets.queue_publication
-    )
+    marked = await act.mark_problem(services, draft.round, item, person, problem)
     if marked.count:
         number = marked.ticket.number if marked.ticket else None
         note = walk_texts.problem_recorded(item, number, _)
@@ -391,7 +389,7 @@ async def _save_problem(
         note = walk_texts.already_marked(item, marked.first_by, _)
     drop_draft(context, DRAFT)
     if marked.ticket is not None:
-        await tickets.publish_ticket(context.bot, services, marked.ticket)
+        await ticket_notices.publish_ticket(context.bot, services, marked.ticket)
     outbox.deliver_soon(context.bot, services)
     return await _show_next(update, context, draft.round, edit=False, done_note=note)
 

@@ -1,31 +1,27 @@
-"""Repair tickets (报修单): numbering, the status machine, followers, deadlines and statistics.
+"""Repair tickets (报修单): numbering, filing, reading, followers, deadlines and statistics.
 
-Every change is a conditional UPDATE guarded by the status (and holder) the caller saw, so a
-button pressed twice, or two people pressing at once, changes a ticket once. A change that
-no longer applies returns a `Change` with `event=None` and the ticket as it is now.
-Nothing here knows Telegram; time comes in as `now`.
+The status machine is a table (storage.ticket_flow); the moves it guards are in
+storage.ticket_moves. Nothing here knows Telegram; time comes in as `now`.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime, time
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from school.profile import SchoolProfile
 from storage import persisted_state
+from storage import ticket_flow as flow
 from storage.models import (
     PersistedState,
     Person,
-    Role,
     Ticket,
     TicketEvent,
     TicketFollower,
@@ -33,66 +29,19 @@ from storage.models import (
     TicketStatus,
 )
 from storage.stats import Month, TicketStats
+from storage.ticket_flow import Move
 
-# Statuses in which someone holds the job.
-HELD = (
-    TicketStatus.ACCEPTED,
-    TicketStatus.IN_PROGRESS,
-    TicketStatus.DEFERRED,
-    TicketStatus.REWORK,
-)
-# Not finished yet: the finish deadline still applies.
-UNFINISHED = (TicketStatus.OPEN, *HELD)
-# Shown on /tickets: everything that still needs someone.
-ACTIVE = (*UNFINISHED, TicketStatus.AWAITING_ACCEPTANCE)
-FINAL = (TicketStatus.CLOSED, TicketStatus.REJECTED, TicketStatus.CANCELLED)
+# The status machine lives in storage.ticket_flow; these names are kept for the callers.
+HELD = flow.HELD
+UNFINISHED = flow.UNFINISHED
+ACTIVE = flow.ACTIVE
+FINAL = flow.FINAL
+can_handle = flow.can_handle
 
-RESULTS = ("fixed", "replaced", "unfixable")
-MAX_REASON = 500
-MAX_NOTE = 1000
 NUMBER_ATTEMPTS = 8
 
 
-class NotAllowed(Exception):
-    """The person may not do this to the ticket; `reason` names why.
-
-    Reasons: 'not_yours' (someone else holds it), 'not_reporter', 'role', 'too_soon'.
-    """
-
-    def __init__(self, reason: str, *, until: datetime | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.until = until
-
-
-@dataclass(frozen=True)
-class Change:
-    """The outcome of a transition: the ticket now, and the event if it changed."""
-
-    ticket: Ticket
-    event: TicketEvent | None
-
-    @property
-    def changed(self) -> bool:
-        """True when this call changed the ticket."""
-        return self.event is not None
-
-
 # --- rules -------------------------------------------------------------------------------------
-
-
-def can_handle(person: Person | None, profile: SchoolProfile) -> bool:
-    """Directors and staff whose post handles repairs may take and do jobs."""
-    if person is None or not person.active:
-        return False
-    if person.role == Role.DIRECTOR:
-        return True
-    if person.role != Role.STAFF or not person.post_key:
-        return False
-    try:
-        return profile.post(person.post_key).handles_repairs
-    except KeyError:
-        return False
 
 
 def is_overdue(ticket: Ticket, now: datetime) -> bool:
@@ -311,8 +260,9 @@ async def find_duplicates(
     room: str | None = None,
 ) -> list[Ticket]:
     """Unfinished tickets of the same category at the same place (same room, or same text)."""
+    joinable = flow.FLOW[Move.FOLLOW].from_states  # the open tickets one may join
     query = select(Ticket).where(
-        col(Ticket.status).in_(UNFINISHED), Ticket.category_key == category_key
+        col(Ticket.status).in_(joinable), Ticket.category_key == category_key
     )
     candidates = (await session.exec(query.order_by(col(Ticket.id)))).all()
     wanted = _norm_place(place)
@@ -375,480 +325,6 @@ async def follow(
     )
     await session.flush()
     return True
-
-
-# --- transitions -------------------------------------------------------------------------------
-
-
-async def _load(session: AsyncSession, ticket_id: int) -> Ticket:
-    ticket = await session.get(Ticket, ticket_id)
-    if ticket is None:
-        raise LookupError(f"no ticket {ticket_id}")
-    await session.refresh(ticket)
-    return ticket
-
-
-async def _transition(
-    session: AsyncSession,
-    ticket: Ticket,
-    *,
-    allowed: Iterable[TicketStatus],
-    to_status: TicketStatus,
-    action: str,
-    actor: Person | None,
-    now: datetime,
-    note: str | None = None,
-    values: dict[str, Any] | None = None,
-) -> Change:
-    """Move the ticket from the status (and holder) seen to `to_status`, once."""
-    seen_status = TicketStatus(ticket.status)
-    if seen_status not in set(allowed):
-        return Change(ticket, None)
-    assert ticket.id is not None
-    guard = [col(Ticket.id) == ticket.id, col(Ticket.status) == seen_status]
-    if ticket.assignee_id is None:
-        guard.append(col(Ticket.assignee_id).is_(None))
-    else:
-        guard.append(col(Ticket.assignee_id) == ticket.assignee_id)
-    result = await session.exec(
-        update(Ticket).where(*guard).values(status=to_status, **(values or {}))
-    )
-    await session.refresh(ticket)
-    if result.rowcount != 1:
-        return Change(ticket, None)
-    event = TicketEvent(
-        ticket_id=ticket.id,
-        actor_id=actor.id if actor is not None else None,
-        action=action,
-        from_status=seen_status,
-        to_status=to_status,
-        note=note[:MAX_NOTE] if note else None,
-        at=now,
-    )
-    session.add(event)
-    await session.flush()
-    return Change(ticket, event)
-
-
-def _require_handler(person: Person, profile: SchoolProfile) -> None:
-    if not can_handle(person, profile):
-        raise NotAllowed("role")
-
-
-def _require_holder(ticket: Ticket, person: Person) -> None:
-    if ticket.status in HELD and ticket.assignee_id != person.id:
-        raise NotAllowed("not_yours")
-
-
-def _require_reporter(ticket: Ticket, telegram_id: int) -> None:
-    if ticket.reporter_telegram_id != telegram_id:
-        raise NotAllowed("not_reporter")
-
-
-async def take(
-    session: AsyncSession, ticket_id: int, *, worker: Person, profile: SchoolProfile, now: datetime
-) -> Change:
-    """接单: a repair worker (or a director) takes an open ticket."""
-    _require_handler(worker, profile)
-    ticket = await _load(session, ticket_id)
-    return await _transition(
-        session,
-        ticket,
-        allowed=[TicketStatus.OPEN],
-        to_status=TicketStatus.ACCEPTED,
-        action="take",
-        actor=worker,
-        now=now,
-        values={"assignee_id": worker.id, "accepted_at": now, "overdue_reported_at": None},
-    )
-
-
-async def assign(
-    session: AsyncSession,
-    ticket_id: int,
-    *,
-    director: Person,
-    assignee: Person,
-    profile: SchoolProfile,
-    now: datetime,
-) -> Change:
-    """指派 / 转单 by a director: the ticket goes to a person, as 已接单."""
-    if director.role != Role.DIRECTOR:
-        raise NotAllowed("role")
-    if not can_handle(assignee, profile):
-        raise NotAllowed("role")
-    ticket = await _load(session, ticket_id)
-    if ticket.assignee_id == assignee.id and ticket.status in HELD:
-        return Change(ticket, None)
-    was_open = ticket.status == TicketStatus.OPEN
-    return await _transition(
-        session,
-        ticket,
-        allowed=UNFINISHED,
-        to_status=TicketStatus.ACCEPTED,
-        action="assign" if was_open else "transfer",
-        actor=director,
-        now=now,
-        note=assignee.name,
-        values={
-            "assignee_id": assignee.id,
-            "accepted_at": now if was_open or ticket.accepted_at is None else ticket.accepted_at,
-            "overdue_reported_at": None,
-        },
-    )
-
-
-async def start(session: AsyncSession, ticket_id: int, *, worker: Person, now: datetime) -> Change:
-    """开始维修, by the holder."""
-    ticket = await _load(session, ticket_id)
-    _require_holder(ticket, worker)
-    return await _transition(
-        session,
-        ticket,
-        allowed=[TicketStatus.ACCEPTED, TicketStatus.DEFERRED, TicketStatus.REWORK],
-        to_status=TicketStatus.IN_PROGRESS,
-        action="start",
-        actor=worker,
-        now=now,
-        values={"started_at": ticket.started_at or now},
-    )
-
-
-async def defer(
-    session: AsyncSession,
-    ticket_id: int,
-    *,
-    worker: Person,
-    reason: str,
-    until: datetime,
-    now: datetime,
-) -> Change:
-    """申请延期: a reason and a new date; the finish deadline moves to that date."""
-    ticket = await _load(session, ticket_id)
-    _require_holder(ticket, worker)
-    if until <= now:
-        raise ValueError("the new date must be in the future")
-    return await _transition(
-        session,
-        ticket,
-        allowed=HELD,
-        to_status=TicketStatus.DEFERRED,
-        action="defer",
-        actor=worker,
-        now=now,
-        note=reason,
-        values={
-            "deferred_until": until,
-            "finish_by": until,
-            "status_reason": reason[:MAX_REASON],
-            "overdue_reported_at": None,
-        },
-    )
-
-
-async def release(
-    session: AsyncSession, ticket_id: int, *, worker: Person, reason: str, now: datetime
-) -> Change:
-    """转单 by a worker: hand the job back to the group (待接单 again) with a reason."""
-    ticket = await _load(session, ticket_id)
-    _require_holder(ticket, worker)
-    return await _transition(
-        session,
-        ticket,
-        allowed=HELD,
-        to_status=TicketStatus.OPEN,
-        action="release",
-        actor=worker,
-        now=now,
-        note=reason,
-        values={"assignee_id": None, "status_reason": reason[:MAX_REASON]},
-    )
-
-
-async def reject(
-    session: AsyncSession,
-    ticket_id: int,
-    *,
-    actor: Person,
-    reason: str,
-    profile: SchoolProfile,
-    now: datetime,
-) -> Change:
-    """退回: not a job for the repair team (or not a fault), with a reason."""
-    _require_handler(actor, profile)
-    ticket = await _load(session, ticket_id)
-    if actor.role != Role.DIRECTOR:
-        _require_holder(ticket, actor)
-    return await _transition(
-        session,
-        ticket,
-        allowed=UNFINISHED,
-        to_status=TicketStatus.REJECTED,
-        action="reject",
-        actor=actor,
-        now=now,
-        note=reason,
-        values={"status_reason": reason[:MAX_REASON], "closed_at": now},
-    )
-
-
-async def complete(
-    session: AsyncSession,
-    ticket_id: int,
-    *,
-    worker: Person,
-    result: str,
-    note: str | None,
-    photo_file_id: str | None,
-    now: datetime,
-) -> Change:
-    """维修完成: result (已修复/已换新/无法修复), optional note and photo; waits for 验收."""
-    if result not in RESULTS:
-        raise ValueError(f"unknown result {result!r}")
-    ticket = await _load(session, ticket_id)
-    if ticket.status in HELD and ticket.assignee_id != worker.id:
-        raise NotAllowed("not_yours")
-    change = await _transition(
-        session,
-        ticket,
-        allowed=HELD,
-        to_status=TicketStatus.AWAITING_ACCEPTANCE,
-        action="complete",
-        actor=worker,
-        now=now,
-        note=note,
-        values={
-            "completed_at": now,
-            "result": result,
-            "result_note": note[:MAX_NOTE] if note else None,
-        },
-    )
-    if change.changed and photo_file_id:
-        assert ticket.id is not None
-        session.add(
-            TicketPhoto(ticket_id=ticket.id, file_id=photo_file_id, kind="completion", added_at=now)
-        )
-        await session.flush()
-    return change
-
-
-async def accept(
-    session: AsyncSession,
-    ticket_id: int,
-    *,
-    reporter_telegram_id: int,
-    reporter: Person | None,
-    rating: int,
-    now: datetime,
-) -> Change:
-    """确认验收 with a 1-5 rating: the ticket is 已完成."""
-    if not 1 <= rating <= 5:
-        raise ValueError("a rating is 1-5")
-    ticket = await _load(session, ticket_id)
-    _require_reporter(ticket, reporter_telegram_id)
-    return await _transition(
-        session,
-        ticket,
-        allowed=[TicketStatus.AWAITING_ACCEPTANCE],
-        to_status=TicketStatus.CLOSED,
-        action="accept",
-        actor=reporter,
-        now=now,
-        note=str(rating),
-        values={"rating": rating, "closed_at": now},
-    )
-
-
-async def add_rating_comment(
-    session: AsyncSession, ticket_id: int, *, reporter_telegram_id: int, comment: str
-) -> bool:
-    """The reporter's optional comment on an accepted job; False if it has one already."""
-    ticket = await _load(session, ticket_id)
-    _require_reporter(ticket, reporter_telegram_id)
-    result = await session.exec(
-        update(Ticket)
-        .where(
-            col(Ticket.id) == ticket_id,
-            col(Ticket.status) == TicketStatus.CLOSED,
-            col(Ticket.rating_comment).is_(None),
-        )
-        .values(rating_comment=comment[:MAX_NOTE])
-    )
-    await session.refresh(ticket)
-    return bool(result.rowcount)
-
-
-async def rework(
-    session: AsyncSession,
-    ticket_id: int,
-    *,
-    reporter_telegram_id: int,
-    reporter: Person | None,
-    reason: str,
-    profile: SchoolProfile,
-    now: datetime,
-) -> Change:
-    """返修: the reporter rejects the fix; the job goes back to its worker with a new limit."""
-    ticket = await _load(session, ticket_id)
-    _require_reporter(ticket, reporter_telegram_id)
-    _accept_by, finish_by = profile.deadlines(now, ticket.urgency_key)
-    return await _transition(
-        session,
-        ticket,
-        allowed=[TicketStatus.AWAITING_ACCEPTANCE],
-        to_status=TicketStatus.REWORK,
-        action="rework",
-        actor=reporter,
-        now=now,
-        note=reason,
-        values={
-            "status_reason": reason[:MAX_REASON],
-            "rework_count": ticket.rework_count + 1,
-            "finish_by": finish_by,
-            "overdue_reported_at": None,
-        },
-    )
-
-
-async def cancel(
-    session: AsyncSession,
-    ticket_id: int,
-    *,
-    reporter_telegram_id: int,
-    reporter: Person | None,
-    now: datetime,
-) -> Change:
-    """撤销 by the reporter, only before anyone took it."""
-    ticket = await _load(session, ticket_id)
-    _require_reporter(ticket, reporter_telegram_id)
-    return await _transition(
-        session,
-        ticket,
-        allowed=[TicketStatus.OPEN],
-        to_status=TicketStatus.CANCELLED,
-        action="cancel",
-        actor=reporter,
-        now=now,
-        values={"closed_at": now},
-    )
-
-
-async def nudge(
-    session: AsyncSession,
-    ticket_id: int,
-    *,
-    reporter_telegram_id: int,
-    reporter: Person | None,
-    interval: timedelta,
-    now: datetime,
-) -> Change:
-    """催办: at most once per interval, on an unfinished ticket; NotAllowed('too_soon')."""
-    ticket = await _load(session, ticket_id)
-    _require_reporter(ticket, reporter_telegram_id)
-    if ticket.status not in UNFINISHED:
-        return Change(ticket, None)
-    threshold = now - interval
-    if ticket.last_nudge_at is not None and ticket.last_nudge_at > threshold:
-        raise NotAllowed("too_soon", until=ticket.last_nudge_at + interval)
-    result = await session.exec(
-        update(Ticket)
-        .where(
-            col(Ticket.id) == ticket_id,
-            col(Ticket.status).in_(UNFINISHED),
-            or_(col(Ticket.last_nudge_at).is_(None), col(Ticket.last_nudge_at) <= threshold),
-        )
-        .values(last_nudge_at=now)
-    )
-    await session.refresh(ticket)
-    if result.rowcount != 1:
-        raise NotAllowed("too_soon", until=(ticket.last_nudge_at or now) + interval)
-    assert ticket.id is not None
-    event = TicketEvent(
-        ticket_id=ticket.id,
-        actor_id=reporter.id if reporter is not None else None,
-        action="nudge",
-        from_status=ticket.status,
-        to_status=ticket.status,
-        at=now,
-    )
-    session.add(event)
-    await session.flush()
-    return Change(ticket, event)
-
-
-# --- scheduled checks --------------------------------------------------------------------------
-
-
-async def auto_accept_due(
-    session: AsyncSession, *, profile: SchoolProfile, now: datetime
-) -> list[Change]:
-    """Close tickets left in 待验收 for auto_accept_days with the default rating."""
-    limit = now - timedelta(days=profile.repair.auto_accept_days)
-    query = select(Ticket).where(
-        Ticket.status == TicketStatus.AWAITING_ACCEPTANCE, col(Ticket.completed_at) <= limit
-    )
-    changes = []
-    for ticket in (await session.exec(query.order_by(col(Ticket.id)))).all():
-        change = await _transition(
-            session,
-            ticket,
-            allowed=[TicketStatus.AWAITING_ACCEPTANCE],
-            to_status=TicketStatus.CLOSED,
-            action="auto_accept",
-            actor=None,
-            now=now,
-            note=str(profile.repair.default_rating),
-            values={
-                "rating": profile.repair.default_rating,
-                "closed_at": now,
-                "auto_closed": True,
-            },
-        )
-        if change.changed:
-            changes.append(change)
-    return changes
-
-
-async def _claim_each(
-    session: AsyncSession, candidates: Any, flag: Any, now: datetime
-) -> list[Ticket]:
-    """Set `flag` (a nullable timestamp column) to now on each candidate still without it.
-
-    One conditional UPDATE per ticket, so two overlapping checks never claim the same one.
-    """
-    claimed = []
-    for ticket_id in (await session.exec(candidates.order_by(col(Ticket.id)))).all():
-        assert ticket_id is not None
-        result = await session.exec(
-            update(Ticket).where(col(Ticket.id) == ticket_id, flag.is_(None)).values({flag: now})
-        )
-        if result.rowcount == 1:
-            claimed.append(await _load(session, ticket_id))
-    return claimed
-
-
-async def claim_overdue(session: AsyncSession, *, now: datetime) -> list[Ticket]:
-    """Newly overdue tickets, each marked reported so it goes into one digest only."""
-    overdue = or_(
-        and_(col(Ticket.status) == TicketStatus.OPEN, col(Ticket.accept_by) < now),
-        and_(col(Ticket.status).in_(UNFINISHED), col(Ticket.finish_by) < now),
-    )
-    flag = col(Ticket.overdue_reported_at)
-    return await _claim_each(session, select(Ticket.id).where(overdue, flag.is_(None)), flag, now)
-
-
-async def claim_urgent_alerts(
-    session: AsyncSession, *, profile: SchoolProfile, now: datetime
-) -> list[Ticket]:
-    """Most-urgent tickets nobody took within their limit, each claimed for one alert."""
-    flag = col(Ticket.urgent_alerted_at)
-    candidates = select(Ticket.id).where(
-        Ticket.status == TicketStatus.OPEN,
-        Ticket.urgency_key == most_urgent_key(profile),
-        col(Ticket.accept_by) < now,
-        flag.is_(None),
-    )
-    return await _claim_each(session, candidates, flag, now)
 
 
 async def set_card(

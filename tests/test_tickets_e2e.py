@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ import pytest
 
 from devtools.harness import running_bot
 from devtools.sandbox.actors import SandboxGroup, SandboxUser
-from devtools.sandbox.models import SentMessage
+from devtools.sandbox.models import CallbackAnswer, SentMessage
 from devtools.sandbox.server import BotApiSandbox
 from handlers import tickets as ticket_handlers
 from handlers.context import HouqinApp
@@ -21,7 +22,7 @@ from scheduler.jobs import run_due
 from school.clock import ManualClock
 from school.profile import SchoolProfile
 from school.settings import Language, Settings
-from storage import tickets
+from storage import persisted_state, tickets
 from storage.database import Database
 from storage.models import Role, Ticket, TicketStatus
 from tests.helpers import private_text, register
@@ -245,6 +246,8 @@ async def test_duplicate_join_gets_updates(
     # a one-liner in the group finds the same ticket and offers to follow it
     await other.send("/report 实验楼3楼女厕水龙头漏水", chat=cast.teachers)
     assert ticket.number in bot.last_message(cast.teachers.id).shown_text
+    answer = await cast.director.press(bot.last_message(cast.teachers.id), "Same problem")
+    assert answer is not None and f"You follow {ticket.number} now" in str(answer.text)
 
 
 async def test_assign_defer_reassign_release_reject(
@@ -433,3 +436,169 @@ async def test_a_confirmation_telegram_refuses_is_delivered_later_once(
         m for m in bot.messages(cast.teacher.private_chat_id) if "BX-2611-001" in m.shown_text
     ]
     assert len(confirmations) == 1
+
+
+# --- presses nobody offered, old buttons, forms parked by forms -------------------------------
+
+
+async def _forge(
+    sandbox: BotApiSandbox, user: SandboxUser, message: SentMessage, data: str
+) -> CallbackAnswer:
+    """Press `message` with callback data it never showed, as a modified client can: the bot
+    gets the message as the bot sent it, and the forged data."""
+    stored = next(
+        m
+        for m in sandbox.messages(message.chat_id)
+        if m.message_id == message.message_id and m.chat_id == message.chat_id
+    )
+    first = stored.inline_keyboard[0][0]
+    genuine = first["callback_data"]
+    first["callback_data"] = data
+    try:
+        await user.press(stored, str(first["text"]), settle=False)
+    finally:
+        first["callback_data"] = genuine  # before the bot reads the update
+    await sandbox.settle()
+    return list(sandbox.callback_answers.values())[-1]
+
+
+async def test_forged_and_old_buttons_are_refused_in_one_line(
+    bot: BotApiSandbox, services: Services, cast: Cast, caplog: pytest.LogCaptureFixture
+) -> None:
+    ticket = await _quick_report(services, bot, cast, "实验楼3楼女厕水龙头一直滴水")
+    card = _card(bot, ticket)
+    plumber, teacher, teacher2 = cast.plumber, cast.teacher, cast.teacher2
+    # no such ticket: zero, unknown, a number no database holds
+    for data in ("tk2:take:0", "tk2:take:99999"):
+        answer = await _forge(bot, plumber, card, data)
+        assert answer.show_alert and "no longer exists" in str(answer.text)
+    answer = await _forge(bot, plumber, card, "tk2:take:12345678901234567890123456")
+    assert answer.show_alert and "not valid" in str(answer.text)
+    # a button of an earlier release
+    answer = await _forge(bot, plumber, card, f"tk:take:{ticket.id}")
+    assert answer.show_alert and "expired" in str(answer.text)
+    assert (await _ticket(services, ticket.number)).status == TicketStatus.OPEN
+    # 同一问题 on a ticket the presser was never shown
+    await teacher2.send("/report")  # a message of theirs with buttons: the report form's
+    prompt = _last(bot, teacher2)
+    answer = await _forge(bot, teacher2, prompt, f"tk2:follow:{ticket.id}")
+    assert "not valid" in str(answer.text)
+    async with services.database.reading() as session:
+        assert await tickets.followers_of(session, ticket.id or 0) == []
+    # the fix is accepted and rated by the reporter only
+    await plumber.press(card, "Take")
+    # a crew member who does not hold the job
+    answer = await _forge(bot, cast.fixer, _card(bot, ticket), f"tk2:complete:{ticket.id}")
+    assert "李师傅 holds this job" in str(answer.text)
+    await plumber.press(_card(bot, ticket), "Repair done")
+    await plumber.press(_last(bot, plumber), "Fixed")
+    await plumber.press(_last(bot, plumber), "Skip")
+    for data in (f"tk2:accept:{ticket.id}", f"tk2:rework:{ticket.id}", f"tkr1:{ticket.id}:5"):
+        answer = await _forge(bot, teacher2, prompt, data)
+        assert "Only the person who reported it" in str(answer.text), data
+    await teacher.send("/mytickets")
+    answer = await _forge(bot, teacher, _last(bot, teacher), f"tkr1:{ticket.id}:9")
+    assert "not valid" in str(answer.text)
+    assert (await _ticket(services, ticket.number)).status == TicketStatus.AWAITING_ACCEPTANCE
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_report_half_way_is_parked_by_a_repair_job_and_resumed(
+    bot: BotApiSandbox, services: Services, cast: Cast
+) -> None:
+    first = await _quick_report(services, bot, cast, "实验楼3楼女厕水龙头一直滴水")
+    second = await _quick_report(services, bot, cast, "教学楼2楼男厕灯不亮")
+    plumber = cast.plumber
+    await plumber.press(_card(bot, first), "Take")
+    await plumber.press(_card(bot, second), "Take")
+    # the plumber starts a report of their own and leaves it at the floor
+    await plumber.send("/report")
+    await plumber.press(_last(bot, plumber), "门窗锁")
+    await plumber.press(_last(bot, plumber), "实验楼")
+    assert "Which floor" in private_text(bot, plumber)
+    # a job's result parks the report (its draft is kept) …
+    mark = bot.mark()
+    await plumber.press(_card(bot, first), "Repair done")
+    said = [m for m in bot.bot_messages_since(mark) if m.chat_id == plumber.id]
+    assert any("repair request is put aside" in m.shown_text for m in said)
+    assert any("Send /report to go on" in m.shown_text for m in said)
+    await plumber.press(next(m for m in said if "What was the result" in m.shown_text), "Fixed")
+    await plumber.send("换了阀芯")
+    assert (await _ticket(services, first.number)).status == TicketStatus.AWAITING_ACCEPTANCE
+    # … and /report goes on where it was
+    await plumber.send("/report")
+    assert "Continuing your repair request" in private_text(bot, plumber)
+    assert "Which floor" in private_text(bot, plumber)
+    # the other way round: a reason being typed is closed by /report, and what is typed next
+    # goes to the report
+    await plumber.press(_card(bot, second), "Ask to defer")
+    mark = bot.mark()
+    await plumber.send("/report")
+    texts = [m.shown_text for m in bot.bot_messages_since(mark) if m.chat_id == plumber.id]
+    assert any("repair job input was cancelled" in t for t in texts)
+    floors = next(m for m in bot.bot_messages_since(mark) if "Which floor" in m.shown_text)
+    await plumber.press(floors, "3楼")
+    assert "Which room" in private_text(bot, plumber)
+    assert (await _ticket(services, second.number)).status == TicketStatus.ACCEPTED
+
+
+async def test_a_report_draft_of_the_previous_release_resumes(
+    services: Services, sandbox: BotApiSandbox
+) -> None:
+    """A report half-way when the bot is upgraded: the old conversation is gone, the draft
+    (user_data["tk_form"], as the earlier release wrote it) is picked up by /report."""
+    async with running_bot(services, sandbox) as application:
+        cast = await _cast(sandbox, services, application)
+    old_draft: dict[str, object] = {
+        "category": "doors",
+        "building": "teaching",
+        "floor": None,
+        "room": None,
+        "place": None,
+        "place_done": False,
+        "dup_done": False,
+        "description": None,
+        "photos": [],
+        "photos_done": False,
+        "urgency": None,
+        "step": "floor",
+        "token": "0123456789abcdef",
+    }
+    async with services.database.transaction() as session:
+        await persisted_state.save(
+            session,
+            kind="user",
+            key=str(cast.teacher.id),
+            data={"tk_form": old_draft},
+            now=services.now(),
+        )
+    async with running_bot(services, sandbox):
+        await cast.teacher.send("/report")
+        assert "Continuing your repair request" in private_text(sandbox, cast.teacher)
+        assert "Which floor of 教学楼" in private_text(sandbox, cast.teacher)
+        await cast.teacher.press(_last(sandbox, cast.teacher), "2楼")
+        assert "Which room" in private_text(sandbox, cast.teacher)
+    assert sandbox.rejected == []
+
+
+async def test_a_report_half_way_is_kept_through_a_log_and_resumed(
+    bot: BotApiSandbox, services: Services, cast: Cast
+) -> None:
+    plumber = cast.plumber
+    await plumber.send("/report")
+    await plumber.press(_last(bot, plumber), "门窗锁")
+    await plumber.press(_last(bot, plumber), "实验楼")
+    mark = bot.mark()
+    await plumber.send("/log")
+    said = [m.shown_text for m in bot.bot_messages_since(mark) if m.chat_id == plumber.id]
+    assert any("repair request is put aside" in t and "/report" in t for t in said)
+    await plumber.send("更换实验楼3楼灯管")  # goes to the log, not to the report
+    assert "更换实验楼3楼灯管" in private_text(bot, plumber)
+    mark = bot.mark()
+    await plumber.send("/report")
+    answers = [m for m in bot.bot_messages_since(mark) if m.chat_id == plumber.id]
+    assert any("work log is put aside" in m.shown_text for m in answers)
+    floors = next(m for m in answers if "Continuing your repair request" in m.shown_text)
+    assert "Which floor" in floors.shown_text
+    await plumber.press(floors, "3楼")
+    assert "Which room" in private_text(bot, plumber)

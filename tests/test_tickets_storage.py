@@ -9,6 +9,7 @@ import pytest
 
 from school.clock import ManualClock
 from school.profile import SchoolProfile
+from storage import ticket_moves as moves
 from storage import tickets
 from storage.database import Database
 from storage.models import Person, Role, TicketStatus
@@ -135,34 +136,34 @@ async def test_take_is_guarded_and_permissions_hold(
     ticket_id = await _ticket(database, clock, profile, teacher)
     now = clock.now()
     async with database.transaction() as session:
-        with pytest.raises(tickets.NotAllowed):
-            await tickets.take(session, ticket_id, worker=teacher, profile=profile, now=now)
+        with pytest.raises(moves.NotAllowed):
+            await moves.take(session, ticket_id, worker=teacher, profile=profile, now=now)
     async with database.transaction() as session:
-        first = await tickets.take(session, ticket_id, worker=plumber, profile=profile, now=now)
+        first = await moves.take(session, ticket_id, worker=plumber, profile=profile, now=now)
     async with database.transaction() as session:
-        again = await tickets.take(session, ticket_id, worker=plumber, profile=profile, now=now)
-        other = await tickets.take(session, ticket_id, worker=fixer, profile=profile, now=now)
+        again = await moves.take(session, ticket_id, worker=plumber, profile=profile, now=now)
+        other = await moves.take(session, ticket_id, worker=fixer, profile=profile, now=now)
     assert first.changed and not again.changed and not other.changed
     assert other.ticket.assignee_id == plumber.id
     async with database.transaction() as session:
-        with pytest.raises(tickets.NotAllowed):
-            await tickets.start(session, ticket_id, worker=fixer, now=now)
-        with pytest.raises(tickets.NotAllowed):
-            await tickets.complete(
+        with pytest.raises(moves.NotAllowed):
+            await moves.start(session, ticket_id, worker=fixer, now=now)
+        with pytest.raises(moves.NotAllowed):
+            await moves.complete(
                 session, ticket_id, worker=fixer, result="fixed", note=None,
                 photo_file_id=None, now=now,
             )  # fmt: skip
-        with pytest.raises(tickets.NotAllowed):
-            await tickets.assign(
+        with pytest.raises(moves.NotAllowed):
+            await moves.assign(
                 session, ticket_id, director=plumber, assignee=fixer, profile=profile, now=now
             )
-        with pytest.raises(tickets.NotAllowed):
-            await tickets.nudge(
+        with pytest.raises(moves.NotAllowed):
+            await moves.nudge(
                 session, ticket_id, reporter_telegram_id=999, reporter=None,
                 interval=timedelta(hours=4), now=now,
             )  # fmt: skip
     async with database.transaction() as session:
-        late = await tickets.cancel(
+        late = await moves.cancel(
             session, ticket_id, reporter_telegram_id=teacher.telegram_id, reporter=teacher, now=now
         )
     assert not late.changed and late.ticket.status == TicketStatus.ACCEPTED
@@ -175,7 +176,7 @@ async def test_whole_life_with_rework_and_stats(
     ticket_id = await _ticket(database, clock, profile, teacher)
     tid = teacher.telegram_id
     async with database.transaction() as session:
-        assigned = await tickets.assign(
+        assigned = await moves.assign(
             session, ticket_id, director=director, assignee=fixer, profile=profile,
             now=clock.now(),
         )  # fmt: skip
@@ -183,44 +184,44 @@ async def test_whole_life_with_rework_and_stats(
     assert assigned.ticket.accepted_at == clock.now()
     clock.advance(timedelta(minutes=10))
     async with database.transaction() as session:
-        moved = await tickets.assign(
+        moved = await moves.assign(
             session, ticket_id, director=director, assignee=plumber, profile=profile,
             now=clock.now(),
         )  # fmt: skip
         assert moved.event is not None and moved.event.action == "transfer"
-        started = await tickets.start(session, ticket_id, worker=plumber, now=clock.now())
+        started = await moves.start(session, ticket_id, worker=plumber, now=clock.now())
         assert started.ticket.status == TicketStatus.IN_PROGRESS
         until = clock.now() + timedelta(days=2)
-        deferred = await tickets.defer(
+        deferred = await moves.defer(
             session, ticket_id, worker=plumber, reason="等配件", until=until, now=clock.now()
         )
         assert deferred.ticket.finish_by == until
-        done = await tickets.complete(
+        done = await moves.complete(
             session, ticket_id, worker=plumber, result="replaced", note="换了新龙头",
             photo_file_id="AFTER", now=clock.now(),
         )  # fmt: skip
         assert done.ticket.status == TicketStatus.AWAITING_ACCEPTANCE
         assert await tickets.photos_of(session, ticket_id, "completion") == ["AFTER"]
     async with database.transaction() as session:
-        back = await tickets.rework(
+        back = await moves.rework(
             session, ticket_id, reporter_telegram_id=tid, reporter=teacher, reason="还在滴",
             profile=profile, now=clock.now(),
         )  # fmt: skip
         assert back.ticket.status == TicketStatus.REWORK and back.ticket.rework_count == 1
-        await tickets.complete(
+        await moves.complete(
             session, ticket_id, worker=plumber, result="fixed", note=None, photo_file_id=None,
             now=clock.now(),
         )  # fmt: skip
-        closed = await tickets.accept(
+        closed = await moves.accept(
             session, ticket_id, reporter_telegram_id=tid, reporter=teacher, rating=4,
             now=clock.now(),
         )  # fmt: skip
-        twice = await tickets.accept(
+        twice = await moves.accept(
             session, ticket_id, reporter_telegram_id=tid, reporter=teacher, rating=1,
             now=clock.now(),
         )  # fmt: skip
         assert closed.changed and not twice.changed and twice.ticket.rating == 4
-        assert await tickets.add_rating_comment(
+        assert await moves.add_rating_comment(
             session, ticket_id, reporter_telegram_id=tid, comment="很快"
         )
         actions = [e.action for e in await tickets.events_of(session, ticket_id)]
@@ -265,19 +266,19 @@ async def test_duplicates_follow_cancel_and_nudge(
     interval = timedelta(hours=4)
     tid = teacher.telegram_id
     async with database.transaction() as session:
-        nudged = await tickets.nudge(
+        nudged = await moves.nudge(
             session, ticket_id, reporter_telegram_id=tid, reporter=teacher, interval=interval,
             now=clock.now(),
         )  # fmt: skip
         assert nudged.changed
     async with database.transaction() as session:
-        with pytest.raises(tickets.NotAllowed) as too_soon:
-            await tickets.nudge(
+        with pytest.raises(moves.NotAllowed) as too_soon:
+            await moves.nudge(
                 session, ticket_id, reporter_telegram_id=tid, reporter=teacher,
                 interval=interval, now=clock.now() + timedelta(hours=1),
             )  # fmt: skip
         assert too_soon.value.reason == "too_soon"
-        cancelled = await tickets.cancel(
+        cancelled = await moves.cancel(
             session, ticket_id, reporter_telegram_id=tid, reporter=teacher, now=clock.now()
         )
         assert cancelled.ticket.status == TicketStatus.CANCELLED
@@ -290,27 +291,27 @@ async def test_overdue_urgent_and_auto_accept_claim_once(
     urgent = await _ticket(database, clock, profile, teacher, urgency="urgent", room="男厕")
     normal = await _ticket(database, clock, profile, teacher)
     async with database.transaction() as session:
-        assert await tickets.claim_overdue(session, now=clock.now()) == []
+        assert await moves.claim_overdue(session, now=clock.now()) == []
     clock.advance(timedelta(minutes=31))
     async with database.transaction() as session:
-        assert [t.id for t in await tickets.claim_overdue(session, now=clock.now())] == [urgent]
-        alerts = await tickets.claim_urgent_alerts(session, profile=profile, now=clock.now())
+        assert [t.id for t in await moves.claim_overdue(session, now=clock.now())] == [urgent]
+        alerts = await moves.claim_urgent_alerts(session, profile=profile, now=clock.now())
         assert [t.id for t in alerts] == [urgent]
     async with database.transaction() as session:
-        assert await tickets.claim_overdue(session, now=clock.now()) == []
-        assert await tickets.claim_urgent_alerts(session, profile=profile, now=clock.now()) == []
-        await tickets.take(session, normal, worker=plumber, profile=profile, now=clock.now())
-        await tickets.complete(
+        assert await moves.claim_overdue(session, now=clock.now()) == []
+        assert await moves.claim_urgent_alerts(session, profile=profile, now=clock.now()) == []
+        await moves.take(session, normal, worker=plumber, profile=profile, now=clock.now())
+        await moves.complete(
             session, normal, worker=plumber, result="fixed", note=None, photo_file_id=None,
             now=clock.now(),
         )  # fmt: skip
     clock.advance(timedelta(days=6))
     async with database.transaction() as session:
-        assert await tickets.auto_accept_due(session, profile=profile, now=clock.now()) == []
+        assert await moves.auto_accept_due(session, profile=profile, now=clock.now()) == []
     clock.advance(timedelta(days=1))
     async with database.transaction() as session:
-        closed = await tickets.auto_accept_due(session, profile=profile, now=clock.now())
+        closed = await moves.auto_accept_due(session, profile=profile, now=clock.now())
         assert [c.ticket.id for c in closed] == [normal]
         assert closed[0].ticket.rating == profile.repair.default_rating
         assert closed[0].ticket.auto_closed
-        assert await tickets.auto_accept_due(session, profile=profile, now=clock.now()) == []
+        assert await moves.auto_accept_due(session, profile=profile, now=clock.now()) == []
