@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterable
 
 from telegram import Update
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, ConversationHandler
 
@@ -138,9 +138,7 @@ async def on_error(update: object, context: HouqinContext) -> None:
         if update.callback_query is not None:
             await update.callback_query.answer(text, show_alert=True)
         else:
-            await context.bot.send_message(
-                update.effective_chat.id, text, parse_mode=ParseMode.HTML
-            )
+            await context.bot.send_message(update.effective_chat.id, text)
     except TelegramError:
         log.warning("could not tell the user about the error", exc_info=True)
     raise ApplicationHandlerStop  # the user has their answer; no fallback should add another

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest
 
-from notices.callbacks import CALLBACK_DATA_LIMIT, CallbackData
+from notices.callbacks import CallbackData
 from school.i18n import N_, normalize_language
 from storage.models import GroupPurpose, Person, Role
 
@@ -48,17 +48,9 @@ def deep_link(bot_username: str, payload: str) -> str:
     return f"https://t.me/{bot_username}?start={payload}"
 
 
-def button(text: str, data: CallbackData | str) -> InlineKeyboardButton:
-    """An inline button carrying typed callback data (see notices.callbacks).
-
-    Plain strings are accepted only while features move to typed data; they are checked
-    against Telegram's 64-byte limit.
-    """
-    if isinstance(data, CallbackData):
-        return InlineKeyboardButton(text, callback_data=data.encode())
-    if len(data.encode()) > CALLBACK_DATA_LIMIT:
-        raise ValueError(f"callback data over {CALLBACK_DATA_LIMIT} bytes: {data!r}")
-    return InlineKeyboardButton(text, callback_data=data)
+def button(text: str, data: CallbackData) -> InlineKeyboardButton:
+    """An inline button carrying typed callback data (see notices.callbacks)."""
+    return InlineKeyboardButton(text, callback_data=data.encode())
 
 
 def keyboard(rows: Sequence[Sequence[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
