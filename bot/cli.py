@@ -40,7 +40,10 @@ def _setup_logging(settings: Settings) -> None:
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Libraries log every request (httpx) and every run of the 5-second outbox job
+    # (apscheduler, two INFO lines each time); an operator needs their warnings only.
+    for noisy in ("httpx", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def cmd_run(_args: argparse.Namespace) -> int:
@@ -284,9 +287,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Serve the local Bot API sandbox for manual use."""
-    from devtools.sandbox.server import serve_forever
+    from devtools.sandbox.server import parse_latency, serve_forever
 
-    asyncio.run(serve_forever(args.host, args.port, args.token))
+    try:
+        latency = parse_latency(args.latency)
+    except ValueError as exc:
+        raise CliError(f"--latency: {exc}") from None
+    asyncio.run(serve_forever(args.host, args.port, args.token, latency))
     return 0
 
 
@@ -344,6 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8081)
     sandbox.add_argument("--token", default="123456:SANDBOX")
+    sandbox.add_argument(
+        "--latency",
+        default="0",
+        help="seconds every Bot API call waits before its answer, as Telegram's servers are "
+        "some way off: 0.25, or a range such as 0.3-0.5 (0)",
+    )
     sandbox.set_defaults(func=cmd_sandbox)
     return parser
 

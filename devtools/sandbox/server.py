@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import math
+import random
 import re
 import time
 from collections import Counter
@@ -148,11 +149,16 @@ class BotApiSandbox:
         bot_username: str = "houqin_bot",
         bot_name: str = "后勤通",
         enforce_limits: bool = False,
+        latency: float | tuple[float, float] = 0.0,
     ) -> None:
+        """`latency`: how long every Bot API call waits before it is answered, in seconds, as
+        Telegram's servers are some way off (about 0.25 s from China): a fixed time, or a
+        (low, high) range drawn uniformly per call."""
         self.token = token
         self.bot_username = bot_username
         self.bot_name = bot_name
         self.enforce_limits = enforce_limits
+        self.latency = latency
         self.bot_id = int(token.split(":", 1)[0])
         self.spec = BotApiSpec.load()
         self.users: dict[int, SandboxUser] = {}
@@ -898,6 +904,7 @@ class BotApiSandbox:
                 error = error or ApiError(400, "Bad Request: can't parse request body")
                 self._reject(name, params, error.description)
                 return web.json_response(error.payload(), status=400, dumps=_dumps)
+            await self._delay()
             status, body = await self._dispatch(name, params, files)
         except _DropConnection:
             self.requests.append((name, params, 0))
@@ -909,6 +916,13 @@ class BotApiSandbox:
                 self._in_flight -= 1
                 self._touch()
         return web.json_response(body, status=status, dumps=_dumps)
+
+    async def _delay(self) -> None:
+        """Wait the configured latency before a call is answered."""
+        low, high = self.latency if isinstance(self.latency, tuple) else (self.latency,) * 2
+        wait = random.uniform(low, high) if high > low else low
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     async def _read_params(
         self, request: web.Request, method: str
@@ -1476,11 +1490,26 @@ def _update_type(update: JsonDict) -> str:
     return next(k for k in update if k != "update_id")
 
 
+def parse_latency(text: str) -> float | tuple[float, float]:
+    """`--latency` as given: seconds ("0.25") or a range ("0.3-0.5")."""
+    low, _, high = text.partition("-")
+    try:
+        values = (float(low), float(high or low))
+    except ValueError:
+        raise ValueError(f"latency {text!r}: give seconds (0.25) or a range (0.3-0.5)") from None
+    if values[0] < 0 or values[1] < values[0]:
+        raise ValueError(f"latency {text!r}: give seconds (0.25) or a range (0.3-0.5)")
+    return values[0] if values[0] == values[1] else values
+
+
 async def serve_forever(
-    host: str = "127.0.0.1", port: int = 8081, token: str = "123456:SANDBOX"
+    host: str = "127.0.0.1",
+    port: int = 8081,
+    token: str = "123456:SANDBOX",
+    latency: float | tuple[float, float] = 0.0,
 ) -> None:
     """Run a sandbox until cancelled, for manual use (point the bot's base_url at it)."""
-    sandbox = BotApiSandbox(token=token)
+    sandbox = BotApiSandbox(token=token, latency=latency)
     await sandbox.start(host, port)
     log.info("sandbox base_url=%s base_file_url=%s", sandbox.base_url, sandbox.base_file_url)
     print(f"Bot API sandbox: base_url={sandbox.base_url} base_file_url={sandbox.base_file_url}")
