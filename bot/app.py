@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable
 from typing import Any
@@ -45,18 +46,29 @@ RATE_LIMIT_RETRIES = 5
 # free connection before it fails as timed out.
 BOT_API_CONNECTIONS = 64
 BOT_API_POOL_TIMEOUT = 10.0
+# Updates taken from Telegram and not finished yet, beyond which python-telegram-bot holds
+# back further ones; the real limit on concurrency is PerPersonUpdateProcessor's `max_running`.
+QUEUED_UPDATES_LIMIT = 100_000
 
 
 class PerPersonUpdateProcessor(BaseUpdateProcessor):
-    """Updates of different people run concurrently; each person's run one at a time, in order.
+    """Updates of different people run concurrently; each person's run one at a time, in the
+    order they arrived, however many arrive at once (an album is ten updates in a burst).
 
     A person's form steps, button presses and commands therefore never race each other (the
     conversation state stays consistent), while one slow answer does not hold up everyone else.
+
+    Each person has a queue, kept as a chain: an update waits for the one before it of the same
+    person, then for one of `max_running` slots. python-telegram-bot's own limit (the base
+    class's semaphore, taken before an update gets here) is set so high that it never makes an
+    update wait: waiting there would let updates overtake each other, and a person's queued
+    updates would hold slots that other people's updates need.
     """
 
-    def __init__(self, max_concurrent_updates: int = 64) -> None:
-        super().__init__(max_concurrent_updates)
-        self._queues: dict[int, asyncio.Lock] = {}
+    def __init__(self, max_running: int = 64) -> None:
+        super().__init__(QUEUED_UPDATES_LIMIT)
+        self._slots = asyncio.Semaphore(max_running)
+        self._tails: dict[int, asyncio.Future[None]] = {}  # each person's last queued update
 
     @staticmethod
     def _key(update: object) -> int:
@@ -69,13 +81,30 @@ class PerPersonUpdateProcessor(BaseUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = self._key(update)
-        lock = self._queues.setdefault(key, asyncio.Lock())
+        previous = self._tails.get(key)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._tails[key] = done  # before any await: the arrival order is the queue's order
+        started = False
         try:
-            async with lock:
+            if previous is not None:
+                await asyncio.shield(previous)  # a cancelled wait leaves it be
+            async with self._slots:
+                started = True
                 await coroutine
         finally:
-            if not lock.locked():
-                self._queues.pop(key, None)
+            if not started and inspect.iscoroutine(coroutine):
+                coroutine.close()  # cancelled while queued (shutdown): it never runs
+            if previous is not None and not previous.done():
+                # Cancelled while the one before still runs: the next waits for that one too.
+                previous.add_done_callback(lambda _previous: self._finish(key, done))
+            else:
+                self._finish(key, done)
+
+    def _finish(self, key: int, done: asyncio.Future[None]) -> None:
+        if not done.done():
+            done.set_result(None)
+        if self._tails.get(key) is done:
+            del self._tails[key]  # nobody queued behind it
 
     async def initialize(self) -> None:
         """Nothing to set up."""
