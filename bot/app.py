@@ -1,4 +1,5 @@
-"""Application assembly: the one place where handlers are registered, and the bot's lifecycle."""
+"""Application assembly: the one place where handlers are registered, in their order, and
+how updates are processed (each person's in order). Starting and stopping: `bot.lifecycle`."""
 
 from __future__ import annotations
 
@@ -29,10 +30,7 @@ from bot.telegram_http import AiohttpRequest
 from handlers import appraisal, buttons, common, groups, inspections, people, tickets, worklogs
 from handlers.context import BotData, HouqinApp, HouqinContext
 from handlers.forms import FormOwner
-from handlers.menu import publish_commands
-from notices import outbox
 from notices.services import Services
-from storage import bot_facts
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +191,6 @@ def build_application(services: Services) -> HouqinApp:
         .concurrent_updates(PerPersonUpdateProcessor())
         .request(AiohttpRequest(BOT_API_CONNECTIONS, pool_timeout=BOT_API_POOL_TIMEOUT))
         .get_updates_request(AiohttpRequest(1))
-        .post_init(on_startup)
-        .post_shutdown(on_shutdown)
     )
     application: HouqinApp = builder.build()
     application.bot_data.services = services
@@ -208,19 +204,3 @@ def services_of(application: HouqinApp) -> Services:
     if services is None:
         raise RuntimeError("services are not attached to the application")
     return services
-
-
-async def on_startup(application: HouqinApp) -> None:
-    """After initialize(): publish the command lists and remember the bot's username."""
-    services = services_of(application)
-    bot = application.bot
-    async with services.database.transaction() as session:
-        await bot_facts.remember(session, bot_facts.BOT_USERNAME, bot.username)
-    await outbox.recover(services)  # before the first update: see outbox.recover
-    await publish_commands(bot, services.settings.language.value)
-    log.info("Houqin is up as @%s for %s", bot.username, services.profile.school.name)
-
-
-async def on_shutdown(application: HouqinApp) -> None:
-    """After shutdown(): close the database pool."""
-    await services_of(application).database.dispose()

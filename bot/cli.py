@@ -47,16 +47,27 @@ def _setup_logging(settings: Settings) -> None:
 
 
 def cmd_run(_args: argparse.Namespace) -> int:
-    """Run the bot until SIGINT/SIGTERM."""
+    """Run the bot until SIGINT/SIGTERM (see bot.lifecycle for start-up and shutdown)."""
     from bot.app import build_application
+    from bot.lifecycle import polling, serve, webhook
     from notices.services import Services
-    from scheduler.jobs import install as schedule_jobs
     from storage.database import Database, migrate_sync
 
     settings = load_settings()
     require_token(settings)
     _setup_logging(settings)
     profile = load_profile_or_fail(settings)
+    if settings.mode == Mode.WEBHOOK:
+        if not settings.webhook_url or not settings.webhook_secret:
+            raise SettingsError("WEBHOOK_URL and WEBHOOK_SECRET must be set when MODE=webhook")
+        receive = webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url=settings.webhook_url,
+            secret=settings.webhook_secret,
+        )
+    else:
+        receive = polling()
     migrate_sync(settings.database_url)
     services = Services(
         settings=settings,
@@ -64,23 +75,7 @@ def cmd_run(_args: argparse.Namespace) -> int:
         database=Database(settings.database_url),
         clock=SystemClock(),
     )
-    application = build_application(services)
-    schedule_jobs(application)
-    if settings.mode == Mode.WEBHOOK:
-        if not settings.webhook_url or not settings.webhook_secret:
-            raise SettingsError("WEBHOOK_URL and WEBHOOK_SECRET must be set when MODE=webhook")
-        application.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path="telegram",
-            webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret,
-            allowed_updates=["message", "callback_query", "my_chat_member", "chat_member"],
-        )
-    else:
-        application.run_polling(
-            allowed_updates=["message", "callback_query", "my_chat_member", "chat_member"]
-        )
+    asyncio.run(serve(build_application(services), receive))
     return 0
 
 

@@ -83,7 +83,7 @@ def _runner(kind: str) -> Callable[[JobRun], Awaitable[None]]:
         period = due_period(kind, today, services.profile)
         if period is None:
             return
-        outcome = await publish(job.application.bot, services, period)
+        outcome = await publish(job.bot, services, period)
         if outcome.created:
             log.info("published the appraisal of %s", period)
 

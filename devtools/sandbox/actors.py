@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -130,10 +131,13 @@ class SandboxUser:
         *,
         chat: SandboxGroup | None = None,
         caption: str | None = None,
+        interval: float = 0.0,
         settle: bool = True,
     ) -> list[SentMessage]:
         """Send ``count`` photos as one album, as Telegram delivers it: a burst of photo
-        messages sharing a ``media_group_id``, the caption on the first, all queued at once."""
+        messages sharing a ``media_group_id``, the caption on the first. ``interval``: seconds
+        between them (a phone uploads them one by one, so the bot may fetch them in several
+        getUpdates batches); 0 queues them all at once."""
         if not 2 <= count <= 10:
             raise ValueError("an album holds 2 to 10 photos")
         group_id = str(next(_media_groups))
@@ -145,6 +149,8 @@ class SandboxUser:
             }
             if index == 0 and caption is not None:
                 content["caption"] = caption
+            if index and interval:
+                await asyncio.sleep(interval)
             sent.append(await self.sandbox.user_message(self, chat, content, settle=False))
         if settle:
             await self.sandbox.settle()

@@ -151,9 +151,11 @@ class BotApiSandbox:
         enforce_limits: bool = False,
         latency: float | tuple[float, float] = 0.0,
     ) -> None:
-        """`latency`: how long every Bot API call waits before it is answered, in seconds, as
-        Telegram's servers are some way off (about 0.25 s from China): a fixed time, or a
-        (low, high) range drawn uniformly per call."""
+        """`latency`: how long every Bot API call takes on the way, in seconds, as Telegram's
+        servers are some way off (about 0.25 s from China): a fixed time, or a (low, high)
+        range drawn uniformly per call. Half of it passes before the call takes effect and
+        half after, so a bot can be stopped after Telegram took a message and before the
+        answer arrived, as with the real Bot API."""
         self.token = token
         self.bot_username = bot_username
         self.bot_name = bot_name
@@ -904,8 +906,12 @@ class BotApiSandbox:
                 error = error or ApiError(400, "Bad Request: can't parse request body")
                 self._reject(name, params, error.description)
                 return web.json_response(error.payload(), status=400, dumps=_dumps)
-            await self._delay()
+            wait = self._latency()
+            if wait:
+                await asyncio.sleep(wait / 2)
             status, body = await self._dispatch(name, params, files)
+            if wait:
+                await asyncio.sleep(wait / 2)
         except _DropConnection:
             self.requests.append((name, params, 0))
             if request.transport is not None:
@@ -917,12 +923,10 @@ class BotApiSandbox:
                 self._touch()
         return web.json_response(body, status=status, dumps=_dumps)
 
-    async def _delay(self) -> None:
-        """Wait the configured latency before a call is answered."""
+    def _latency(self) -> float:
+        """This call's latency, in seconds."""
         low, high = self.latency if isinstance(self.latency, tuple) else (self.latency,) * 2
-        wait = random.uniform(low, high) if high > low else low
-        if wait > 0:
-            await asyncio.sleep(wait)
+        return random.uniform(low, high) if high > low else low
 
     async def _read_params(
         self, request: web.Request, method: str
