@@ -10,11 +10,12 @@ missed while the bot was down runs once, however long the start took. The timer 
 occurrence for being late either: what is due is worked out from the clock and the database's
 claims (`scheduler.jobs`), not from when the timer fired.
 
-Shutdown, in order: stop taking updates; let the catch-up, the updates already taken and the
-running jobs finish; background deliveries finish the message being sent and record it, and
-hand the rest back (they stay pending for the next start); save form state; close the HTTP
-sessions. So SIGTERM never sends a notification twice. Only a kill (SIGKILL, power loss) can
-repeat the one message that was being sent at that instant (see notices.outbox).
+Shutdown, in order: stop taking updates; let the job being caught up (the rest wait for the
+next start), the updates already taken and the running jobs finish; background deliveries
+finish the message being sent and record it, and hand the rest back (they stay pending for
+the next start); save form state; close the HTTP sessions. So SIGTERM never sends a
+notification twice. Only a kill (SIGKILL, power loss) can repeat the one message that was
+being sent at that instant (see notices.outbox).
 """
 
 from __future__ import annotations
@@ -138,6 +139,7 @@ class Lifecycle:
         self.application = application
         self.schedule = schedule
         self._catch_up: asyncio.Task[list[str]] | None = None
+        self._stopping = False
 
     async def start(self, receive: Receive) -> None:
         """Start up, take updates, then catch up the jobs missed while the bot was down."""
@@ -151,7 +153,8 @@ class Lifecycle:
         await receive(application.updater)
         if self.schedule:
             self._catch_up = asyncio.create_task(
-                schedule.catch_up(application), name="schedule.catch_up"
+                schedule.catch_up(application, stopping=lambda: self._stopping),
+                name="schedule.catch_up",
             )
 
     async def caught_up(self) -> list[str]:
@@ -161,6 +164,7 @@ class Lifecycle:
     async def stop(self) -> None:
         """Stop taking updates, finish what was started, hand back the rest, shut down."""
         application = self.application
+        self._stopping = True
         try:
             async with outbox.handing_back():
                 if application.updater is not None and application.updater.running:

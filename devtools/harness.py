@@ -150,6 +150,10 @@ class BotProcess:
         """What every run so far wrote to stdout and stderr."""
         return "".join(p.read_text() for p in sorted(self.tmp_path.glob("bot-*.log")))
 
+    def last_log(self) -> str:
+        """What the latest run wrote to stdout and stderr."""
+        return (self.tmp_path / f"bot-{self.starts}.log").read_text()
+
     async def kill(self) -> None:
         """SIGKILL: no shutdown code runs, nothing is flushed."""
         assert self.process is not None

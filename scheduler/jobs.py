@@ -177,18 +177,23 @@ async def run_due(source: JobSource, *, names: Sequence[str] | None = None) -> l
     return ran
 
 
-async def catch_up(source: JobSource) -> list[str]:
-    """`run_due` for start-up: a job that fails is logged and the others still run."""
+async def catch_up(source: JobSource, *, stopping: Callable[[], bool] = lambda: False) -> list[str]:
+    """`run_due` for start-up: a job that fails is logged and the others still run; when
+    `stopping()` turns true, the jobs not started yet are left to the next start."""
     runner = Runner.of(source)
-    ran = []
+    ran: list[str] = []
     for job in all_jobs(runner.services):
+        if stopping():
+            log.info(
+                "stopping: the catch-up of %s and later jobs is left to the next start", job.name
+            )
+            return ran
         try:
             if await run_job(runner, job):
                 ran.append(job.name)
         except Exception:
             log.exception("catching up job %s failed", job.name)
-    if ran:
-        log.info("caught up after start: %s", ", ".join(ran))
+    log.info("caught up after start: %s", ", ".join(ran) or "nothing was missed")
     return ran
 
 

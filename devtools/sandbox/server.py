@@ -1496,9 +1496,9 @@ def _update_type(update: JsonDict) -> str:
 
 def parse_latency(text: str) -> float | tuple[float, float]:
     """`--latency` as given: seconds ("0.25") or a range ("0.3-0.5")."""
-    low, _, high = text.partition("-")
+    low, separator, high = text.partition("-")
     try:
-        values = (float(low), float(high or low))
+        values = (float(low), float(high if separator else low))
     except ValueError:
         raise ValueError(f"latency {text!r}: give seconds (0.25) or a range (0.3-0.5)") from None
     if values[0] < 0 or values[1] < values[0]:
