@@ -3,14 +3,13 @@
 Each feature module (`scheduler/<feature>.py`) returns its `ScheduledJob`s from `jobs()`.
 A job's occurrence is claimed in the database before it runs (`storage.schedule`), so a job
 that fires twice, or fires again after a restart, does its work once. What is due is worked out
-from the clock, not from when the timer fired: every occurrence inside the job's catch-up
-window that has not run yet, oldest first, or only the latest for a job that fires hourly or
-more often (a 5-minute digest need not run once per missed 5 minutes). So an occurrence missed
-while the bot was down, or while the event loop was slow, runs once: the application's
-lifecycle (`bot.lifecycle`) catches up at start-up, and puts the jobs on python-telegram-bot's
-JobQueue. The clock is injected: tests call `run_due()` with a manual clock instead of waiting.
-Jobs get the bot and the services (`JobRun`), not the application: they know nothing of
-handlers.
+from the clock and the claims, not from when the timer fired: every occurrence since the job's
+last run inside its catch-up window, oldest first, or only the latest for a job that fires
+hourly or more often (`due_occurrences`). So an occurrence missed while the bot was down, or
+while the event loop was slow, runs once: the application's lifecycle (`bot.lifecycle`)
+catches up at start-up, and puts the jobs on python-telegram-bot's JobQueue. The clock is
+injected: tests call `run_due()` with a manual clock instead of waiting. Jobs get the bot and
+the services (`JobRun`), not the application: they know nothing of handlers.
 """
 
 from __future__ import annotations
@@ -101,8 +100,8 @@ def due_occurrences(
 
     Every occurrence inside the job's catch-up window since its last run (`last_run`, the
     latest occurrence claimed), so each one missed while the bot was down runs once. Only the
-    latest for a job that has never run (nothing was missed before the bot knew the job: a
-    fresh install does not post last month's empty ranking) and for a job that fires every
+    latest for a job that has never run (nothing was missed before the bot knew the job, so a
+    first start does not replay a window of old occurrences) and for a job that fires every
     hour or more often (a 5-minute digest need not run once per missed 5 minutes).
     """
     found = occurrences(job.trigger, now, job.catch_up)
