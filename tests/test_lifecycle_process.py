@@ -106,7 +106,7 @@ async def test_a_missed_reminder_is_caught_up_once_at_start_up(
             if "not filed your work log" in m.shown_text
         ]
 
-    settings = {"SCHOOL_PROFILE": str(school), "LOG_LEVEL": "INFO"}
+    settings = {"HOUQIN_SCHOOL_PROFILE": str(school), "HOUQIN_LOG_LEVEL": "INFO"}
     bot = BotProcess(sandbox, tmp_path, database.url, env=settings)
     try:
         await bot.start(timeout=60)
