@@ -1517,6 +1517,9 @@ async def serve_forever(
     await sandbox.start(host, port)
     log.info("sandbox base_url=%s base_file_url=%s", sandbox.base_url, sandbox.base_file_url)
     print(f"Bot API sandbox: base_url={sandbox.base_url} base_file_url={sandbox.base_file_url}")
+    if latency:
+        shown = "-".join(map(str, latency)) if isinstance(latency, tuple) else str(latency)
+        print(f"Every Bot API call takes {shown} s, half before it takes effect, half after")
     print(
         f"Act as users: POST {sandbox.base_url[:-4]}/sandbox/send "
         '{"user": "王老师", "text": "/start"}; GET .../sandbox/transcript'
