@@ -80,13 +80,19 @@ def _clamp(value: float, low: float = 0.0, high: float = 100.0) -> float:
     return max(low, min(high, value))
 
 
+def _timeliness(on_time: int, late: int, due: int, late_factor: float) -> float:
+    """0-100: the share of `due` done on time, a late one counting `late_factor` (no more
+    counted than were due)."""
+    on_time = min(on_time, due)
+    late = min(late, due - on_time)
+    return _clamp((on_time + late * late_factor) / due * 100)
+
+
 def worklog_component(stats: LogStats | None, weight: float, late_factor: float) -> Component:
     """工作日志: logs on time and late (× late_log_factor) against the expected working days."""
     if stats is None or stats.expected_days <= 0:
         return Component("worklog", weight, None, reason=NO_LOG_DAYS)
-    on_time = min(stats.on_time, stats.expected_days)
-    late = min(stats.late, stats.expected_days - on_time)
-    score = _clamp((on_time + late * late_factor) / stats.expected_days * 100)
+    score = _timeliness(stats.on_time, stats.late, stats.expected_days, late_factor)
     inputs: dict[str, float] = {
         "expected_days": stats.expected_days,
         "on_time": stats.on_time,
@@ -135,9 +141,7 @@ def inspection_component(stats: InspectionStats | None, weight: float) -> Compon
     """检查: rounds done on time (late ones count half) over the rounds assigned."""
     if stats is None or stats.assigned <= 0:
         return Component("inspection", weight, None, reason=NO_ROUNDS)
-    on_time = min(stats.on_time, stats.assigned)
-    late = min(stats.late, stats.assigned - on_time)
-    score = _clamp((on_time + INSPECTION_LATE_FACTOR * late) / stats.assigned * 100)
+    score = _timeliness(stats.on_time, stats.late, stats.assigned, INSPECTION_LATE_FACTOR)
     inputs: dict[str, float] = {
         "assigned": stats.assigned,
         "on_time": stats.on_time,
