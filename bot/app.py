@@ -174,6 +174,10 @@ def register_handlers(application: HouqinApp) -> None:
 def build_application(services: Services) -> HouqinApp:
     """Build the bot for the given services; the token and Bot API URLs come from settings."""
     settings = services.settings
+    connections = [
+        AiohttpRequest(BOT_API_CONNECTIONS, pool_timeout=BOT_API_POOL_TIMEOUT),
+        AiohttpRequest(1),  # getUpdates
+    ]
     builder = (
         ApplicationBuilder()
         .application_class(HouqinApplication)
@@ -189,11 +193,12 @@ def build_application(services: Services) -> HouqinApp:
         # delivers, and answers to the person acting are not queued behind a broadcast.
         .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=RATE_LIMIT_RETRIES))
         .concurrent_updates(PerPersonUpdateProcessor())
-        .request(AiohttpRequest(BOT_API_CONNECTIONS, pool_timeout=BOT_API_POOL_TIMEOUT))
-        .get_updates_request(AiohttpRequest(1))
+        .request(connections[0])
+        .get_updates_request(connections[1])
     )
     application: HouqinApp = builder.build()
     application.bot_data.services = services
+    application.bot_data.connections = list(connections)
     register_handlers(application)
     return application
 

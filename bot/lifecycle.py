@@ -181,6 +181,10 @@ class Lifecycle:
                     )
         finally:
             await application.shutdown()
+            # When start-up failed before the bot was initialized (a rejected token, an
+            # unreachable Bot API), python-telegram-bot's shutdown leaves them open.
+            for connection in application.bot_data.connections:
+                await connection.shutdown()
 
 
 async def serve(application: HouqinApp, receive: Receive) -> None:
