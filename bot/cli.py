@@ -181,7 +181,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
 def cmd_jobs_list(_args: argparse.Namespace) -> int:
     """Print every scheduled job with its next run time."""
     from notices.services import Services
-    from scheduler.jobs import all_jobs, next_occurrence
+    from scheduler.jobs import all_jobs, next_run
     from storage.database import Database
 
     settings = load_settings()
@@ -193,7 +193,7 @@ def cmd_jobs_list(_args: argparse.Namespace) -> int:
     )
     now = services.now()
     for job in all_jobs(services):
-        upcoming = next_occurrence(job.trigger, now)
+        upcoming = next_run(job, now)
         when = upcoming.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M %Z") if upcoming else "-"
         print(f"{job.name:<28} {when:<24} {job.description}")
     return 0

@@ -75,6 +75,9 @@ class ScheduledJob:
     trigger: BaseTrigger
     run: Callable[[JobRun], Awaitable[None]]
     catch_up: timedelta = timedelta(hours=1)  # how late a missed occurrence may still run
+    # Whether the job does its work at an occurrence (the appraisal fires daily in a window but
+    # publishes on the publication day); None: at every occurrence. `next_run` skips the rest.
+    acts_on: Callable[[datetime], bool] | None = None
 
 
 def occurrences(trigger: BaseTrigger, now: datetime, window: timedelta) -> list[datetime]:
@@ -114,6 +117,18 @@ def due_occurrences(
 def next_occurrence(trigger: BaseTrigger, now: datetime) -> datetime | None:
     """The trigger's next fire time after now."""
     return trigger.get_next_fire_time(None, now + timedelta(microseconds=1))
+
+
+def next_run(job: ScheduledJob, now: datetime) -> datetime | None:
+    """The next occurrence after now at which the job does its work (`houqin jobs list`)."""
+    fire = next_occurrence(job.trigger, now)
+    steps = 0
+    while fire is not None and job.acts_on is not None and not job.acts_on(fire):
+        steps += 1
+        if steps > MAX_OCCURRENCE_STEPS:
+            return None
+        fire = next_occurrence(job.trigger, fire)
+    return fire
 
 
 def all_jobs(services: Services) -> list[ScheduledJob]:
