@@ -31,7 +31,9 @@ MONTHLY = "appraisal.monthly"
 QUARTERLY = "appraisal.quarterly"
 YEARLY = "appraisal.yearly"
 WINDOW_DAYS = 10  # the job fires daily from the publication day for this many days
-CATCH_UP = timedelta(days=20)
+# A publication missed while the bot was down goes out when it is back: even after a month
+# away (back on 3 December from 25 October: October, then November, in order).
+CATCH_UP = timedelta(days=45)
 
 
 # --- when ------------------------------------------------------------------------------------

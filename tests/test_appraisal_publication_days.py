@@ -55,3 +55,31 @@ async def test_a_new_install_publishes_nothing_for_months_nobody_was_appraised_i
         # The director asking for September by hand is told why nothing goes out.
         await director.send("/appraisal publish 2026-09")
         assert "没有人参加考评" in sandbox.last_message(director.id).shown_text
+
+
+async def test_a_month_away_publishes_both_missed_months_in_order(
+    services: Services, clock: ManualClock, sandbox: BotApiSandbox
+) -> None:
+    clock.set(at(2026, 9, 1, 8))
+    async with running_bot(services, sandbox) as application:
+        director = await register(sandbox, services, "张主任", Role.DIRECTOR)
+        staff = await register(sandbox, services, "李师傅", Role.STAFF, "electrician")
+        group = sandbox.add_group("后勤群", members=[director, staff])
+        await sandbox.add_bot_to_group(group, by=director)
+        await director.send("/bind staff", chat=group)
+        clock.set(at(2026, 10, 1, 9, 30))  # the job runs on time (September: nobody yet)
+        assert await run_due(application, names=[publishing.MONTHLY]) == [publishing.MONTHLY]
+    # Down from 25 October to 3 December: the 2 November and 1 December publications missed.
+    clock.set(at(2026, 12, 3, 10))
+    async with running_bot(services, sandbox) as application:
+        await run_due(application, names=[publishing.MONTHLY])
+        await sandbox.settle()
+    titles = [
+        m.shown_text.splitlines()[0]
+        for m in sandbox.messages(group.id, from_bot=True)
+        if "月度考评结果" in m.shown_text
+    ]
+    assert titles == [
+        "📊 2026年10月 月度考评结果",
+        "📊 2026年11月 月度考评结果",
+    ]
