@@ -35,7 +35,7 @@ from notices.appraisal import (
     ranking_text,
 )
 from notices.appraisal_export import appraisal_workbook, export_filename
-from notices.render import edit_or_ignore, esc, split_text
+from notices.render import edit_or_ignore, esc, send_long
 from storage import appraisal
 from storage.appraisal import Period, PersonInfo, PersonResult
 from storage.models import Role
@@ -46,11 +46,6 @@ log = logging.getLogger(__name__)
 POINTS_PATTERN = re.compile(r"^[+-]?\d{1,3}(?:\.\d{1,2})?$")
 DAY_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MONTH_PATTERN = re.compile(r"^\d{4}-\d{1,2}$")
-
-
-async def _send_long(update: Update, context: HouqinContext, text: str) -> None:
-    for chunk in split_text(text):
-        await reply(update, context, chunk)
 
 
 # --- /myscore --------------------------------------------------------------------------------
@@ -89,7 +84,9 @@ async def myscore(update: Update, context: HouqinContext) -> None:
         correction=correction,
         cap_percent=context.services.profile.appraisal.excellent_cap * 100,
     )
-    await _send_long(update, context, text)
+    chat = update.effective_chat
+    assert chat is not None
+    await send_long(context.bot, chat.id, text)
 
 
 # --- /bonus, /deduct, /incident ---------------------------------------------------------------
@@ -308,12 +305,7 @@ async def _preview(update: Update, context: HouqinContext, period: Period) -> No
         text += "\n" + _("The period has not ended yet; it can be published after it ends.")
     chat = update.effective_chat
     assert chat is not None
-    for index, chunk in enumerate(chunks := split_text(text)):
-        await context.bot.send_message(
-            chat.id,
-            chunk,
-            reply_markup=markup if index == len(chunks) - 1 else None,
-        )
+    await send_long(context.bot, chat.id, text, markup)
     png = await asyncio.to_thread(
         chart_png,
         result,

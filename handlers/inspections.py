@@ -22,7 +22,7 @@ from handlers.menu import menu_filter
 from notices import inspection_walk as walk_texts
 from notices import inspections as notices
 from notices.inspections import RoundDetailButton, TrendButton
-from notices.render import split_text
+from notices.render import send_long
 from storage.models import Role
 
 RECENT_ROUNDS = 8
@@ -71,8 +71,7 @@ async def view_round(update: Update, context: HouqinContext, data: RoundDetailBu
     await query.answer()
     chat = update.effective_chat
     assert chat is not None
-    for chunk in split_text(notices.render_detail(services, found, _)):
-        await context.bot.send_message(chat.id, chunk)
+    await send_long(context.bot, chat.id, notices.render_detail(services, found, _))
 
 
 async def trend(update: Update, context: HouqinContext, data: TrendButton) -> None:
@@ -86,8 +85,7 @@ async def trend(update: Update, context: HouqinContext, data: TrendButton) -> No
     await query.answer()
     chat = update.effective_chat
     assert chat is not None
-    for chunk in split_text(notices.trend(services, months, found, context._)):
-        await context.bot.send_message(chat.id, chunk)
+    await send_long(context.bot, chat.id, notices.trend(services, months, found, context._))
 
 
 def register(application: HouqinApp) -> None:

@@ -18,8 +18,8 @@ from handlers.context import HouqinApp, HouqinContext
 from handlers.menu import menu_filter
 from notices import outbox, worklog_views
 from notices.export import MAX_LEDGER_DAYS, ledger_filename, ledger_workbook
-from notices.render import edit_or_ignore, esc, split_text
-from notices.worklogs import LeaveButton, send_long
+from notices.render import edit_or_ignore, esc, send_long, split_text
+from notices.worklogs import LeaveButton
 from storage import worklogs
 from storage.models import Role
 from storage.stats import Month

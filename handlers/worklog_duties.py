@@ -18,8 +18,8 @@ from handlers.forms import END, Form, drop_draft, load_draft, save_draft
 from handlers.worklog_form import private_other, private_text
 from notices import outbox
 from notices import worklogs as notices
-from notices.render import edit_or_ignore, esc
-from notices.worklogs import DraftDutiesButton, DutiesButton, DutiesDecision, send_long
+from notices.render import edit_or_ignore, esc, send_long
+from notices.worklogs import DraftDutiesButton, DutiesButton, DutiesDecision
 from school.i18n import N_
 from storage import post_duties
 from storage.models import Role

@@ -24,7 +24,8 @@ from handlers.context import HouqinContext
 from handlers.forms import END, Form, active_form, drop_draft, load_draft, save_draft
 from handlers.menu import COMMANDS, menu_filter
 from notices import worklogs as notices
-from notices.worklogs import LogDayButton, LogFormAction, LogFormButton, LogSheet, send_long
+from notices.render import send_long
+from notices.worklogs import LogDayButton, LogFormAction, LogFormButton, LogSheet
 from school.i18n import LANGUAGES, N_, translator
 from storage import post_duties, worklogs
 from storage.models import Person, Role
