@@ -21,7 +21,7 @@ from telegram.ext import MessageHandler, filters
 
 from actions import inspections as act
 from handlers.buttons import on_button
-from handlers.common import refuse_if_too_long, reply, require_role
+from handlers.common import reply, require_role, typed_text
 from handlers.context import HouqinContext
 from handlers.forms import END, AnyHandler, Form, drop_draft, load_draft, save_draft
 from handlers.menu import COMMANDS, menu_filter
@@ -267,11 +267,10 @@ async def got_note(update: Update, context: HouqinContext) -> str | int | None:
     draft = _draft(context)
     if draft is None:
         return await _expired(update, context)
-    text = (message.text or message.caption or "").strip()
-    if not text:
-        await reply(update, context, _("Please describe the problem in words."))
-        return None
-    if await refuse_if_too_long(update, context, text, store.NOTE_LIMIT):
+    text = await typed_text(
+        update, context, store.NOTE_LIMIT, if_empty=_("Please describe the problem in words.")
+    )
+    if text is None:
         return None
     draft.note = text
     if message.photo:
@@ -329,13 +328,13 @@ async def _ask_place(update: Update, context: HouqinContext, draft: ProblemDraft
 
 async def got_place_text(update: Update, context: HouqinContext) -> str | int | None:
     """The exact place as text: save the 异常."""
-    message = update.effective_message
-    assert message is not None
-    text = (message.text or "").strip()
-    if not text:
-        await reply(update, context, context._("Please type the place, or pick a building."))
-        return None
-    if await refuse_if_too_long(update, context, text, store.PLACE_LIMIT):
+    text = await typed_text(
+        update,
+        context,
+        store.PLACE_LIMIT,
+        if_empty=context._("Please type the place, or pick a building."),
+    )
+    if text is None:
         return None
     return await _save_problem(update, context, place=text, building_key=None)
 

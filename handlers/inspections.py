@@ -15,7 +15,7 @@ from telegram.ext import CommandHandler, MessageHandler
 from actions import inspections as act
 from handlers import inspection_walk
 from handlers.buttons import on_button
-from handlers.common import private_chat, reply, require_role
+from handlers.common import allowed_press, private_chat, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
 from handlers.forms import END, AnyHandler, Form
 from handlers.menu import menu_filter
@@ -58,9 +58,8 @@ async def inspections_in_walk(update: Update, context: HouqinContext) -> int:
 
 async def view_round(update: Update, context: HouqinContext, data: RoundDetailButton) -> None:
     """A round's detail: each item with its result, place, note and ticket."""
-    query = update.callback_query
-    assert query is not None
-    if await require_role(update, context, CREW) is None:
+    query = await allowed_press(update, context, CREW)
+    if query is None:
         return
     _ = context._
     services = context.services
@@ -76,9 +75,8 @@ async def view_round(update: Update, context: HouqinContext, data: RoundDetailBu
 
 async def trend(update: Update, context: HouqinContext, data: TrendButton) -> None:
     """How often each item failed per month (director): what recurs."""
-    query = update.callback_query
-    assert query is not None
-    if await require_role(update, context, {Role.DIRECTOR}) is None:
+    query = await allowed_press(update, context, {Role.DIRECTOR})
+    if query is None:
         return
     services = context.services
     months, found = await act.item_trend(services, max(1, min(MAX_TREND_MONTHS, data.months)))

@@ -16,7 +16,7 @@ from telegram.ext import BaseHandler, MessageHandler, filters
 
 from actions import tickets as act
 from handlers.buttons import on_button
-from handlers.common import private_chat, refuse_if_too_long, reply
+from handlers.common import private_chat, reply, typed_text
 from handlers.context import HouqinContext
 from handlers.forms import END, Form, drop_draft, load_draft, save_draft
 from handlers.ticket_form import PRIVATE_INPUT
@@ -243,15 +243,9 @@ async def note_given(update: Update, context: HouqinContext) -> object:
 
 async def _typed(update: Update, context: HouqinContext, limit: int) -> str | None:
     """The text typed for a reason or comment, or None (told what is wrong)."""
-    message = update.effective_message
-    assert message is not None
-    text = (message.text or "").strip()
-    if not text:
-        await reply(update, context, context._("Please send text. /cancel to stop."))
-        return None
-    if await refuse_if_too_long(update, context, text, limit):
-        return None
-    return text
+    return await typed_text(
+        update, context, limit, if_empty=context._("Please send text. /cancel to stop.")
+    )
 
 
 async def reason_given(update: Update, context: HouqinContext) -> object:

@@ -12,7 +12,7 @@ from telegram.ext import CommandHandler, MessageHandler
 
 from actions import worklogs as actions
 from handlers.buttons import on_button
-from handlers.common import reply, require_role
+from handlers.common import allowed_press, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
 from handlers.forms import END, Form, drop_draft, load_draft, save_draft
 from handlers.worklog_form import private_other, private_text
@@ -61,9 +61,8 @@ async def duties_command(update: Update, context: HouqinContext) -> None:
 
 async def start_draft(update: Update, context: HouqinContext, data: DraftDutiesButton) -> object:
     """The ✏️ button: ask for the text of the duties."""
-    query = update.callback_query
-    assert query is not None
-    if await require_role(update, context, {Role.STAFF}) is None:
+    query = await allowed_press(update, context, {Role.STAFF})
+    if query is None:
         return None
     await query.answer()
     await context.bot.send_message(
@@ -158,9 +157,8 @@ async def approve(update: Update, context: HouqinContext, data: DutiesButton) ->
 
 async def start_return(update: Update, context: HouqinContext, data: DutiesButton) -> object:
     """A director starts returning a draft: ask for the comment."""
-    query = update.callback_query
-    assert query is not None
-    if await require_role(update, context, {Role.DIRECTOR}) is None:
+    query = await allowed_press(update, context, {Role.DIRECTOR})
+    if query is None:
         return None
     _ = context._
     async with context.services.database.reading() as session:
