@@ -21,7 +21,7 @@ from handlers.context import HouqinContext
 from handlers.forms import END, Form, drop_draft, load_draft, save_draft
 from handlers.ticket_form import PRIVATE_INPUT
 from handlers.ticket_jobs import assign_button
-from handlers.tickets import actor_of, alert, make_move, not_valid, pressed_ticket
+from handlers.tickets import actor_of, alert, make_reporter_move, not_valid, pressed_ticket
 from notices import tickets as told
 from notices.render import button, edit_or_ignore, esc, keyboard
 from notices.ticket_buttons import (
@@ -129,25 +129,13 @@ async def act_entry(update: Update, context: HouqinContext, data: TicketButton) 
 async def rate_button(update: Update, context: HouqinContext, data: RatingButton) -> object:
     """The stars: the acceptance is committed at once; a comment is optional."""
     query = update.callback_query
-    user = update.effective_user
-    assert query is not None and user is not None
+    assert query is not None
     if not 1 <= data.stars <= 5:
         await not_valid(update, context)
         return None
     _ = context._
-    change = await make_move(
-        update,
-        context,
-        data.ticket_id,
-        Move.ACCEPT,
-        lambda: act.accept(
-            context.bot,
-            context.services,
-            data.ticket_id,
-            reporter_telegram_id=user.id,
-            reporter=context.person,
-            rating=data.stars,
-        ),
+    change = await make_reporter_move(
+        update, context, data.ticket_id, Move.ACCEPT, act.accept, rating=data.stars
     )
     if change is None:
         return None

@@ -24,6 +24,7 @@ from handlers.tickets import (
     alert,
     answer_refusal,
     make_move,
+    make_reporter_move,
     may_report,
     moved_on,
     not_valid,
@@ -168,21 +169,7 @@ async def assign_to_button(update: Update, context: HouqinContext, data: AssignB
 
 async def nudge_button(update: Update, context: HouqinContext, data: TicketButton) -> None:
     """催办 from /mytickets: the holder (or the repair group) is reminded."""
-    user = update.effective_user
-    assert update.callback_query is not None and user is not None
-    change = await make_move(
-        update,
-        context,
-        data.ticket_id,
-        Move.NUDGE,
-        lambda: act.nudge(
-            context.bot,
-            context.services,
-            data.ticket_id,
-            reporter_telegram_id=user.id,
-            reporter=context.person,
-        ),
-    )
+    change = await make_reporter_move(update, context, data.ticket_id, Move.NUDGE, act.nudge)
     if change is None:
         return
     await alert(update, context, context._("Nudged. The repair team has been reminded."))
@@ -192,24 +179,12 @@ async def cancel_button(update: Update, context: HouqinContext, data: TicketButt
     """撤销 by the reporter, before anyone took it."""
     from handlers.ticket_lists import show_my_tickets
 
-    user = update.effective_user
-    assert update.callback_query is not None and user is not None
-    change = await make_move(
-        update,
-        context,
-        data.ticket_id,
-        Move.CANCEL,
-        lambda: act.cancel(
-            context.bot,
-            context.services,
-            data.ticket_id,
-            reporter_telegram_id=user.id,
-            reporter=context.person,
-        ),
-    )
+    query = update.callback_query
+    assert query is not None
+    change = await make_reporter_move(update, context, data.ticket_id, Move.CANCEL, act.cancel)
     if change is None:
         return
-    await update.callback_query.answer(context._("Withdrawn."))
+    await query.answer(context._("Withdrawn."))
     await show_my_tickets(update, context, edit=True)
 
 
