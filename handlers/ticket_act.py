@@ -5,7 +5,7 @@ The form is short: it is closed (not parked) when another form starts."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Literal
 
@@ -151,9 +151,14 @@ async def rate_button(update: Update, context: HouqinContext, data: RatingButton
     return "comment"
 
 
-def _draft(context: HouqinContext, ticket_id: int | None = None) -> ActDraft | None:
-    draft = load_draft(context, ACT_DRAFT, ActDraft)
-    if draft is None or (ticket_id is not None and draft.id != ticket_id):
+def _draft(context: HouqinContext) -> ActDraft | None:
+    return load_draft(context, ACT_DRAFT, ActDraft)
+
+
+def _pressed_draft(context: HouqinContext, ticket_id: int, *steps: Step) -> ActDraft | None:
+    """The draft a button of the form acts on: the same ticket, at one of these steps."""
+    draft = _draft(context)
+    if draft is None or draft.id != ticket_id or draft.step not in steps:
         return None
     return draft
 
@@ -166,9 +171,9 @@ async def _expired(update: Update, context: HouqinContext) -> object:
 async def result_chosen(update: Update, context: HouqinContext, data: ResultButton) -> object:
     """The result of the repair; then a photo, a note, or skip."""
     query = update.callback_query
-    draft = _draft(context, data.ticket_id)
+    draft = _pressed_draft(context, data.ticket_id, "result")
     assert query is not None
-    if draft is None or draft.step != "result":
+    if draft is None:
         return await _expired(update, context)
     draft.result, draft.step = data.result.value, "note"
     save_draft(context, ACT_DRAFT, draft)
@@ -192,9 +197,9 @@ async def result_typed(update: Update, context: HouqinContext) -> object:
 async def skip_pressed(update: Update, context: HouqinContext, data: SkipButton) -> object:
     """Skip the photo or note of a repair, or the comment on a rating."""
     query = update.callback_query
-    draft = _draft(context, data.ticket_id)
+    draft = _pressed_draft(context, data.ticket_id, "note", "comment")
     assert query is not None
-    if draft is None or draft.step not in ("note", "comment"):
+    if draft is None:
         return await _expired(update, context)
     if draft.step == "comment":
         await query.answer(context._("Thank you!"))
@@ -258,9 +263,9 @@ async def reason_given(update: Update, context: HouqinContext) -> object:
 
 
 async def date_chosen(update: Update, context: HouqinContext, data: DeferDateButton) -> object:
-    draft = _draft(context, data.ticket_id)
+    draft = _pressed_draft(context, data.ticket_id, "date")
     assert update.callback_query is not None
-    if draft is None or draft.step != "date":
+    if draft is None:
         return await _expired(update, context)
     await update.callback_query.answer()
     return await _finish_defer(update, context, draft, data.day)
@@ -374,6 +379,18 @@ async def _say_moved_on(update: Update, context: HouqinContext, ticket: Ticket) 
     )
 
 
+async def _told_outcome(
+    update: Update, context: HouqinContext, change: act.Change, done: Callable[[Ticket], str]
+) -> object:
+    """After the form's input was committed: say what it did (`done`, of the changed ticket),
+    or where the ticket is now when it had moved on; the form ends."""
+    if change.changed:
+        await _say(update, context, done(change.ticket))
+    else:
+        await _say_moved_on(update, context, change.ticket)
+    return _end(context)
+
+
 async def _finish_defer(
     update: Update, context: HouqinContext, draft: ActDraft, day: date
 ) -> object:
@@ -387,19 +404,14 @@ async def _finish_defer(
     except (act.NotAllowed, ValueError):
         await reply(update, context, _("Nothing changed: the job is no longer yours to defer."))
         return _end(context)
-    if change.changed:
-        until = change.ticket.deferred_until
-        assert until is not None
-        await _say(
-            update,
-            context,
-            _("Deferred to {time}; the reporter has been told why.").format(
-                time=told.local_time(services, until)
-            ),
+
+    def deferred(ticket: Ticket) -> str:
+        assert ticket.deferred_until is not None
+        return _("Deferred to {time}; the reporter has been told why.").format(
+            time=told.local_time(services, ticket.deferred_until)
         )
-    else:
-        await _say_moved_on(update, context, change.ticket)
-    return _end(context)
+
+    return await _told_outcome(update, context, change, deferred)
 
 
 async def _finish_done(
@@ -422,17 +434,14 @@ async def _finish_done(
     except (act.NotAllowed, ValueError):
         await reply(update, context, _("Nothing changed: the job is no longer yours."))
         return _end(context)
-    if change.changed:
-        await _say(
-            update,
-            context,
-            _("{number} is done. The reporter has been asked to accept it.").format(
-                number=esc(change.ticket.number)
-            ),
-        )
-    else:
-        await _say_moved_on(update, context, change.ticket)
-    return _end(context)
+    return await _told_outcome(
+        update,
+        context,
+        change,
+        lambda ticket: _("{number} is done. The reporter has been asked to accept it.").format(
+            number=esc(ticket.number)
+        ),
+    )
 
 
 async def _finish_with_reason(
@@ -463,16 +472,12 @@ async def _finish_with_reason(
     except act.NotAllowed:
         await reply(update, context, _("Nothing changed: you can no longer do that."))
         return _end(context)
-    if change.changed:
-        done = {
-            "rw": _("Sent back for rework; the worker has been told."),
-            "rej": _("Returned; the reporter has been told why."),
-            "xfer": _("Handed back to the repair group."),
-        }[draft.action]
-        await _say(update, context, done)
-    else:
-        await _say_moved_on(update, context, change.ticket)
-    return _end(context)
+    done = {
+        "rw": _("Sent back for rework; the worker has been told."),
+        "rej": _("Returned; the reporter has been told why."),
+        "xfer": _("Handed back to the repair group."),
+    }[draft.action]
+    return await _told_outcome(update, context, change, lambda _ticket: done)
 
 
 async def act_cancel(update: Update, context: HouqinContext) -> object:
