@@ -5,9 +5,9 @@ The form is short: it is closed (not parked) when another form starts."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import date, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from telegram import InlineKeyboardMarkup, Update
@@ -155,6 +155,21 @@ def _draft(context: HouqinContext) -> ActDraft | None:
     return load_draft(context, ACT_DRAFT, ActDraft)
 
 
+def _with_draft(
+    step: Callable[[Update, HouqinContext, ActDraft], Awaitable[object]],
+) -> Callable[[Update, HouqinContext], Coroutine[Any, Any, object]]:
+    """A message during the form, given to `step` with the draft; with the draft gone (lost
+    with an upgrade) the form ends."""
+
+    async def handle(update: Update, context: HouqinContext) -> object:
+        draft = _draft(context)
+        if draft is None:
+            return _end(context)
+        return await step(update, context, draft)
+
+    return handle
+
+
 def _pressed_draft(context: HouqinContext, ticket_id: int, *steps: Step) -> ActDraft | None:
     """The draft a button of the form acts on: the same ticket, at one of these steps."""
     draft = _draft(context)
@@ -210,13 +225,10 @@ async def skip_pressed(update: Update, context: HouqinContext, data: SkipButton)
     return await _finish_done(update, context, draft, note=None, photo=None)
 
 
-async def note_given(update: Update, context: HouqinContext) -> object:
+async def note_given(update: Update, context: HouqinContext, draft: ActDraft) -> object:
     """A photo of the finished work (its caption is the note) or a short note."""
     message = update.effective_message
-    draft = _draft(context)
     assert message is not None
-    if draft is None:
-        return _end(context)
     if message.photo:
         caption = (message.caption or "").strip()[:MAX_COMMENT] or None
         return await _finish_done(
@@ -241,11 +253,8 @@ async def _typed(update: Update, context: HouqinContext, limit: int) -> str | No
     )
 
 
-async def reason_given(update: Update, context: HouqinContext) -> object:
+async def reason_given(update: Update, context: HouqinContext, draft: ActDraft) -> object:
     """The reason of a deferral (then the date), a hand-over, a return or a rework."""
-    draft = _draft(context)
-    if draft is None:
-        return _end(context)
     reason = await _typed(update, context, MAX_REASON)
     if reason is None:
         return None
@@ -271,10 +280,7 @@ async def date_chosen(update: Update, context: HouqinContext, data: DeferDateBut
     return await _finish_defer(update, context, draft, data.day)
 
 
-async def date_typed(update: Update, context: HouqinContext) -> object:
-    draft = _draft(context)
-    if draft is None:
-        return _end(context)
+async def date_typed(update: Update, context: HouqinContext, draft: ActDraft) -> object:
     text = await _typed(update, context, MAX_REASON)
     if text is None:
         return None
@@ -289,13 +295,10 @@ async def date_typed(update: Update, context: HouqinContext) -> object:
     return await _finish_defer(update, context, draft, day)
 
 
-async def comment_given(update: Update, context: HouqinContext) -> object:
+async def comment_given(update: Update, context: HouqinContext, draft: ActDraft) -> object:
     """The reporter's comment on an accepted repair."""
     user = update.effective_user
-    draft = _draft(context)
     assert user is not None
-    if draft is None:
-        return _end(context)
     text = await _typed(update, context, MAX_COMMENT)
     if text is None:
         return None
@@ -501,14 +504,18 @@ def act_form() -> Form:
         ],
         "note": [
             on_button(SkipButton, skip_pressed),
-            MessageHandler(PRIVATE_INPUT & (filters.TEXT | filters.PHOTO), note_given),
+            MessageHandler(PRIVATE_INPUT & (filters.TEXT | filters.PHOTO), _with_draft(note_given)),
             others,
         ],
-        "reason": [MessageHandler(text, reason_given), others],
-        "date": [on_button(DeferDateButton, date_chosen), MessageHandler(text, date_typed), others],
+        "reason": [MessageHandler(text, _with_draft(reason_given)), others],
+        "date": [
+            on_button(DeferDateButton, date_chosen),
+            MessageHandler(text, _with_draft(date_typed)),
+            others,
+        ],
         "comment": [
             on_button(SkipButton, skip_pressed),
-            MessageHandler(text, comment_given),
+            MessageHandler(text, _with_draft(comment_given)),
             others,
         ],
     }
