@@ -13,6 +13,7 @@ from telegram.error import Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, ConversationHandler
 
 from handlers.context import HouqinContext
+from handlers.forms import END, drop_draft
 from storage import people
 from storage.database import DatabaseBusy
 from storage.models import Person, Role
@@ -108,6 +109,14 @@ async def typed_text(
     if await refuse_if_too_long(update, context, text, limit):
         return None
     return text
+
+
+async def end_form(update: Update, context: HouqinContext, draft: str, text: str) -> int:
+    """End a form (handlers.forms): its draft (user_data key `draft`) is dropped and the
+    person told `text`."""
+    drop_draft(context, draft)
+    await reply(update, context, text)
+    return END
 
 
 def private_chat(update: Update) -> bool:

@@ -21,7 +21,7 @@ from telegram.ext import MessageHandler, filters
 
 from actions import inspections as act
 from handlers.buttons import on_button
-from handlers.common import reply, require_role, typed_text
+from handlers.common import end_form, reply, require_role, typed_text
 from handlers.context import HouqinContext
 from handlers.forms import END, AnyHandler, Form, drop_draft, load_draft, save_draft
 from handlers.menu import COMMANDS, menu_filter
@@ -117,9 +117,9 @@ def _draft(context: HouqinContext) -> ProblemDraft | None:
 
 
 async def _expired(update: Update, context: HouqinContext) -> int:
-    drop_draft(context, DRAFT)
-    await reply(update, context, context._("This form has expired. Send /inspections to continue."))
-    return END
+    return await end_form(
+        update, context, DRAFT, context._("This form has expired. Send /inspections to continue.")
+    )
 
 
 # --- the item buttons (entry points) ---------------------------------------------------------
@@ -316,9 +316,7 @@ async def _ask_place(update: Update, context: HouqinContext, draft: ProblemDraft
         return await _expired(update, context)
     found = await act.round_to_mark(context.services, draft.round, person)
     if isinstance(found, act.Refusal):
-        drop_draft(context, DRAFT)
-        await reply(update, context, walk_texts.refused(found, context._))
-        return END
+        return await end_form(update, context, DRAFT, walk_texts.refused(found, context._))
     text, markup = walk_texts.ask_place(context.services, found, context._)
     chat = update.effective_chat
     assert chat is not None
@@ -376,9 +374,7 @@ async def _save_problem(
     services = context.services
     item = act.checklist_item(services, round_, draft.item)
     if item is None:
-        drop_draft(context, DRAFT)
-        await reply(update, context, walk_texts.refused("no_item", _))
-        return END
+        return await end_form(update, context, DRAFT, walk_texts.refused("no_item", _))
     problem = act.Problem(draft.note, draft.photo, place, building_key)
     marked = await act.mark_problem(services, draft.round, item, person, problem)
     if marked.count:
@@ -395,16 +391,15 @@ async def _save_problem(
 
 async def cancel(update: Update, context: HouqinContext) -> int:
     """/cancel during the walk: drop the 异常 being written; marks made so far stay."""
-    drop_draft(context, DRAFT)
-    await reply(
+    return await end_form(
         update,
         context,
+        DRAFT,
         context._(
             "Cancelled; the problem was not saved. Marks made so far are kept: "
             "/inspections continues the round."
         ),
     )
-    return END
 
 
 async def wrong_input(update: Update, context: HouqinContext) -> None:

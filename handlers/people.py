@@ -73,6 +73,12 @@ def _describe(context: HouqinContext, person: Person) -> str:
     return " · ".join(parts)
 
 
+def _invite_problem(reason: str, context: HouqinContext) -> str:
+    """Why an invite code does not register the person, in their language."""
+    message = INVITE_PROBLEMS[reason]
+    return context._(message)
+
+
 async def _greet(update: Update, context: HouqinContext, person: Person, greeting: str) -> None:
     """Greet a registered person (`greeting` has {name} and {who}) with what their role can do
     and their menu."""
@@ -125,7 +131,7 @@ async def _redeem(update: Update, context: HouqinContext, code: str) -> None:
     user = update.effective_user
     assert user is not None
     if not INVITE_CODE_PATTERN.match(code):
-        await reply(update, context, _(INVITE_PROBLEMS["unknown"]))
+        await reply(update, context, _invite_problem("unknown", context))
         return
     services = context.services
     try:
@@ -139,7 +145,7 @@ async def _redeem(update: Update, context: HouqinContext, code: str) -> None:
                 now=services.now(),
             )
     except people.InviteProblem as problem:
-        await reply(update, context, _(INVITE_PROBLEMS[problem.reason]))
+        await reply(update, context, _invite_problem(problem.reason, context))
         return
     person = registration.person
     context.person = person

@@ -16,7 +16,7 @@ from telegram.ext import BaseHandler, MessageHandler, filters
 
 from actions import tickets as act
 from handlers.buttons import on_button
-from handlers.common import private_chat, reply, typed_text
+from handlers.common import end_form, private_chat, reply, typed_text
 from handlers.context import HouqinContext
 from handlers.forms import END, Form, drop_draft, load_draft, save_draft
 from handlers.ticket_form import PRIVATE_INPUT
@@ -485,9 +485,7 @@ async def _finish_with_reason(
 
 async def act_cancel(update: Update, context: HouqinContext) -> object:
     """/cancel during the act form."""
-    drop_draft(context, ACT_DRAFT)
-    await reply(update, context, context._("Stopped. Nothing was changed."))
-    return END
+    return await end_form(update, context, ACT_DRAFT, context._("Stopped. Nothing was changed."))
 
 
 # --- registration ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from telegram.ext import CommandHandler, MessageHandler
 
 from actions import worklogs as actions
 from handlers.buttons import on_button
-from handlers.common import allowed_press, reply, require_role
+from handlers.common import allowed_press, end_form, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
 from handlers.forms import END, Form, drop_draft, load_draft, save_draft
 from handlers.worklog_form import private_other, private_text
@@ -109,9 +109,7 @@ async def text_other(update: Update, context: HouqinContext) -> object:
 
 async def cancelled(update: Update, context: HouqinContext) -> object:
     """/cancel in either form."""
-    drop_draft(context, RETURN_DRAFT)
-    await reply(update, context, context._("Cancelled."))
-    return END
+    return await end_form(update, context, RETURN_DRAFT, context._("Cancelled."))
 
 
 # --- the director: approve or return -------------------------------------------------------------
