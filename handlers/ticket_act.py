@@ -405,8 +405,9 @@ async def _finish_defer(
     try:
         change = await act.defer(context.bot, services, draft.id, person, draft.reason or "", day)
     except (act.NotAllowed, ValueError):
-        await reply(update, context, _("Nothing changed: the job is no longer yours to defer."))
-        return _end(context)
+        return await end_form(
+            update, context, ACT_DRAFT, _("Nothing changed: the job is no longer yours to defer.")
+        )
 
     def deferred(ticket: Ticket) -> str:
         assert ticket.deferred_until is not None
@@ -435,8 +436,9 @@ async def _finish_done(
             photo=photo,
         )
     except (act.NotAllowed, ValueError):
-        await reply(update, context, _("Nothing changed: the job is no longer yours."))
-        return _end(context)
+        return await end_form(
+            update, context, ACT_DRAFT, _("Nothing changed: the job is no longer yours.")
+        )
     return await _told_outcome(
         update,
         context,
@@ -473,8 +475,9 @@ async def _finish_with_reason(
         else:
             change = await act.release(bot, services, draft.id, person, reason)
     except act.NotAllowed:
-        await reply(update, context, _("Nothing changed: you can no longer do that."))
-        return _end(context)
+        return await end_form(
+            update, context, ACT_DRAFT, _("Nothing changed: you can no longer do that.")
+        )
     done = {
         "rw": _("Sent back for rework; the worker has been told."),
         "rej": _("Returned; the reporter has been told why."),
