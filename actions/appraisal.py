@@ -54,6 +54,11 @@ class NotEnded(Exception):
     """The period has not ended yet: it cannot be published."""
 
 
+class NobodyAppraised(Exception):
+    """Nobody was appraised in the period (it is before the school used the bot): there is
+    nothing to publish, and nothing is stored."""
+
+
 async def publish(
     bot: Bot,
     services: Services,
@@ -81,6 +86,8 @@ async def publish(
         else:
             version = latest.version + 1 if latest is not None else 1
             inputs, result = await appraisal.compute_period(session, period, profile, today=today)
+            if latest is None and not result.ranked:
+                raise NobodyAppraised(str(period))
             data = {
                 "inputs": inputs,
                 "result": appraisal.result_to_data(result),

@@ -195,19 +195,7 @@ async def mark_ok(
             assert round_ is not None
             marked = Marked(count, completed=completed)
         else:
-            result = await store.record_mark(
-                session,
-                profile=services.profile,
-                round_id=round_id,
-                item_key=item.key,
-                person=person,
-                ok=True,
-                now=services.now(),
-            )
-            round_ = result.round
-            marked = Marked(int(result.created), completed=result.completed_now)
-            if not result.created:
-                marked.first_by = await people.get_person(session, result.mark.marked_by_id)
+            round_, marked = await _mark_item(session, services, round_id, item, person, None)
         await _announce_if_completed(session, services, round_, marked.completed)
     return marked
 
@@ -242,28 +230,42 @@ async def mark_problem(
     """异常: the mark and its repair ticket (待整改) in one transaction with the ticket's card
     and, when the round completes, its 通报. The caller publishes the card after the commit."""
     async with services.database.transaction() as session:
-        result = await store.record_mark(
-            session,
-            profile=services.profile,
-            round_id=round_id,
-            item_key=item.key,
-            person=person,
-            ok=False,
-            now=services.now(),
-            note=problem.note,
-            place_detail=problem.place,
-            photo_file_id=problem.photo_file_id,
-            building_key=problem.building_key,
-        )
-        marked = Marked(int(result.created), ticket=result.ticket, completed=result.completed_now)
-        if result.created and result.ticket is not None:
-            # The card is queued with the mark and its ticket: a crash after the commit
-            # still posts it, once, at the next start.
-            await ticket_notices.queue_publication(session, services, result.ticket)
-        if not result.created:
-            marked.first_by = await people.get_person(session, result.mark.marked_by_id)
-        await _announce_if_completed(session, services, result.round, marked.completed)
+        round_, marked = await _mark_item(session, services, round_id, item, person, problem)
+        await _announce_if_completed(session, services, round_, marked.completed)
     return marked
+
+
+async def _mark_item(
+    session: AsyncSession,
+    services: Services,
+    round_id: int,
+    item: InspectionItem,
+    person: Person,
+    problem: Problem | None,
+) -> tuple[InspectionRound, Marked]:
+    """Mark one item 正常 (no problem) or 异常 (the problem becomes a repair ticket, its card
+    queued); the round, and what marking did."""
+    result = await store.record_mark(
+        session,
+        profile=services.profile,
+        round_id=round_id,
+        item_key=item.key,
+        person=person,
+        ok=problem is None,
+        now=services.now(),
+        note=problem.note if problem else None,
+        place_detail=problem.place if problem else None,
+        photo_file_id=problem.photo_file_id if problem else None,
+        building_key=problem.building_key if problem else None,
+    )
+    marked = Marked(int(result.created), ticket=result.ticket, completed=result.completed_now)
+    if result.created and result.ticket is not None:
+        # The card is queued with the mark and its ticket: a crash after the commit
+        # still posts it, once, at the next start.
+        await ticket_notices.queue_publication(session, services, result.ticket)
+    if not result.created:
+        marked.first_by = await people.get_person(session, result.mark.marked_by_id)
+    return result.round, marked
 
 
 async def progress(services: Services, round_id: int) -> store.Progress | None:

@@ -64,8 +64,11 @@ def _reporter_hears(services: Services, text: Callable[[Translate, str], str]) -
     return tell
 
 
-def _holder_hears(services: Services, text: Callable[[Translate, str], str]) -> Tell:
-    """Whoever holds the job is told `text(t_, head)`, with the card's buttons."""
+def _holder_hears(
+    services: Services, text: Callable[[Translate, str], str], *, card_buttons: bool = True
+) -> Tell:
+    """Whoever holds the job is told `text(t_, head)`, with the card's buttons unless
+    `card_buttons` is False."""
 
     async def tell(session: AsyncSession, change: Change) -> None:
         assert change.event is not None
@@ -77,7 +80,7 @@ def _holder_hears(services: Services, text: Callable[[Translate, str], str]) -> 
             ticket.assignee_id,
             f"ticket:{ticket.id}:{change.event.id}:assignee",
             lambda t_: text(t_, head),
-            markup=lambda t_: card_markup(ticket, t_),
+            markup=(lambda t_: card_markup(ticket, t_)) if card_buttons else None,
         )
 
     return tell
@@ -305,20 +308,6 @@ async def accept(
     rating: int,
 ) -> Change:
     """确认验收 with 1-5 stars: the holder hears the rating."""
-
-    async def tell(session: AsyncSession, change: Change) -> None:
-        assert change.event is not None
-        done = change.ticket
-        await told.tell_person(
-            session,
-            services,
-            done.assignee_id,
-            f"ticket:{done.id}:{change.event.id}:assignee",
-            lambda t_: t_("{ticket} was accepted by the reporter. Rating: {stars}").format(
-                ticket=told.ticket_head(done, services), stars=told.stars(rating)
-            ),
-        )
-
     return await _move(
         bot,
         services,
@@ -330,7 +319,13 @@ async def accept(
             rating=rating,
             now=now,
         ),
-        tell,
+        _holder_hears(
+            services,
+            lambda t_, head: t_("{ticket} was accepted by the reporter. Rating: {stars}").format(
+                ticket=head, stars=told.stars(rating)
+            ),
+            card_buttons=False,
+        ),
     )
 
 

@@ -1,8 +1,10 @@
-"""Application assembly: the one place where handlers are registered, and the bot's lifecycle."""
+"""Application assembly: the one place where handlers are registered, in their order, and
+how updates are processed (each person's in order). Starting and stopping: `bot.lifecycle`."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable
 from typing import Any
@@ -28,10 +30,7 @@ from bot.telegram_http import AiohttpRequest
 from handlers import appraisal, buttons, common, groups, inspections, people, tickets, worklogs
 from handlers.context import BotData, HouqinApp, HouqinContext
 from handlers.forms import FormOwner
-from handlers.menu import publish_commands
-from notices import outbox
 from notices.services import Services
-from storage import bot_facts
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +44,29 @@ RATE_LIMIT_RETRIES = 5
 # free connection before it fails as timed out.
 BOT_API_CONNECTIONS = 64
 BOT_API_POOL_TIMEOUT = 10.0
+# Updates taken from Telegram and not finished yet, beyond which python-telegram-bot holds
+# back further ones; the real limit on concurrency is PerPersonUpdateProcessor's `max_running`.
+QUEUED_UPDATES_LIMIT = 100_000
 
 
 class PerPersonUpdateProcessor(BaseUpdateProcessor):
-    """Updates of different people run concurrently; each person's run one at a time, in order.
+    """Updates of different people run concurrently; each person's run one at a time, in the
+    order they arrived, however many arrive at once (an album is ten updates in a burst).
 
     A person's form steps, button presses and commands therefore never race each other (the
     conversation state stays consistent), while one slow answer does not hold up everyone else.
+
+    Each person has a queue, kept as a chain: an update waits for the one before it of the same
+    person, then for one of `max_running` slots. python-telegram-bot's own limit (the base
+    class's semaphore, taken before an update gets here) is set so high that it never makes an
+    update wait: waiting there would let updates overtake each other, and a person's queued
+    updates would hold slots that other people's updates need.
     """
 
-    def __init__(self, max_concurrent_updates: int = 64) -> None:
-        super().__init__(max_concurrent_updates)
-        self._queues: dict[int, asyncio.Lock] = {}
+    def __init__(self, max_running: int = 64) -> None:
+        super().__init__(QUEUED_UPDATES_LIMIT)
+        self._slots = asyncio.Semaphore(max_running)
+        self._tails: dict[int, asyncio.Future[None]] = {}  # each person's last queued update
 
     @staticmethod
     def _key(update: object) -> int:
@@ -69,13 +79,30 @@ class PerPersonUpdateProcessor(BaseUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = self._key(update)
-        lock = self._queues.setdefault(key, asyncio.Lock())
+        previous = self._tails.get(key)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._tails[key] = done  # before any await: the arrival order is the queue's order
+        started = False
         try:
-            async with lock:
+            if previous is not None:
+                await asyncio.shield(previous)  # a cancelled wait leaves it be
+            async with self._slots:
+                started = True
                 await coroutine
         finally:
-            if not lock.locked():
-                self._queues.pop(key, None)
+            if not started and inspect.iscoroutine(coroutine):
+                coroutine.close()  # cancelled while queued (shutdown): it never runs
+            if previous is not None and not previous.done():
+                # Cancelled while the one before still runs: the next waits for that one too.
+                previous.add_done_callback(lambda _previous: self._finish(key, done))
+            else:
+                self._finish(key, done)
+
+    def _finish(self, key: int, done: asyncio.Future[None]) -> None:
+        if not done.done():
+            done.set_result(None)
+        if self._tails.get(key) is done:
+            del self._tails[key]  # nobody queued behind it
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -147,6 +174,10 @@ def register_handlers(application: HouqinApp) -> None:
 def build_application(services: Services) -> HouqinApp:
     """Build the bot for the given services; the token and Bot API URLs come from settings."""
     settings = services.settings
+    connections = [
+        AiohttpRequest(BOT_API_CONNECTIONS, pool_timeout=BOT_API_POOL_TIMEOUT),
+        AiohttpRequest(1),  # getUpdates
+    ]
     builder = (
         ApplicationBuilder()
         .application_class(HouqinApplication)
@@ -162,13 +193,12 @@ def build_application(services: Services) -> HouqinApp:
         # delivers, and answers to the person acting are not queued behind a broadcast.
         .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=RATE_LIMIT_RETRIES))
         .concurrent_updates(PerPersonUpdateProcessor())
-        .request(AiohttpRequest(BOT_API_CONNECTIONS, pool_timeout=BOT_API_POOL_TIMEOUT))
-        .get_updates_request(AiohttpRequest(1))
-        .post_init(on_startup)
-        .post_shutdown(on_shutdown)
+        .request(connections[0])
+        .get_updates_request(connections[1])
     )
     application: HouqinApp = builder.build()
     application.bot_data.services = services
+    application.bot_data.connections = list(connections)
     register_handlers(application)
     return application
 
@@ -179,19 +209,3 @@ def services_of(application: HouqinApp) -> Services:
     if services is None:
         raise RuntimeError("services are not attached to the application")
     return services
-
-
-async def on_startup(application: HouqinApp) -> None:
-    """After initialize(): publish the command lists and remember the bot's username."""
-    services = services_of(application)
-    bot = application.bot
-    async with services.database.transaction() as session:
-        await bot_facts.remember(session, bot_facts.BOT_USERNAME, bot.username)
-    await outbox.recover(services)  # before the first update: see outbox.recover
-    await publish_commands(bot, services.settings.language.value)
-    log.info("Houqin is up as @%s for %s", bot.username, services.profile.school.name)
-
-
-async def on_shutdown(application: HouqinApp) -> None:
-    """After shutdown(): close the database pool."""
-    await services_of(application).database.dispose()

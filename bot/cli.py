@@ -40,20 +40,34 @@ def _setup_logging(settings: Settings) -> None:
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Libraries log every request (httpx) and every run of the 5-second outbox job
+    # (apscheduler, two INFO lines each time); an operator needs their warnings only.
+    for noisy in ("httpx", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def cmd_run(_args: argparse.Namespace) -> int:
-    """Run the bot until SIGINT/SIGTERM."""
+    """Run the bot until SIGINT/SIGTERM (see bot.lifecycle for start-up and shutdown)."""
     from bot.app import build_application
+    from bot.lifecycle import polling, serve, webhook
     from notices.services import Services
-    from scheduler.jobs import install as schedule_jobs
     from storage.database import Database, migrate_sync
 
     settings = load_settings()
     require_token(settings)
     _setup_logging(settings)
     profile = load_profile_or_fail(settings)
+    if settings.mode == Mode.WEBHOOK:
+        if not settings.webhook_url or not settings.webhook_secret:
+            raise SettingsError("WEBHOOK_URL and WEBHOOK_SECRET must be set when MODE=webhook")
+        receive = webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url=settings.webhook_url,
+            secret=settings.webhook_secret,
+        )
+    else:
+        receive = polling()
     migrate_sync(settings.database_url)
     services = Services(
         settings=settings,
@@ -61,23 +75,7 @@ def cmd_run(_args: argparse.Namespace) -> int:
         database=Database(settings.database_url),
         clock=SystemClock(),
     )
-    application = build_application(services)
-    schedule_jobs(application)
-    if settings.mode == Mode.WEBHOOK:
-        if not settings.webhook_url or not settings.webhook_secret:
-            raise SettingsError("WEBHOOK_URL and WEBHOOK_SECRET must be set when MODE=webhook")
-        application.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path="telegram",
-            webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret,
-            allowed_updates=["message", "callback_query", "my_chat_member", "chat_member"],
-        )
-    else:
-        application.run_polling(
-            allowed_updates=["message", "callback_query", "my_chat_member", "chat_member"]
-        )
+    asyncio.run(serve(build_application(services), receive))
     return 0
 
 
@@ -183,7 +181,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
 def cmd_jobs_list(_args: argparse.Namespace) -> int:
     """Print every scheduled job with its next run time."""
     from notices.services import Services
-    from scheduler.jobs import all_jobs, next_occurrence
+    from scheduler.jobs import all_jobs, next_run
     from storage.database import Database
 
     settings = load_settings()
@@ -195,7 +193,7 @@ def cmd_jobs_list(_args: argparse.Namespace) -> int:
     )
     now = services.now()
     for job in all_jobs(services):
-        upcoming = next_occurrence(job.trigger, now)
+        upcoming = next_run(job, now)
         when = upcoming.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M %Z") if upcoming else "-"
         print(f"{job.name:<28} {when:<24} {job.description}")
     return 0
@@ -284,9 +282,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Serve the local Bot API sandbox for manual use."""
-    from devtools.sandbox.server import serve_forever
+    from devtools.sandbox.server import parse_latency, serve_forever
 
-    asyncio.run(serve_forever(args.host, args.port, args.token))
+    try:
+        latency = parse_latency(args.latency)
+    except ValueError as exc:
+        raise CliError(f"--latency: {exc}") from None
+    asyncio.run(serve_forever(args.host, args.port, args.token, latency))
     return 0
 
 
@@ -344,6 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8081)
     sandbox.add_argument("--token", default="123456:SANDBOX")
+    sandbox.add_argument(
+        "--latency",
+        default="0",
+        help="seconds every Bot API call waits before its answer, as Telegram's servers are "
+        "some way off: 0.25, or a range such as 0.3-0.5 (0)",
+    )
     sandbox.set_defaults(func=cmd_sandbox)
     return parser
 

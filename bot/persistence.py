@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import MutableMapping
 from typing import Any
 
 from telegram.ext import BasePersistence, PersistenceInput
-from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
 from school.clock import Clock
 from storage import persisted_state
@@ -17,6 +17,11 @@ from storage.persisted_state import StateKey
 UserData = dict[str, Any]
 ChatData = dict[str, Any]
 BotDataDict = dict[str, Any]
+# The shapes BasePersistence documents for conversations and callback data (spelled out here:
+# python-telegram-bot's own aliases live in a private module).
+ConversationKey = tuple[int | str, ...]
+ConversationDict = MutableMapping[ConversationKey, object]
+CDCData = tuple[list[tuple[str, float, dict[str, Any]]], dict[str, str]]
 
 
 def _encode(data: Any) -> str:

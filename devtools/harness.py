@@ -1,22 +1,28 @@
-"""Run the real bot against the local Bot API sandbox in this event loop.
+"""Run the real bot against the local Bot API sandbox: in this event loop, or as a process.
 
-Used by the end-to-end tests, `houqin demo` and the benchmarks: the Application is the one
-`houqin run` builds, polling the sandbox over HTTP; only the URLs and the clock differ.
+`running_bot` is used by the end-to-end tests, `houqin demo` and the benchmarks: the
+Application is the one `houqin run` builds, polling the sandbox over HTTP; only the URLs and
+the clock differ. `BotProcess` runs the shipped command itself (`python -m bot.cli run`) against
+the sandbox, for the tests that stop or kill the process.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 
-from bot.app import build_application, on_startup
+from bot.app import build_application
+from bot.lifecycle import Lifecycle, polling
 from devtools.sandbox.server import BotApiSandbox
 from handlers.context import HouqinApp
 from notices import outbox
 from notices.services import Services
-
-ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member", "chat_member"]
 
 
 def services_for_sandbox(services: Services, sandbox: BotApiSandbox) -> Services:
@@ -35,26 +41,20 @@ def services_for_sandbox(services: Services, sandbox: BotApiSandbox) -> Services
 async def running_application(
     services: Services, *, prepare: Callable[[HouqinApp], None] | None = None
 ) -> AsyncIterator[HouqinApp]:
-    """Start the bot polling the Bot API server of its settings; stop it cleanly on exit.
+    """Start the bot polling the Bot API server of its settings; stop it cleanly on exit, as
+    `houqin run` does (bot.lifecycle), without the schedule: tests run jobs themselves.
 
     `prepare` may add handlers (or watch the application) before it initializes.
     """
     application = build_application(services)
     if prepare is not None:
         prepare(application)
-    await application.initialize()
-    await on_startup(application)
-    await application.start()
-    assert application.updater is not None
-    await application.updater.start_polling(
-        poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES
-    )
+    lifecycle = Lifecycle(application, schedule=False)
     try:
+        await lifecycle.start(polling(poll_interval=0, timeout=1))
         yield application
     finally:
-        await application.updater.stop()
-        await application.stop()
-        await application.shutdown()
+        await lifecycle.stop()
 
 
 @asynccontextmanager
@@ -82,3 +82,92 @@ async def running_bot(
             yield application
     finally:
         sandbox.extra_idle_checks.clear()
+
+
+WAIT = 20.0  # seconds to wait for something the bot process should do
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:  # noqa: ASYNC109
+    """Poll `condition` until it holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+class BotProcess:
+    """`houqin run` as an operator starts it, against the sandbox and a database (a SQLite
+    file, or PostgreSQL); `env` adds or overrides settings (e.g. HOUQIN_SCHOOL_PROFILE)."""
+
+    def __init__(
+        self,
+        sandbox: BotApiSandbox,
+        tmp_path: Path,
+        url: str,
+        *,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.sandbox = sandbox
+        self.tmp_path = tmp_path
+        self.url = url
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "HOUQIN_"))},
+            "HOUQIN_TELEGRAM_BOT_TOKEN": sandbox.token,
+            "HOUQIN_TELEGRAM_BASE_URL": sandbox.base_url,
+            "HOUQIN_TELEGRAM_BASE_FILE_URL": sandbox.base_file_url,
+            "HOUQIN_DATABASE_URL": self.url,
+            "HOUQIN_LANGUAGE": "en",
+            "HOUQIN_LOG_LEVEL": "WARNING",
+            **(env or {}),
+        }
+        self.process: asyncio.subprocess.Process | None = None
+        self.starts = 0
+
+    async def start(self, *, timeout: float = WAIT) -> None:  # noqa: ASYNC109
+        """Start the bot and wait until it has published its commands (start-up is done)."""
+        before = self._commands_published()
+        self.starts += 1
+        log = (self.tmp_path / f"bot-{self.starts}.log").open("wb")
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "run",
+            env=self.env,
+            cwd=self.tmp_path,
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
+        await until(lambda: self._commands_published() > before, "the bot to start", timeout)
+
+    def _commands_published(self) -> int:
+        return sum(1 for method, *_rest in self.sandbox.requests if method == "setMyCommands")
+
+    def logs(self) -> str:
+        """What every run so far wrote to stdout and stderr."""
+        return "".join(p.read_text() for p in sorted(self.tmp_path.glob("bot-*.log")))
+
+    def last_log(self) -> str:
+        """What the latest run wrote to stdout and stderr."""
+        return (self.tmp_path / f"bot-{self.starts}.log").read_text()
+
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, nothing is flushed."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+        self.process = None
+
+    async def stop(self, *, timeout: float = 30.0) -> int:  # noqa: ASYNC109
+        """SIGTERM, as systemd stops it; the log must show no traceback. The exit status."""
+        if self.process is None:
+            return 0
+        self.process.send_signal(signal.SIGTERM)
+        status = await asyncio.wait_for(self.process.wait(), timeout)
+        self.process = None
+        logs = self.logs()
+        assert "Traceback" not in logs, logs
+        return status

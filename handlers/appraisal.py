@@ -355,6 +355,15 @@ async def _publish(
             update, context, _("Someone published it at the same moment; nothing was changed.")
         )
         return
+    except actions.NobodyAppraised:
+        await reply(
+            update,
+            context,
+            _("Nobody was appraised in {period}: there is nothing to publish.").format(
+                period=period_label(period, _)
+            ),
+        )
+        return
     if outcome.correction:
         text = _("Correction published for {period} (version {version}).")
     else:

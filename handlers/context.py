@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
+from telegram.request import BaseRequest
 
 from notices.services import Services
 from school.i18n import normalize_language, translator
@@ -13,10 +14,12 @@ from storage.models import Person
 
 
 class BotData:
-    """`application.bot_data`: holds the live services (never persisted)."""
+    """`application.bot_data`: holds the live services (never persisted) and the Bot API
+    connections, which the lifecycle closes even when start-up failed half-way."""
 
     def __init__(self) -> None:
         self.services: Services | None = None
+        self.connections: list[BaseRequest] = []
 
 
 class HouqinContext(CallbackContext[ExtBot[None], dict[str, Any], dict[str, Any], BotData]):

@@ -14,6 +14,11 @@ is delivered at least once, and a crash duplicates at most the messages that wer
 (the Bot API offers no way to ask whether it arrived): the one the delivery pass was sending
 (a pass sends one at a time), plus any reporter's confirmation being sent at that moment
 (`send_after_commit`). One bot process per database is assumed.
+
+Shutdown (`handing_back`, used by `bot.lifecycle` on SIGTERM): a delivery pass finishes the
+message it is sending, records it, and returns; what it had not claimed stays pending for the
+next start, and no new background delivery begins. `settled()` waits for the background work.
+So a clean stop sends nothing twice; only a kill (SIGKILL, power loss) can, as above.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -51,6 +57,7 @@ class _LoopState:
     background: asyncio.Task[None] | None = None  # the delivery started by deliver_soon()
     again: bool = False  # more was queued while the background delivery ran
     tasks: set[asyncio.Task[None]] = field(default_factory=set)  # other background work
+    handing_back: bool = False  # shutting down: send nothing more that is not being sent
 
 
 _states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
@@ -166,6 +173,8 @@ def deliver_soon(bot: Bot, services: Services) -> None:
     further pass. `is_idle()` tells tests and the sandbox harness when it has finished.
     """
     state = _state()
+    if state.handing_back:
+        return  # shutting down: it stays pending for the next start
     if state.background is not None and not state.background.done():
         state.again = True
         return
@@ -211,6 +220,36 @@ def is_idle() -> bool:
     return not delivering and not state.tasks
 
 
+@asynccontextmanager
+async def handing_back() -> AsyncIterator[None]:
+    """While shutting down: delivery passes finish the message they are sending, record it and
+    return, leaving the rest pending for the next start; no background delivery starts."""
+    state = _state()
+    state.handing_back = True
+    try:
+        yield
+    finally:
+        state.handing_back = False
+
+
+async def settled(timeout: float) -> bool:  # noqa: ASYNC109
+    """Wait until the background delivery and follow-up work of this event loop have ended;
+    False if they still run after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        state = _state()
+        running = [*state.tasks]
+        if state.background is not None and not state.background.done():
+            running.append(state.background)
+        if not running:
+            return True
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return False
+        await asyncio.wait(running, timeout=remaining)
+
+
 async def deliver(bot: Bot, services: Services, *, limit: int = 200) -> DeliveryReport:
     """Send every due notification once; one pass at a time in this process."""
     report = DeliveryReport()
@@ -224,7 +263,11 @@ async def deliver(bot: Bot, services: Services, *, limit: int = 200) -> Delivery
                 return report
             for item in batch:
                 assert item.id is not None
+                if state.handing_back:
+                    return report
                 await state.limiter.acquire()
+                if state.handing_back:
+                    return report
                 async with services.database.transaction() as session:
                     claimed = await outbox.mark_in_flight(session, item.id, now=services.now())
                 if claimed:

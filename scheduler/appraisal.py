@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 
-from actions.appraisal import publish
+from actions.appraisal import NobodyAppraised, publish
 from notices.services import Services
 from scheduler.jobs import JobRun, ScheduledJob
 from school.profile import SchoolProfile
@@ -76,6 +76,17 @@ def _trigger(profile: SchoolProfile, day: int, months: str | None) -> CronTrigge
     )
 
 
+def _publishes_on(kind: str, profile: SchoolProfile) -> Callable[[datetime], bool]:
+    """Whether a firing is the publication day itself (the first firing that publishes)."""
+
+    def acts_on(occurrence: datetime) -> bool:
+        today = occurrence.astimezone(profile.tz).date()
+        due = due_period(kind, today, profile)
+        return due is not None and due != due_period(kind, today - timedelta(days=1), profile)
+
+    return acts_on
+
+
 def _runner(kind: str) -> Callable[[JobRun], Awaitable[None]]:
     async def run(job: JobRun) -> None:
         services = job.services
@@ -83,7 +94,11 @@ def _runner(kind: str) -> Callable[[JobRun], Awaitable[None]]:
         period = due_period(kind, today, services.profile)
         if period is None:
             return
-        outcome = await publish(job.application.bot, services, period)
+        try:
+            outcome = await publish(job.bot, services, period)
+        except NobodyAppraised:
+            log.info("nobody was appraised in %s: nothing to publish", period)
+            return
         if outcome.created:
             log.info("published the appraisal of %s", period)
 
@@ -101,6 +116,7 @@ def jobs(services: Services) -> list[ScheduledJob]:
             _trigger(profile, rule.monthly_day, None),
             _runner("month"),
             catch_up=CATCH_UP,
+            acts_on=_publishes_on("month", profile),
         ),
         ScheduledJob(
             QUARTERLY,
@@ -108,6 +124,7 @@ def jobs(services: Services) -> list[ScheduledJob]:
             _trigger(profile, rule.quarterly_day, "1,4,7,10"),
             _runner("quarter"),
             catch_up=CATCH_UP,
+            acts_on=_publishes_on("quarter", profile),
         ),
         ScheduledJob(
             YEARLY,
@@ -115,5 +132,6 @@ def jobs(services: Services) -> list[ScheduledJob]:
             _trigger(profile, rule.yearly_day, "1"),
             _runner("year"),
             catch_up=CATCH_UP,
+            acts_on=_publishes_on("year", profile),
         ),
     ]

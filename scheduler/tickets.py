@@ -20,7 +20,7 @@ async def check_overdue(run: JobRun) -> None:
 
 async def auto_accept(run: JobRun) -> None:
     """Close jobs left in 待验收 too long (default rating); tell the reporter."""
-    await act.auto_accept(run.application.bot, run.services)
+    await act.auto_accept(run.bot, run.services)
 
 
 def jobs(services: Services) -> list[ScheduledJob]:

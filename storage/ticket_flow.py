@@ -58,6 +58,8 @@ class Asks(enum.StrEnum):
     RATING = "rating"  # 1-5 stars, then a comment (optional)
 
 
+# Nobody has taken the job yet.
+UNTAKEN = frozenset({TicketStatus.OPEN})
 # Statuses in which someone holds the job.
 HELD = frozenset(
     {
@@ -86,9 +88,7 @@ class Transition:
 FLOW: dict[Move, Transition] = {
     row.move: row
     for row in (
-        Transition(
-            Move.TAKE, frozenset({TicketStatus.OPEN}), TicketStatus.ACCEPTED, Who.CREW, Asks.NOTHING
-        ),
+        Transition(Move.TAKE, UNTAKEN, TicketStatus.ACCEPTED, Who.CREW, Asks.NOTHING),
         Transition(Move.ASSIGN, UNFINISHED, TicketStatus.ACCEPTED, Who.DIRECTOR, Asks.PERSON),
         Transition(
             Move.START,
@@ -99,23 +99,11 @@ FLOW: dict[Move, Transition] = {
         ),
         Transition(Move.DEFER, HELD, TicketStatus.DEFERRED, Who.HOLDER, Asks.REASON_AND_DATE),
         Transition(Move.RELEASE, HELD, TicketStatus.OPEN, Who.HOLDER, Asks.REASON),
-        Transition(
-            Move.REJECT,
-            frozenset({TicketStatus.OPEN}),
-            TicketStatus.REJECTED,
-            Who.CREW,
-            Asks.REASON,
-        ),
+        Transition(Move.REJECT, UNTAKEN, TicketStatus.REJECTED, Who.CREW, Asks.REASON),
         Transition(Move.COMPLETE, HELD, TicketStatus.AWAITING_ACCEPTANCE, Who.HOLDER, Asks.RESULT),
         Transition(Move.ACCEPT, AWAITING, TicketStatus.CLOSED, Who.REPORTER, Asks.RATING),
         Transition(Move.REWORK, AWAITING, TicketStatus.REWORK, Who.REPORTER, Asks.REASON),
-        Transition(
-            Move.CANCEL,
-            frozenset({TicketStatus.OPEN}),
-            TicketStatus.CANCELLED,
-            Who.REPORTER,
-            Asks.NOTHING,
-        ),
+        Transition(Move.CANCEL, UNTAKEN, TicketStatus.CANCELLED, Who.REPORTER, Asks.NOTHING),
         Transition(Move.NUDGE, UNFINISHED, None, Who.REPORTER, Asks.NOTHING),
         Transition(Move.FOLLOW, UNFINISHED, None, Who.ANYONE, Asks.NOTHING),
         Transition(Move.AUTO_ACCEPT, AWAITING, TicketStatus.CLOSED, Who.SYSTEM, Asks.NOTHING),

@@ -63,13 +63,39 @@ async def _load(session: AsyncSession, ticket_id: int) -> Ticket:
     return ticket
 
 
+async def _recorded(
+    session: AsyncSession,
+    ticket: Ticket,
+    actor: Actor,
+    action: str,
+    from_status: TicketStatus,
+    to_status: TicketStatus,
+    *,
+    note: str | None,
+    now: datetime,
+) -> Change:
+    """The change made, with its event recorded in the ticket's history."""
+    assert ticket.id is not None
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        actor_id=actor.person_id,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        note=note[:MAX_NOTE] if note else None,
+        at=now,
+    )
+    session.add(event)
+    await session.flush()
+    return Change(ticket, event)
+
+
 async def _transition(
     session: AsyncSession,
     ticket: Ticket,
     *,
     move: Move,
     actor: Actor,
-    person: Person | None,
     now: datetime,
     note: str | None = None,
     values: dict[str, Any] | None = None,
@@ -97,18 +123,9 @@ async def _transition(
     await session.refresh(ticket)
     if result.rowcount != 1:
         return Change(ticket, None)
-    event = TicketEvent(
-        ticket_id=ticket.id,
-        actor_id=person.id if person is not None else None,
-        action=action or move.value,
-        from_status=seen_status,
-        to_status=to_status,
-        note=note[:MAX_NOTE] if note else None,
-        at=now,
+    return await _recorded(
+        session, ticket, actor, action or move.value, seen_status, to_status, note=note, now=now
     )
-    session.add(event)
-    await session.flush()
-    return Change(ticket, event)
 
 
 async def take(
@@ -121,7 +138,6 @@ async def take(
         ticket,
         move=Move.TAKE,
         actor=Actor.of(worker, profile),
-        person=worker,
         now=now,
         values={"assignee_id": worker.id, "accepted_at": now, "overdue_reported_at": None},
     )
@@ -149,7 +165,6 @@ async def assign(
         ticket,
         move=Move.ASSIGN,
         actor=actor,
-        person=director,
         now=now,
         note=assignee.name,
         action="assign" if was_open else "transfer",
@@ -169,7 +184,6 @@ async def start(session: AsyncSession, ticket_id: int, *, worker: Person, now: d
         ticket,
         move=Move.START,
         actor=Actor.of(worker),
-        person=worker,
         now=now,
         values={"started_at": ticket.started_at or now},
     )
@@ -194,7 +208,6 @@ async def defer(
         ticket,
         move=Move.DEFER,
         actor=actor,
-        person=worker,
         now=now,
         note=reason,
         values={
@@ -216,7 +229,6 @@ async def release(
         ticket,
         move=Move.RELEASE,
         actor=Actor.of(worker),
-        person=worker,
         now=now,
         note=reason,
         values={"assignee_id": None, "status_reason": reason[:MAX_REASON]},
@@ -239,7 +251,6 @@ async def reject(
         ticket,
         move=Move.REJECT,
         actor=Actor.of(actor, profile),
-        person=actor,
         now=now,
         note=reason,
         values={"status_reason": reason[:MAX_REASON], "closed_at": now},
@@ -265,7 +276,6 @@ async def complete(
         ticket,
         move=Move.COMPLETE,
         actor=Actor.of(worker),
-        person=worker,
         now=now,
         note=note,
         values={
@@ -301,7 +311,6 @@ async def accept(
         ticket,
         move=Move.ACCEPT,
         actor=Actor.of(reporter, telegram_id=reporter_telegram_id),
-        person=reporter,
         now=now,
         note=str(rating),
         values={"rating": rating, "closed_at": now},
@@ -346,7 +355,6 @@ async def rework(
         ticket,
         move=Move.REWORK,
         actor=Actor.of(reporter, telegram_id=reporter_telegram_id),
-        person=reporter,
         now=now,
         note=reason,
         values={
@@ -373,7 +381,6 @@ async def cancel(
         ticket,
         move=Move.CANCEL,
         actor=Actor.of(reporter, telegram_id=reporter_telegram_id),
-        person=reporter,
         now=now,
         values={"closed_at": now},
     )
@@ -390,7 +397,8 @@ async def nudge(
 ) -> Change:
     """催办: at most once per interval, on an unfinished ticket; NotAllowed('too_soon')."""
     ticket = await _load(session, ticket_id)
-    verdict = flow.judge(Move.NUDGE, ticket, Actor.of(reporter, telegram_id=reporter_telegram_id))
+    actor = Actor.of(reporter, telegram_id=reporter_telegram_id)
+    verdict = flow.judge(Move.NUDGE, ticket, actor)
     if verdict == Verdict.MOVED_ON:
         return Change(ticket, None)
     if verdict != Verdict.ALLOWED:
@@ -410,18 +418,9 @@ async def nudge(
     await session.refresh(ticket)
     if result.rowcount != 1:
         raise NotAllowed("too_soon", until=(ticket.last_nudge_at or now) + interval)
-    assert ticket.id is not None
-    event = TicketEvent(
-        ticket_id=ticket.id,
-        actor_id=reporter.id if reporter is not None else None,
-        action="nudge",
-        from_status=ticket.status,
-        to_status=ticket.status,
-        at=now,
+    return await _recorded(
+        session, ticket, actor, "nudge", ticket.status, ticket.status, note=None, now=now
     )
-    session.add(event)
-    await session.flush()
-    return Change(ticket, event)
 
 
 # --- scheduled checks --------------------------------------------------------------------------
@@ -443,7 +442,6 @@ async def auto_accept_due(
             ticket,
             move=Move.AUTO_ACCEPT,
             actor=flow.SYSTEM,
-            person=None,
             now=now,
             note=str(profile.repair.default_rating),
             values={

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import datetime, time
 
 from sqlalchemy import func, or_, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,6 +27,7 @@ from storage.models import (
     TicketPhoto,
     TicketStatus,
 )
+from storage.rows import add_if_new
 from storage.stats import Month, TicketStats
 from storage.ticket_flow import Move
 
@@ -132,13 +132,10 @@ async def create_ticket(
             accept_by=accept_by,
             finish_by=finish_by,
         )
-        try:
-            async with session.begin_nested():
-                session.add(candidate)
-        except IntegrityError:  # someone took the number at the same moment
-            continue
-        ticket = candidate
-        break
+        if await add_if_new(session, candidate):
+            ticket = candidate
+            break
+        # someone took the number at the same moment: number it again
     if ticket is None:
         raise RuntimeError("could not number the ticket")
     assert ticket.id is not None
@@ -299,18 +296,14 @@ async def follow(
     )
     if existing.first() is not None:
         return False
-    try:
-        async with session.begin_nested():
-            session.add(
-                TicketFollower(
-                    ticket_id=ticket_id,
-                    telegram_id=telegram_id,
-                    person_id=person.id if person is not None else None,
-                    name=name[:64],
-                    joined_at=now,
-                )
-            )
-    except IntegrityError:
+    follower = TicketFollower(
+        ticket_id=ticket_id,
+        telegram_id=telegram_id,
+        person_id=person.id if person is not None else None,
+        name=name[:64],
+        joined_at=now,
+    )
+    if not await add_if_new(session, follower):
         return False
     session.add(
         TicketEvent(

@@ -17,7 +17,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,6 +29,7 @@ from storage.models import (
     Ticket,
     WorkLog,
 )
+from storage.rows import add_if_new
 from storage.stats import LogStats, Month
 
 if TYPE_CHECKING:
@@ -166,13 +166,10 @@ async def save_log(
             filed_at=now,
             updated_at=now,
         )
-        try:
-            async with session.begin_nested():
-                session.add(log)
-        except IntegrityError:
+        if not await add_if_new(session, log):  # filed at the same moment elsewhere
             existing = await get_log(session, person_id, day)
             if existing is None:  # pragma: no cover - the constraint said it exists
-                raise
+                raise LookupError("the log the constraint refused for is gone")
             return await save_log(
                 session,
                 person_id=person_id,

@@ -20,19 +20,16 @@ step again, so nothing is corrupted. The tests kill only once the state is saved
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
-import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
 
-from devtools.harness import running_bot
+from devtools.harness import WAIT, BotProcess, running_bot, until
 from devtools.sandbox.actors import SandboxGroup, SandboxUser
 from devtools.sandbox.models import SentMessage
 from devtools.sandbox.server import BotApiSandbox
@@ -57,77 +54,7 @@ from storage.models import (
 )
 from tests.helpers import register
 
-WAIT = 20.0  # seconds to wait for an answer from the subprocess
 NUMBER = re.compile(r"BX-\d{4}-\d{3}")
-
-
-class BotProcess:
-    """`houqin run` as an operator starts it, against the sandbox and the test's database
-    (a SQLite file, or PostgreSQL)."""
-
-    def __init__(self, sandbox: BotApiSandbox, tmp_path: Path, url: str) -> None:
-        self.sandbox = sandbox
-        self.tmp_path = tmp_path
-        self.url = url
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")},
-            "TELEGRAM_BOT_TOKEN": sandbox.token,
-            "TELEGRAM_BASE_URL": sandbox.base_url,
-            "TELEGRAM_BASE_FILE_URL": sandbox.base_file_url,
-            "DATABASE_URL": self.url,
-            "HOUQIN_LANGUAGE": "en",
-            "LOG_LEVEL": "WARNING",
-        }
-        self.process: asyncio.subprocess.Process | None = None
-        self.starts = 0
-
-    async def start(self) -> None:
-        """Start the bot and wait until it has published its commands (start-up is done)."""
-        before = self._commands_published()
-        self.starts += 1
-        log = (self.tmp_path / f"bot-{self.starts}.log").open("wb")
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "run",
-            env=self.env,
-            cwd=self.tmp_path,
-            stdout=log,
-            stderr=log,
-        )
-        log.close()
-        await until(lambda: self._commands_published() > before, "the bot to start")
-
-    def _commands_published(self) -> int:
-        return sum(1 for method, *_rest in self.sandbox.requests if method == "setMyCommands")
-
-    async def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, nothing is flushed."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        await self.process.wait()
-        self.process = None
-
-    async def stop(self) -> None:
-        """SIGTERM, as systemd stops it; the log must show no traceback."""
-        if self.process is None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(self.process.wait(), 30)
-        self.process = None
-        logs = "".join(p.read_text() for p in self.tmp_path.glob("bot-*.log"))
-        assert "Traceback" not in logs, logs
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:  # noqa: ASYNC109
-    """Poll `condition` until it holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

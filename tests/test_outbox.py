@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from devtools.harness import running_bot
+from devtools.harness import running_bot, until
 from devtools.sandbox.server import BotApiSandbox
 from notices import outbox
 from notices.services import Services
@@ -84,3 +84,37 @@ async def test_a_blocked_user_is_marked_unreachable_not_retried(
         assert not (await person_of(services, teacher)).reachable
         clock.advance(timedelta(hours=1))
         assert (await outbox.deliver(application.bot, services)).sent == 0
+
+
+async def test_a_clean_stop_finishes_the_message_being_sent_and_hands_back_the_rest(
+    services: Services, sandbox: BotApiSandbox
+) -> None:
+    """What SIGTERM does to a delivery (bot.lifecycle): nothing is cut after Telegram took a
+    message and before it is recorded, so the next start sends each of the rest once."""
+    from sqlmodel import select
+
+    sandbox.latency = (0.02, 0.06)  # Telegram takes the message halfway through the call
+    users = [sandbox.add_user(f"员工{i:02d}") for i in range(30)]
+    for user in users:
+        user.started = True
+        await _queue(services, user.id, f"n:{user.id}", "今天的工作日志还没有填写")
+
+    def arrived() -> list[int]:
+        return [m.chat_id for m in sandbox.messages(from_bot=True)]
+
+    async with running_bot(services, sandbox) as application:
+        outbox.deliver_soon(application.bot, services)
+        await until(lambda: len(arrived()) >= 5, "five messages")
+    # Stopped (the lifecycle's stop): the message being sent completed and was recorded.
+    assert outbox.is_idle()
+    async with services.database.reading() as session:
+        rows = (await session.exec(select(Notification))).all()
+    sent = sorted(row.chat_id for row in rows if row.status == NotificationStatus.SENT)
+    assert sent == sorted(arrived()) and 5 <= len(sent) < len(users)
+    rest = [row for row in rows if row.status != NotificationStatus.SENT]
+    assert all(row.status == NotificationStatus.PENDING and row.error is None for row in rest)
+
+    async with running_bot(services, sandbox) as application:
+        report = await outbox.deliver(application.bot, services)
+    assert report.sent == len(rest)
+    assert sorted(arrived()) == sorted(user.id for user in users)  # each once

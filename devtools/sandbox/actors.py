@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +13,7 @@ if TYPE_CHECKING:
     from devtools.sandbox.server import BotApiSandbox
 
 MEMBER_STATUSES = ("creator", "administrator", "member", "restricted", "left", "kicked")
+_media_groups = itertools.count(13_000_000_000_000_001)
 
 
 @dataclass(eq=False)
@@ -121,6 +124,37 @@ class SandboxUser:
         return await self.sandbox.user_message(
             self, chat, content, reply_to=reply_to, settle=settle
         )
+
+    async def send_album(
+        self,
+        count: int,
+        *,
+        chat: SandboxGroup | None = None,
+        caption: str | None = None,
+        interval: float = 0.0,
+        settle: bool = True,
+    ) -> list[SentMessage]:
+        """Send ``count`` photos as one album, as Telegram delivers it: a burst of photo
+        messages sharing a ``media_group_id``, the caption on the first. ``interval``: seconds
+        between them (a phone uploads them one by one, so the bot may fetch them in several
+        getUpdates batches); 0 queues them all at once."""
+        if not 2 <= count <= 10:
+            raise ValueError("an album holds 2 to 10 photos")
+        group_id = str(next(_media_groups))
+        sent = []
+        for index in range(count):
+            content: dict[str, Any] = {
+                "photo": self.sandbox.new_photo_sizes(uploaded_by_user=True),
+                "media_group_id": group_id,
+            }
+            if index == 0 and caption is not None:
+                content["caption"] = caption
+            if index and interval:
+                await asyncio.sleep(interval)
+            sent.append(await self.sandbox.user_message(self, chat, content, settle=False))
+        if settle:
+            await self.sandbox.settle()
+        return sent
 
     async def send_sticker(
         self, *, chat: SandboxGroup | None = None, emoji: str = "👍", settle: bool = True

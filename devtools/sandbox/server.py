@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import math
+import random
 import re
 import time
 from collections import Counter
@@ -148,11 +149,18 @@ class BotApiSandbox:
         bot_username: str = "houqin_bot",
         bot_name: str = "后勤通",
         enforce_limits: bool = False,
+        latency: float | tuple[float, float] = 0.0,
     ) -> None:
+        """`latency`: how long every Bot API call takes on the way, in seconds, as Telegram's
+        servers are some way off (about 0.25 s from China): a fixed time, or a (low, high)
+        range drawn uniformly per call. Half of it passes before the call takes effect and
+        half after, so a bot can be stopped after Telegram took a message and before the
+        answer arrived, as with the real Bot API."""
         self.token = token
         self.bot_username = bot_username
         self.bot_name = bot_name
         self.enforce_limits = enforce_limits
+        self.latency = latency
         self.bot_id = int(token.split(":", 1)[0])
         self.spec = BotApiSpec.load()
         self.users: dict[int, SandboxUser] = {}
@@ -898,7 +906,12 @@ class BotApiSandbox:
                 error = error or ApiError(400, "Bad Request: can't parse request body")
                 self._reject(name, params, error.description)
                 return web.json_response(error.payload(), status=400, dumps=_dumps)
+            wait = self._latency()
+            if wait:
+                await asyncio.sleep(wait / 2)
             status, body = await self._dispatch(name, params, files)
+            if wait:
+                await asyncio.sleep(wait / 2)
         except _DropConnection:
             self.requests.append((name, params, 0))
             if request.transport is not None:
@@ -909,6 +922,11 @@ class BotApiSandbox:
                 self._in_flight -= 1
                 self._touch()
         return web.json_response(body, status=status, dumps=_dumps)
+
+    def _latency(self) -> float:
+        """This call's latency, in seconds."""
+        low, high = self.latency if isinstance(self.latency, tuple) else (self.latency,) * 2
+        return random.uniform(low, high) if high > low else low
 
     async def _read_params(
         self, request: web.Request, method: str
@@ -1476,14 +1494,32 @@ def _update_type(update: JsonDict) -> str:
     return next(k for k in update if k != "update_id")
 
 
+def parse_latency(text: str) -> float | tuple[float, float]:
+    """`--latency` as given: seconds ("0.25") or a range ("0.3-0.5")."""
+    low, separator, high = text.partition("-")
+    try:
+        values = (float(low), float(high if separator else low))
+    except ValueError:
+        raise ValueError(f"latency {text!r}: give seconds (0.25) or a range (0.3-0.5)") from None
+    if values[0] < 0 or values[1] < values[0]:
+        raise ValueError(f"latency {text!r}: give seconds (0.25) or a range (0.3-0.5)")
+    return values[0] if values[0] == values[1] else values
+
+
 async def serve_forever(
-    host: str = "127.0.0.1", port: int = 8081, token: str = "123456:SANDBOX"
+    host: str = "127.0.0.1",
+    port: int = 8081,
+    token: str = "123456:SANDBOX",
+    latency: float | tuple[float, float] = 0.0,
 ) -> None:
     """Run a sandbox until cancelled, for manual use (point the bot's base_url at it)."""
-    sandbox = BotApiSandbox(token=token)
+    sandbox = BotApiSandbox(token=token, latency=latency)
     await sandbox.start(host, port)
     log.info("sandbox base_url=%s base_file_url=%s", sandbox.base_url, sandbox.base_file_url)
     print(f"Bot API sandbox: base_url={sandbox.base_url} base_file_url={sandbox.base_file_url}")
+    if latency:
+        shown = "-".join(map(str, latency)) if isinstance(latency, tuple) else str(latency)
+        print(f"Every Bot API call takes {shown} s, half before it takes effect, half after")
     print(
         f"Act as users: POST {sandbox.base_url[:-4]}/sandbox/send "
         '{"user": "王老师", "text": "/start"}; GET .../sandbox/transcript'

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.appraisal.results import Adjustment, AppraisalResult, Incident, PersonInfo
 from storage.appraisal.scoring import score_month
 from storage.models import LeaderScore, Person, Role, SafetyIncident, ScoreAdjustment
+from storage.rows import add_if_new
 from storage.stats import InspectionStats, LogStats, Month, TicketStats
 
 if TYPE_CHECKING:
@@ -206,14 +206,12 @@ async def set_leader_score(
             given_by_id=given_by_id,
             updated_at=now,
         )
-        try:
-            async with session.begin_nested():
-                session.add(created)
+        if await add_if_new(session, created):
             return created
-        except IntegrityError:  # given at the same moment elsewhere: update that one
-            existing = (await session.exec(query)).first()
-            if existing is None:
-                raise
+        # given at the same moment elsewhere: update that one
+        existing = (await session.exec(query)).first()
+        if existing is None:  # pragma: no cover - the constraint said it exists
+            raise LookupError("the leader score the constraint refused for is gone")
     existing.score, existing.given_by_id, existing.updated_at = score, given_by_id, now
     session.add(existing)
     await session.flush()
@@ -224,6 +222,16 @@ async def leader_scores(session: AsyncSession, period: Month) -> dict[int, float
     """The director's scores of a month, by person id."""
     rows = await session.exec(select(LeaderScore).where(LeaderScore.period == str(period)))
     return {row.person_id: row.score for row in rows.all()}
+
+
+def _required_reason(reason: str) -> str:
+    """The reason of an adjustment or incident, stripped; ValueError when empty or too long."""
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("a reason is required")
+    if len(reason) > MAX_REASON:
+        raise ValueError("the reason is too long")
+    return reason
 
 
 async def add_adjustment(
@@ -237,11 +245,7 @@ async def add_adjustment(
     now: datetime,
 ) -> ScoreAdjustment:
     """Record a signed bonus or deduction with its reason."""
-    reason = reason.strip()
-    if not reason:
-        raise ValueError("a reason is required")
-    if len(reason) > MAX_REASON:
-        raise ValueError("the reason is too long")
+    reason = _required_reason(reason)
     if points == 0 or abs(points) > MAX_ADJUSTMENT or not math.isfinite(points):
         raise ValueError("points must be non-zero and at most 100")
     adjustment = ScoreAdjustment(
@@ -267,11 +271,7 @@ async def record_incident(
     now: datetime,
 ) -> SafetyIncident:
     """Record a safety incident: the month it happened in becomes 不合格."""
-    reason = reason.strip()
-    if not reason:
-        raise ValueError("a reason is required")
-    if len(reason) > MAX_REASON:
-        raise ValueError("the reason is too long")
+    reason = _required_reason(reason)
     incident = SafetyIncident(
         person_id=person_id,
         occurred_on=occurred_on,

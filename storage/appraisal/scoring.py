@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from storage.appraisal.results import (
@@ -80,21 +81,26 @@ def _clamp(value: float, low: float = 0.0, high: float = 100.0) -> float:
     return max(low, min(high, value))
 
 
+def _counts(stats: LogStats | TicketStats | InspectionStats) -> dict[str, float]:
+    """The counts a component was scored from (the stats' whole numbers, in their order),
+    kept as its inputs."""
+    return {name: value for name, value in asdict(stats).items() if isinstance(value, int)}
+
+
+def _timeliness(on_time: int, late: int, due: int, late_factor: float) -> float:
+    """0-100: the share of `due` done on time, a late one counting `late_factor` (no more
+    counted than were due)."""
+    on_time = min(on_time, due)
+    late = min(late, due - on_time)
+    return _clamp((on_time + late * late_factor) / due * 100)
+
+
 def worklog_component(stats: LogStats | None, weight: float, late_factor: float) -> Component:
     """工作日志: logs on time and late (× late_log_factor) against the expected working days."""
     if stats is None or stats.expected_days <= 0:
         return Component("worklog", weight, None, reason=NO_LOG_DAYS)
-    on_time = min(stats.on_time, stats.expected_days)
-    late = min(stats.late, stats.expected_days - on_time)
-    score = _clamp((on_time + late * late_factor) / stats.expected_days * 100)
-    inputs: dict[str, float] = {
-        "expected_days": stats.expected_days,
-        "on_time": stats.on_time,
-        "late": stats.late,
-        "missing": stats.missing,
-        "leave_days": stats.leave_days,
-        "late_factor": late_factor,
-    }
+    score = _timeliness(stats.on_time, stats.late, stats.expected_days, late_factor)
+    inputs = {**_counts(stats), "late_factor": late_factor}
     return Component("worklog", weight, score, inputs=inputs)
 
 
@@ -110,14 +116,7 @@ def tickets_component(stats: TicketStats | None, weight: float) -> Component:
     score = _clamp(
         100 * (TICKET_ON_TIME_SHARE * on_time_share + TICKET_REWORK_SHARE * (1 - rework_rate))
     )
-    inputs: dict[str, float] = {
-        "finished": stats.finished,
-        "finished_on_time": stats.finished_on_time,
-        "accepted_on_time": stats.accepted_on_time,
-        "taken": stats.taken,
-        "rework": stats.rework,
-    }
-    return Component("tickets", weight, score, inputs=inputs)
+    return Component("tickets", weight, score, inputs=_counts(stats))
 
 
 def satisfaction_component(stats: TicketStats | None, weight: float) -> Component:
@@ -135,16 +134,8 @@ def inspection_component(stats: InspectionStats | None, weight: float) -> Compon
     """检查: rounds done on time (late ones count half) over the rounds assigned."""
     if stats is None or stats.assigned <= 0:
         return Component("inspection", weight, None, reason=NO_ROUNDS)
-    on_time = min(stats.on_time, stats.assigned)
-    late = min(stats.late, stats.assigned - on_time)
-    score = _clamp((on_time + INSPECTION_LATE_FACTOR * late) / stats.assigned * 100)
-    inputs: dict[str, float] = {
-        "assigned": stats.assigned,
-        "on_time": stats.on_time,
-        "late": stats.late,
-        "missed": stats.missed,
-    }
-    return Component("inspection", weight, score, inputs=inputs)
+    score = _timeliness(stats.on_time, stats.late, stats.assigned, INSPECTION_LATE_FACTOR)
+    return Component("inspection", weight, score, inputs=_counts(stats))
 
 
 def leader_component(score: float | None, weight: float) -> Component:

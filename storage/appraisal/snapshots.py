@@ -8,7 +8,6 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,6 +15,7 @@ from storage.appraisal.inputs import compute_month
 from storage.appraisal.results import AppraisalResult, Period, result_from_data
 from storage.appraisal.scoring import summarize
 from storage.models import AppraisalSnapshot
+from storage.rows import add_if_new
 from storage.stats import Month
 
 if TYPE_CHECKING:
@@ -73,11 +73,8 @@ async def store_snapshot(
         computed_at=now,
         published_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(snapshot)
-    except IntegrityError as exc:
-        raise AlreadyPublished(str(period)) from exc
+    if not await add_if_new(session, snapshot):
+        raise AlreadyPublished(str(period))
     return snapshot
 
 

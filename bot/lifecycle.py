@@ -1,0 +1,215 @@
+"""The bot process's lifecycle: start-up, the schedule, and a shutdown that repeats nothing.
+
+`serve()` is `houqin run`: it starts the bot, waits for SIGTERM or SIGINT, and stops it.
+
+Start-up, in order: initialize (getMe); remember the bot's username, make the notifications a
+killed run left in flight due again (`notices.outbox.recover`) and publish the command lists;
+start the application and its JobQueue with every scheduled job; take updates (long polling or
+the webhook). Only then are the jobs caught up (`scheduler.jobs.catch_up`): an occurrence
+missed while the bot was down runs once, however long the start took. The timer never drops an
+occurrence for being late either: what is due is worked out from the clock and the database's
+claims (`scheduler.jobs`), not from when the timer fired.
+
+Shutdown, in order: stop taking updates; let the job being caught up (the rest wait for the
+next start), the updates already taken and the running jobs finish; background deliveries
+finish the message being sent and record it, and hand the rest back (they stay pending for
+the next start); save form state; close the HTTP sessions. So SIGTERM never sends a
+notification twice. Only a kill (SIGKILL, power loss) can repeat the one message that was
+being sent at that instant (see notices.outbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+from apscheduler.triggers.interval import IntervalTrigger
+from telegram.ext import Updater
+
+from bot.app import services_of
+from handlers.context import HouqinApp, HouqinContext
+from handlers.menu import publish_commands
+from notices import outbox
+from scheduler import jobs as schedule
+from storage import bot_facts
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member", "chat_member"]
+OUTBOX_INTERVAL = timedelta(seconds=5)
+# How long shutdown waits for background deliveries to finish the message being sent; a
+# request to the Bot API ends well within it (its time-outs add up to 25 s).
+DRAIN_TIMEOUT = 60.0
+
+Receive = Callable[[Updater], Awaitable[Any]]
+
+
+def polling(*, poll_interval: float = 0.0, timeout: float = 10.0) -> Receive:
+    """Take updates by long polling (getUpdates)."""
+
+    async def start(updater: Updater) -> None:
+        await updater.start_polling(
+            poll_interval=poll_interval,
+            timeout=timedelta(seconds=timeout),
+            allowed_updates=ALLOWED_UPDATES,
+        )
+
+    return start
+
+
+def webhook(*, listen: str, port: int, url: str, secret: str) -> Receive:
+    """Take updates on a webhook at `url` (served on listen:port under /telegram)."""
+
+    async def start(updater: Updater) -> None:
+        await updater.start_webhook(
+            listen=listen,
+            port=port,
+            url_path="telegram",
+            webhook_url=url,
+            secret_token=secret,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+
+    return start
+
+
+async def on_startup(application: HouqinApp) -> None:
+    """After initialize(): remember the bot's username, recover notifications left in flight,
+    publish the command lists."""
+    services = services_of(application)
+    bot = application.bot
+    async with services.database.transaction() as session:
+        await bot_facts.remember(session, bot_facts.BOT_USERNAME, bot.username)
+    await outbox.recover(services)  # before the first update: see outbox.recover
+    await publish_commands(bot, services.settings.language.value)
+    log.info("Houqin is up as @%s for %s", bot.username, services.profile.school.name)
+
+
+def install_schedule(application: HouqinApp) -> None:
+    """Put every scheduled job on python-telegram-bot's JobQueue, plus outbox delivery.
+
+    A firing runs whatever of its job is due and has not run (`scheduler.jobs.run_job`), so
+    APScheduler may run it however late (no misfire grace) and coalesce missed firings.
+    """
+    runner = schedule.Runner.of(application)
+    job_queue = application.job_queue
+    if job_queue is None:
+        raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
+
+    def firing(job: schedule.ScheduledJob) -> Callable[[HouqinContext], Coroutine[Any, Any, None]]:
+        async def fire(_context: HouqinContext) -> None:
+            await schedule.run_job(runner, job)
+
+        return fire
+
+    never_too_late = {"replace_existing": True, "misfire_grace_time": None, "coalesce": True}
+    for job in schedule.all_jobs(runner.services):
+        job_queue.run_custom(
+            firing(job),
+            job_kwargs={"trigger": job.trigger, "id": job.name, **never_too_late},
+            name=job.name,
+        )
+
+    async def deliver(_context: HouqinContext) -> None:
+        # In the background, tracked by the outbox, so shutdown can hand it back.
+        outbox.deliver_soon(runner.bot, runner.services)
+
+    job_queue.run_custom(
+        deliver,
+        job_kwargs={
+            "trigger": IntervalTrigger(seconds=OUTBOX_INTERVAL.total_seconds()),
+            "id": "outbox.deliver",
+            **never_too_late,
+        },
+        name="outbox.deliver",
+    )
+
+
+class Lifecycle:
+    """Starts and stops one application (see the module docstring for the order).
+
+    `schedule`: run the scheduled jobs (`houqin run`); tests drive the jobs themselves.
+    """
+
+    def __init__(self, application: HouqinApp, *, schedule: bool = True) -> None:
+        self.application = application
+        self.schedule = schedule
+        self._catch_up: asyncio.Task[list[str]] | None = None
+        self._stopping = False
+
+    async def start(self, receive: Receive) -> None:
+        """Start up, take updates, then catch up the jobs missed while the bot was down."""
+        application = self.application
+        await application.initialize()
+        await on_startup(application)
+        if self.schedule:
+            install_schedule(application)
+        await application.start()
+        assert application.updater is not None
+        await receive(application.updater)
+        if self.schedule:
+            self._catch_up = asyncio.create_task(
+                schedule.catch_up(application, stopping=lambda: self._stopping),
+                name="schedule.catch_up",
+            )
+
+    async def caught_up(self) -> list[str]:
+        """Wait for the start-up catch-up; the names of the jobs that ran."""
+        return await self._catch_up if self._catch_up is not None else []
+
+    async def stop(self) -> None:
+        """Stop taking updates, finish what was started, hand back the rest, shut down."""
+        application = self.application
+        self._stopping = True
+        try:
+            async with outbox.handing_back():
+                if application.updater is not None and application.updater.running:
+                    await application.updater.stop()
+                if self._catch_up is not None:
+                    await asyncio.gather(self._catch_up, return_exceptions=True)
+                if application.running:
+                    await application.stop()  # updates taken, jobs running; saves form state
+                if not await outbox.settled(DRAIN_TIMEOUT):
+                    log.warning(
+                        "a delivery did not finish within %.0f s; the message being sent is "
+                        "sent again at the next start",
+                        DRAIN_TIMEOUT,
+                    )
+        finally:
+            await application.shutdown()
+            # When start-up failed before the bot was initialized (a rejected token, an
+            # unreachable Bot API), python-telegram-bot's shutdown leaves them open.
+            for connection in application.bot_data.connections:
+                await connection.shutdown()
+
+
+async def serve(application: HouqinApp, receive: Receive) -> None:
+    """Run the bot until SIGTERM or SIGINT, then stop it cleanly (`houqin run`)."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if stopping.is_set():
+            log.warning("already stopping (signal %s); SIGKILL stops at once", signum)
+        else:
+            log.info("signal %s: stopping", signum)
+        stopping.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    lifecycle = Lifecycle(application)
+    try:
+        try:
+            await lifecycle.start(receive)
+            await stopping.wait()
+        finally:
+            await lifecycle.stop()
+            log.info("Houqin stopped")
+    finally:
+        await services_of(application).database.dispose()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
