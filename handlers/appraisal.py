@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from datetime import date
 
 from telegram import Update
@@ -20,7 +21,7 @@ from actions import appraisal as actions
 from handlers import appraisal_rate
 from handlers.appraisal_common import default_month, local_today, parse_period, private_only
 from handlers.buttons import on_button
-from handlers.common import reply, require_role
+from handlers.common import allowed_press, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
 from handlers.forms import Form
 from handlers.menu import menu_filter
@@ -35,7 +36,7 @@ from notices.appraisal import (
     ranking_text,
 )
 from notices.appraisal_export import appraisal_workbook, export_filename
-from notices.render import edit_or_ignore, esc, split_text
+from notices.render import edit_or_ignore, esc, send_long
 from storage import appraisal
 from storage.appraisal import Period, PersonInfo, PersonResult
 from storage.models import Role
@@ -46,11 +47,6 @@ log = logging.getLogger(__name__)
 POINTS_PATTERN = re.compile(r"^[+-]?\d{1,3}(?:\.\d{1,2})?$")
 DAY_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MONTH_PATTERN = re.compile(r"^\d{4}-\d{1,2}$")
-
-
-async def _send_long(update: Update, context: HouqinContext, text: str) -> None:
-    for chunk in split_text(text):
-        await reply(update, context, chunk)
 
 
 # --- /myscore --------------------------------------------------------------------------------
@@ -89,7 +85,9 @@ async def myscore(update: Update, context: HouqinContext) -> None:
         correction=correction,
         cap_percent=context.services.profile.appraisal.excellent_cap * 100,
     )
-    await _send_long(update, context, text)
+    chat = update.effective_chat
+    assert chat is not None
+    await send_long(context.bot, chat.id, text)
 
 
 # --- /bonus, /deduct, /incident ---------------------------------------------------------------
@@ -116,6 +114,31 @@ async def _find_one(update: Update, context: HouqinContext, name: str) -> Person
             ),
         )
     return None
+
+
+async def _appraised_with_reason(
+    update: Update, context: HouqinContext, name: str, reason: str
+) -> PersonInfo | None:
+    """The one appraised person called `name`, for a bonus, deduction or incident with this
+    reason; None when the reason is too long or the name is not one person's (told why)."""
+    if len(reason) > appraisal.MAX_REASON:
+        await reply(
+            update,
+            context,
+            context._("The reason is too long (at most {limit} characters).").format(
+                limit=appraisal.MAX_REASON
+            ),
+        )
+        return None
+    return await _find_one(update, context, name)
+
+
+def _published_before(month: Month, _: Callable[[str], str]) -> str:
+    """The note under a bonus, deduction or incident recorded in a month already published."""
+    return _(
+        "{period} is already published: it counts once you publish a correction "
+        "(/appraisal publish {period})."
+    ).format(period=str(month))
 
 
 async def _adjust(update: Update, context: HouqinContext, *, bonus: bool) -> None:
@@ -145,16 +168,7 @@ async def _adjust(update: Update, context: HouqinContext, *, bonus: bool) -> Non
     if not reason or points == 0 or abs(points) > appraisal.MAX_ADJUSTMENT:
         await reply(update, context, usage)
         return
-    if len(reason) > appraisal.MAX_REASON:
-        await reply(
-            update,
-            context,
-            _("The reason is too long (at most {limit} characters).").format(
-                limit=appraisal.MAX_REASON
-            ),
-        )
-        return
-    person = await _find_one(update, context, name)
+    person = await _appraised_with_reason(update, context, name, reason)
     if person is None:
         return
     published = await actions.adjust(
@@ -172,10 +186,7 @@ async def _adjust(update: Update, context: HouqinContext, *, bonus: bool) -> Non
         reason=esc(reason),
     )
     if published:
-        text += "\n" + _(
-            "{period} is already published: it counts once you publish a correction "
-            "(/appraisal publish {period})."
-        ).format(period=str(month))
+        text += "\n" + _published_before(month, _)
     await reply(update, context, text)
 
 
@@ -214,16 +225,7 @@ async def incident(update: Update, context: HouqinContext) -> None:
     if not reason or day > today:
         await reply(update, context, usage)
         return
-    if len(reason) > appraisal.MAX_REASON:
-        await reply(
-            update,
-            context,
-            _("The reason is too long (at most {limit} characters).").format(
-                limit=appraisal.MAX_REASON
-            ),
-        )
-        return
-    person = await _find_one(update, context, name)
+    person = await _appraised_with_reason(update, context, name, reason)
     if person is None:
         return
     month = Month.of(day)
@@ -246,10 +248,7 @@ async def incident(update: Update, context: HouqinContext) -> None:
             name=esc(person.name), day=day.isoformat(), reason=esc(reason)
         )
     if published:
-        text += "\n" + _(
-            "{period} is already published: it counts once you publish a correction "
-            "(/appraisal publish {period})."
-        ).format(period=str(month))
+        text += "\n" + _published_before(month, _)
     await reply(update, context, text)
 
 
@@ -308,12 +307,7 @@ async def _preview(update: Update, context: HouqinContext, period: Period) -> No
         text += "\n" + _("The period has not ended yet; it can be published after it ends.")
     chat = update.effective_chat
     assert chat is not None
-    for index, chunk in enumerate(chunks := split_text(text)):
-        await context.bot.send_message(
-            chat.id,
-            chunk,
-            reply_markup=markup if index == len(chunks) - 1 else None,
-        )
+    await send_long(context.bot, chat.id, text, markup)
     png = await asyncio.to_thread(
         chart_png,
         result,
@@ -383,9 +377,8 @@ async def _publish(
 async def appraisal_button(update: Update, context: HouqinContext, data: AppraisalButton) -> None:
     """Preview and publish buttons (director; the period is checked again: a forged 2026-13 or
     a month not begun is refused)."""
-    query = update.callback_query
-    assert query is not None
-    if await require_role(update, context, {Role.DIRECTOR}) is None:
+    query = await allowed_press(update, context, {Role.DIRECTOR})
+    if query is None:
         return
     period = parse_period(context, data.period)
     if period is None:

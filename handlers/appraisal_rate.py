@@ -16,7 +16,7 @@ from telegram.ext import CommandHandler, MessageHandler, filters
 from actions import appraisal as actions
 from handlers.appraisal_common import parse_period, private_only
 from handlers.buttons import on_button
-from handlers.common import reply, require_role
+from handlers.common import allowed_press, end_form, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
 from handlers.forms import END, Form, drop_draft, load_draft, save_draft
 from notices.appraisal import RateButton, rate_prompt, rate_summary
@@ -133,9 +133,8 @@ def _is_current(draft: RateDraft | None, data: RateButton) -> bool:
 
 async def rate_button(update: Update, context: HouqinContext, data: RateButton) -> str | int | None:
     """A score (or skip) button of the walk."""
-    query = update.callback_query
-    assert query is not None
-    if await require_role(update, context, {Role.DIRECTOR}) is None:
+    query = await allowed_press(update, context, {Role.DIRECTOR})
+    if query is None:
         return None
     _ = context._
     draft = load_draft(context, FORM_KEY, RateDraft)
@@ -194,22 +193,20 @@ async def rate_other(update: Update, context: HouqinContext) -> None:
 async def rate_cancel(update: Update, context: HouqinContext) -> int:
     """/cancel inside the walk: the scores given so far stay saved."""
     draft = load_draft(context, FORM_KEY, RateDraft)
-    drop_draft(context, FORM_KEY)
-    await reply(
+    return await end_form(
         update,
         context,
+        FORM_KEY,
         context._("Stopped. The {saved} scores given so far are saved.").format(
             saved=draft.saved if draft else 0
         ),
     )
-    return END
 
 
 async def rate_button_outside(update: Update, context: HouqinContext, data: RateButton) -> None:
     """A walk's button pressed while the walk is not the open form (put aside, or over)."""
-    query = update.callback_query
-    assert query is not None
-    if await require_role(update, context, {Role.DIRECTOR}) is None:
+    query = await allowed_press(update, context, {Role.DIRECTOR})
+    if query is None:
         return
     draft = load_draft(context, FORM_KEY, RateDraft)
     if _is_current(draft, data):

@@ -7,12 +7,13 @@ import json
 import logging
 from collections.abc import Iterable
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, ConversationHandler
 
 from handlers.context import HouqinContext
+from handlers.forms import END, drop_draft
 from storage import people
 from storage.database import DatabaseBusy
 from storage.models import Person, Role
@@ -68,6 +69,18 @@ async def require_role(
     return None
 
 
+async def allowed_press(
+    update: Update, context: HouqinContext, roles: Iterable[Role]
+) -> CallbackQuery | None:
+    """The button press behind the update if the presser's role allows it (checked on the
+    server, as `require_role`); otherwise they are told why and None is returned."""
+    query = update.callback_query
+    assert query is not None
+    if await require_role(update, context, roles) is None:
+        return None
+    return query
+
+
 async def refuse_if_too_long(update: Update, context: HouqinContext, text: str, limit: int) -> bool:
     """Say so and return True when typed text is over a field's limit (nothing is cut)."""
     if len(text) <= limit:
@@ -80,6 +93,30 @@ async def refuse_if_too_long(update: Update, context: HouqinContext, text: str, 
         ),
     )
     return True
+
+
+async def typed_text(
+    update: Update, context: HouqinContext, limit: int, *, if_empty: str
+) -> str | None:
+    """The text of the message (a photo's caption counts), stripped; None when there is none
+    (the sender is told `if_empty`) or it is over `limit` (told so)."""
+    message = update.effective_message
+    assert message is not None
+    text = (message.text or message.caption or "").strip()
+    if not text:
+        await reply(update, context, if_empty)
+        return None
+    if await refuse_if_too_long(update, context, text, limit):
+        return None
+    return text
+
+
+async def end_form(update: Update, context: HouqinContext, draft: str, text: str) -> int:
+    """End a form (handlers.forms): its draft (user_data key `draft`) is dropped and the
+    person told `text`."""
+    drop_draft(context, draft)
+    await reply(update, context, text)
+    return END
 
 
 def private_chat(update: Update) -> bool:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from telegram import ChatMember, Update
+from telegram import Chat, ChatMember, Update
 from telegram.constants import ChatType
 from telegram.ext import ChatMemberHandler, CommandHandler, MessageHandler, filters
 
 from handlers.buttons import on_button
-from handlers.common import reply, require_role
+from handlers.common import allowed_press, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
 from notices.groups import BindButton, purposes_keyboard
 from notices.render import PURPOSE_LABELS, edit_or_ignore, esc, purpose_label
@@ -54,14 +54,23 @@ async def membership_changed(update: Update, context: HouqinContext) -> None:
     await context.bot.send_message(change.chat.id, _intro(context))
 
 
+async def _group_of_director(update: Update, context: HouqinContext, elsewhere: str) -> Chat | None:
+    """The group a /bind or /unbind is sent in by the director; None otherwise (the sender is
+    told why: `elsewhere` outside a group)."""
+    chat = update.effective_chat
+    if chat is None or chat.type == ChatType.PRIVATE:
+        await reply(update, context, elsewhere)
+        return None
+    if await require_role(update, context, {Role.DIRECTOR}) is None:
+        return None
+    return chat
+
+
 async def bind_command(update: Update, context: HouqinContext) -> None:
     """/bind <purpose> in a group (director)."""
-    chat = update.effective_chat
     _ = context._
-    if chat is None or chat.type == ChatType.PRIVATE:
-        await reply(update, context, _("Use /bind inside the group you want to bind."))
-        return
-    if await require_role(update, context, {Role.DIRECTOR}) is None:
+    elsewhere = _("Use /bind inside the group you want to bind.")
+    if await _group_of_director(update, context, elsewhere) is None:
         return
     wanted = context.args[0].lower() if context.args else ""
     if wanted not in {p.value for p in GroupPurpose}:
@@ -74,9 +83,8 @@ async def bind_command(update: Update, context: HouqinContext) -> None:
 
 async def bind_button(update: Update, context: HouqinContext, data: BindButton) -> None:
     """A purpose button under /bind (director only, checked again here; only in a group)."""
-    query = update.callback_query
-    assert query is not None
-    if await require_role(update, context, {Role.DIRECTOR}) is None:
+    query = await allowed_press(update, context, {Role.DIRECTOR})
+    if query is None:
         return
     chat = update.effective_chat
     if chat is None or chat.type == ChatType.PRIVATE:  # a forged press in a private chat
@@ -112,12 +120,11 @@ async def _bind(update: Update, context: HouqinContext, purpose: GroupPurpose) -
 
 async def unbind_command(update: Update, context: HouqinContext) -> None:
     """/unbind in a group (director)."""
-    chat = update.effective_chat
     _ = context._
-    if chat is None or chat.type == ChatType.PRIVATE:
-        await reply(update, context, _("Use /unbind inside the group you want to unbind."))
-        return
-    if await require_role(update, context, {Role.DIRECTOR}) is None:
+    chat = await _group_of_director(
+        update, context, _("Use /unbind inside the group you want to unbind.")
+    )
+    if chat is None:
         return
     async with context.services.database.transaction() as session:
         purpose = await groups.unbind_group(session, chat_id=chat.id)

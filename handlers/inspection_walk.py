@@ -21,7 +21,7 @@ from telegram.ext import MessageHandler, filters
 
 from actions import inspections as act
 from handlers.buttons import on_button
-from handlers.common import refuse_if_too_long, reply, require_role
+from handlers.common import end_form, reply, require_role, typed_text
 from handlers.context import HouqinContext
 from handlers.forms import END, AnyHandler, Form, drop_draft, load_draft, save_draft
 from handlers.menu import COMMANDS, menu_filter
@@ -117,9 +117,9 @@ def _draft(context: HouqinContext) -> ProblemDraft | None:
 
 
 async def _expired(update: Update, context: HouqinContext) -> int:
-    drop_draft(context, DRAFT)
-    await reply(update, context, context._("This form has expired. Send /inspections to continue."))
-    return END
+    return await end_form(
+        update, context, DRAFT, context._("This form has expired. Send /inspections to continue.")
+    )
 
 
 # --- the item buttons (entry points) ---------------------------------------------------------
@@ -267,11 +267,10 @@ async def got_note(update: Update, context: HouqinContext) -> str | int | None:
     draft = _draft(context)
     if draft is None:
         return await _expired(update, context)
-    text = (message.text or message.caption or "").strip()
-    if not text:
-        await reply(update, context, _("Please describe the problem in words."))
-        return None
-    if await refuse_if_too_long(update, context, text, store.NOTE_LIMIT):
+    text = await typed_text(
+        update, context, store.NOTE_LIMIT, if_empty=_("Please describe the problem in words.")
+    )
+    if text is None:
         return None
     draft.note = text
     if message.photo:
@@ -317,9 +316,7 @@ async def _ask_place(update: Update, context: HouqinContext, draft: ProblemDraft
         return await _expired(update, context)
     found = await act.round_to_mark(context.services, draft.round, person)
     if isinstance(found, act.Refusal):
-        drop_draft(context, DRAFT)
-        await reply(update, context, walk_texts.refused(found, context._))
-        return END
+        return await end_form(update, context, DRAFT, walk_texts.refused(found, context._))
     text, markup = walk_texts.ask_place(context.services, found, context._)
     chat = update.effective_chat
     assert chat is not None
@@ -329,13 +326,13 @@ async def _ask_place(update: Update, context: HouqinContext, draft: ProblemDraft
 
 async def got_place_text(update: Update, context: HouqinContext) -> str | int | None:
     """The exact place as text: save the 异常."""
-    message = update.effective_message
-    assert message is not None
-    text = (message.text or "").strip()
-    if not text:
-        await reply(update, context, context._("Please type the place, or pick a building."))
-        return None
-    if await refuse_if_too_long(update, context, text, store.PLACE_LIMIT):
+    text = await typed_text(
+        update,
+        context,
+        store.PLACE_LIMIT,
+        if_empty=context._("Please type the place, or pick a building."),
+    )
+    if text is None:
         return None
     return await _save_problem(update, context, place=text, building_key=None)
 
@@ -377,9 +374,7 @@ async def _save_problem(
     services = context.services
     item = act.checklist_item(services, round_, draft.item)
     if item is None:
-        drop_draft(context, DRAFT)
-        await reply(update, context, walk_texts.refused("no_item", _))
-        return END
+        return await end_form(update, context, DRAFT, walk_texts.refused("no_item", _))
     problem = act.Problem(draft.note, draft.photo, place, building_key)
     marked = await act.mark_problem(services, draft.round, item, person, problem)
     if marked.count:
@@ -396,16 +391,15 @@ async def _save_problem(
 
 async def cancel(update: Update, context: HouqinContext) -> int:
     """/cancel during the walk: drop the 异常 being written; marks made so far stay."""
-    drop_draft(context, DRAFT)
-    await reply(
+    return await end_form(
         update,
         context,
+        DRAFT,
         context._(
             "Cancelled; the problem was not saved. Marks made so far are kept: "
             "/inspections continues the round."
         ),
     )
-    return END
 
 
 async def wrong_input(update: Update, context: HouqinContext) -> None:

@@ -15,14 +15,14 @@ from telegram.ext import CommandHandler, MessageHandler
 from actions import inspections as act
 from handlers import inspection_walk
 from handlers.buttons import on_button
-from handlers.common import private_chat, reply, require_role
+from handlers.common import allowed_press, private_chat, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
 from handlers.forms import END, AnyHandler, Form
 from handlers.menu import menu_filter
 from notices import inspection_walk as walk_texts
 from notices import inspections as notices
 from notices.inspections import RoundDetailButton, TrendButton
-from notices.render import split_text
+from notices.render import send_long
 from storage.models import Role
 
 RECENT_ROUNDS = 8
@@ -58,9 +58,8 @@ async def inspections_in_walk(update: Update, context: HouqinContext) -> int:
 
 async def view_round(update: Update, context: HouqinContext, data: RoundDetailButton) -> None:
     """A round's detail: each item with its result, place, note and ticket."""
-    query = update.callback_query
-    assert query is not None
-    if await require_role(update, context, CREW) is None:
+    query = await allowed_press(update, context, CREW)
+    if query is None:
         return
     _ = context._
     services = context.services
@@ -71,23 +70,20 @@ async def view_round(update: Update, context: HouqinContext, data: RoundDetailBu
     await query.answer()
     chat = update.effective_chat
     assert chat is not None
-    for chunk in split_text(notices.render_detail(services, found, _)):
-        await context.bot.send_message(chat.id, chunk)
+    await send_long(context.bot, chat.id, notices.render_detail(services, found, _))
 
 
 async def trend(update: Update, context: HouqinContext, data: TrendButton) -> None:
     """How often each item failed per month (director): what recurs."""
-    query = update.callback_query
-    assert query is not None
-    if await require_role(update, context, {Role.DIRECTOR}) is None:
+    query = await allowed_press(update, context, {Role.DIRECTOR})
+    if query is None:
         return
     services = context.services
     months, found = await act.item_trend(services, max(1, min(MAX_TREND_MONTHS, data.months)))
     await query.answer()
     chat = update.effective_chat
     assert chat is not None
-    for chunk in split_text(notices.trend(services, months, found, context._)):
-        await context.bot.send_message(chat.id, chunk)
+    await send_long(context.bot, chat.id, notices.trend(services, months, found, context._))
 
 
 def register(application: HouqinApp) -> None:

@@ -28,7 +28,7 @@ from notices.people import (
     language_keyboard,
 )
 from notices.render import button, deep_link, edit_or_ignore, esc, keyboard, role_label
-from school.i18n import LANGUAGES, normalize_language, translator
+from school.i18n import LANGUAGES, N_, normalize_language, translator
 from school.profile import Post
 from storage import people
 from storage.models import Person, Role
@@ -37,6 +37,16 @@ log = logging.getLogger(__name__)
 
 PEOPLE_PAGE_SIZE = 10
 INVITE_CODE_PATTERN = re.compile(r"^[A-Za-z0-9]{4,32}$")
+# Why an invite code does not register the person (storage.people.InviteProblem's reasons).
+INVITE_PROBLEMS = {
+    "unknown": N_(
+        "That invite code is not valid. Check the link, or ask the logistics office for a new one."
+    ),
+    "expired": N_("That invite link has expired. Ask the logistics office for a new one."),
+    "used_up": N_(
+        "That invite link has already been used. Ask the logistics office for a new one."
+    ),
+}
 
 
 def _post_name(context: HouqinContext, post_key: str | None) -> str | None:
@@ -63,6 +73,27 @@ def _describe(context: HouqinContext, person: Person) -> str:
     return " · ".join(parts)
 
 
+def _invite_problem(reason: str, context: HouqinContext) -> str:
+    """Why an invite code does not register the person, in their language."""
+    message = INVITE_PROBLEMS[reason]
+    return context._(message)
+
+
+async def _greet(update: Update, context: HouqinContext, person: Person, greeting: str) -> None:
+    """Greet a registered person (`greeting` has {name} and {who}) with what their role can do
+    and their menu."""
+    _ = context._
+    role = Role(person.role)
+    await reply(
+        update,
+        context,
+        greeting.format(name=esc(person.name), who=_describe(context, person))
+        + "\n\n"
+        + help_text(role, _),
+        reply_markup=menu_keyboard(role, _),
+    )
+
+
 async def start(update: Update, context: HouqinContext) -> None:
     """/start [payload]: welcome, redeem an invite, or tell a stranger how to join."""
     _ = context._
@@ -81,16 +112,7 @@ async def start(update: Update, context: HouqinContext) -> None:
         return
     person = context.person
     if person is not None:
-        await reply(
-            update,
-            context,
-            _("Welcome back, {name}! You are: {who}.").format(
-                name=esc(person.name), who=_describe(context, person)
-            )
-            + "\n\n"
-            + help_text(Role(person.role), _),
-            reply_markup=menu_keyboard(Role(person.role), _),
-        )
+        await _greet(update, context, person, _("Welcome back, {name}! You are: {who}."))
         return
     await reply(
         update,
@@ -109,14 +131,7 @@ async def _redeem(update: Update, context: HouqinContext, code: str) -> None:
     user = update.effective_user
     assert user is not None
     if not INVITE_CODE_PATTERN.match(code):
-        await reply(
-            update,
-            context,
-            _(
-                "That invite code is not valid. Check the link, or ask "
-                "the logistics office for a new one."
-            ),
-        )
+        await reply(update, context, _invite_problem("unknown", context))
         return
     services = context.services
     try:
@@ -130,17 +145,7 @@ async def _redeem(update: Update, context: HouqinContext, code: str) -> None:
                 now=services.now(),
             )
     except people.InviteProblem as problem:
-        messages = {
-            "unknown": _(
-                "That invite code is not valid. Check the link, or ask the logistics "
-                "office for a new one."
-            ),
-            "expired": _("That invite link has expired. Ask the logistics office for a new one."),
-            "used_up": _(
-                "That invite link has already been used. Ask the logistics office for a new one."
-            ),
-        }
-        await reply(update, context, messages[problem.reason])
+        await reply(update, context, _invite_problem(problem.reason, context))
         return
     person = registration.person
     context.person = person
@@ -148,16 +153,7 @@ async def _redeem(update: Update, context: HouqinContext, code: str) -> None:
         context.set_language(person.language)
     _ = context._
     log.info("registered %s (%s) as %s", person.name, person.telegram_id, person.role)
-    await reply(
-        update,
-        context,
-        _("Welcome, {name}! You are registered as: {who}.").format(
-            name=esc(person.name), who=_describe(context, person)
-        )
-        + "\n\n"
-        + help_text(Role(person.role), _),
-        reply_markup=menu_keyboard(Role(person.role), _),
-    )
+    await _greet(update, context, person, _("Welcome, {name}! You are registered as: {who}."))
     await publish_commands_for(context.bot, person.telegram_id, Role(person.role), context.language)
 
 

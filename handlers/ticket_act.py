@@ -5,9 +5,9 @@ The form is short: it is closed (not parked) when another form starts."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import date, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from telegram import InlineKeyboardMarkup, Update
@@ -16,12 +16,12 @@ from telegram.ext import BaseHandler, MessageHandler, filters
 
 from actions import tickets as act
 from handlers.buttons import on_button
-from handlers.common import private_chat, refuse_if_too_long, reply
+from handlers.common import end_form, private_chat, reply, typed_text
 from handlers.context import HouqinContext
 from handlers.forms import END, Form, drop_draft, load_draft, save_draft
 from handlers.ticket_form import PRIVATE_INPUT
 from handlers.ticket_jobs import assign_button
-from handlers.tickets import actor_of, alert, make_move, not_valid, pressed_ticket
+from handlers.tickets import actor_of, alert, make_reporter_move, not_valid, pressed_ticket
 from notices import tickets as told
 from notices.render import button, edit_or_ignore, esc, keyboard
 from notices.ticket_buttons import (
@@ -129,25 +129,13 @@ async def act_entry(update: Update, context: HouqinContext, data: TicketButton) 
 async def rate_button(update: Update, context: HouqinContext, data: RatingButton) -> object:
     """The stars: the acceptance is committed at once; a comment is optional."""
     query = update.callback_query
-    user = update.effective_user
-    assert query is not None and user is not None
+    assert query is not None
     if not 1 <= data.stars <= 5:
         await not_valid(update, context)
         return None
     _ = context._
-    change = await make_move(
-        update,
-        context,
-        data.ticket_id,
-        Move.ACCEPT,
-        lambda: act.accept(
-            context.bot,
-            context.services,
-            data.ticket_id,
-            reporter_telegram_id=user.id,
-            reporter=context.person,
-            rating=data.stars,
-        ),
+    change = await make_reporter_move(
+        update, context, data.ticket_id, Move.ACCEPT, act.accept, rating=data.stars
     )
     if change is None:
         return None
@@ -163,9 +151,29 @@ async def rate_button(update: Update, context: HouqinContext, data: RatingButton
     return "comment"
 
 
-def _draft(context: HouqinContext, ticket_id: int | None = None) -> ActDraft | None:
-    draft = load_draft(context, ACT_DRAFT, ActDraft)
-    if draft is None or (ticket_id is not None and draft.id != ticket_id):
+def _draft(context: HouqinContext) -> ActDraft | None:
+    return load_draft(context, ACT_DRAFT, ActDraft)
+
+
+def _with_draft(
+    step: Callable[[Update, HouqinContext, ActDraft], Awaitable[object]],
+) -> Callable[[Update, HouqinContext], Coroutine[Any, Any, object]]:
+    """A message during the form, given to `step` with the draft; with the draft gone (lost
+    with an upgrade) the form ends."""
+
+    async def handle(update: Update, context: HouqinContext) -> object:
+        draft = _draft(context)
+        if draft is None:
+            return _end(context)
+        return await step(update, context, draft)
+
+    return handle
+
+
+def _pressed_draft(context: HouqinContext, ticket_id: int, *steps: Step) -> ActDraft | None:
+    """The draft a button of the form acts on: the same ticket, at one of these steps."""
+    draft = _draft(context)
+    if draft is None or draft.id != ticket_id or draft.step not in steps:
         return None
     return draft
 
@@ -178,9 +186,9 @@ async def _expired(update: Update, context: HouqinContext) -> object:
 async def result_chosen(update: Update, context: HouqinContext, data: ResultButton) -> object:
     """The result of the repair; then a photo, a note, or skip."""
     query = update.callback_query
-    draft = _draft(context, data.ticket_id)
+    draft = _pressed_draft(context, data.ticket_id, "result")
     assert query is not None
-    if draft is None or draft.step != "result":
+    if draft is None:
         return await _expired(update, context)
     draft.result, draft.step = data.result.value, "note"
     save_draft(context, ACT_DRAFT, draft)
@@ -204,9 +212,9 @@ async def result_typed(update: Update, context: HouqinContext) -> object:
 async def skip_pressed(update: Update, context: HouqinContext, data: SkipButton) -> object:
     """Skip the photo or note of a repair, or the comment on a rating."""
     query = update.callback_query
-    draft = _draft(context, data.ticket_id)
+    draft = _pressed_draft(context, data.ticket_id, "note", "comment")
     assert query is not None
-    if draft is None or draft.step not in ("note", "comment"):
+    if draft is None:
         return await _expired(update, context)
     if draft.step == "comment":
         await query.answer(context._("Thank you!"))
@@ -217,13 +225,10 @@ async def skip_pressed(update: Update, context: HouqinContext, data: SkipButton)
     return await _finish_done(update, context, draft, note=None, photo=None)
 
 
-async def note_given(update: Update, context: HouqinContext) -> object:
+async def note_given(update: Update, context: HouqinContext, draft: ActDraft) -> object:
     """A photo of the finished work (its caption is the note) or a short note."""
     message = update.effective_message
-    draft = _draft(context)
     assert message is not None
-    if draft is None:
-        return _end(context)
     if message.photo:
         caption = (message.caption or "").strip()[:MAX_COMMENT] or None
         return await _finish_done(
@@ -243,22 +248,13 @@ async def note_given(update: Update, context: HouqinContext) -> object:
 
 async def _typed(update: Update, context: HouqinContext, limit: int) -> str | None:
     """The text typed for a reason or comment, or None (told what is wrong)."""
-    message = update.effective_message
-    assert message is not None
-    text = (message.text or "").strip()
-    if not text:
-        await reply(update, context, context._("Please send text. /cancel to stop."))
-        return None
-    if await refuse_if_too_long(update, context, text, limit):
-        return None
-    return text
+    return await typed_text(
+        update, context, limit, if_empty=context._("Please send text. /cancel to stop.")
+    )
 
 
-async def reason_given(update: Update, context: HouqinContext) -> object:
+async def reason_given(update: Update, context: HouqinContext, draft: ActDraft) -> object:
     """The reason of a deferral (then the date), a hand-over, a return or a rework."""
-    draft = _draft(context)
-    if draft is None:
-        return _end(context)
     reason = await _typed(update, context, MAX_REASON)
     if reason is None:
         return None
@@ -276,18 +272,15 @@ async def reason_given(update: Update, context: HouqinContext) -> object:
 
 
 async def date_chosen(update: Update, context: HouqinContext, data: DeferDateButton) -> object:
-    draft = _draft(context, data.ticket_id)
+    draft = _pressed_draft(context, data.ticket_id, "date")
     assert update.callback_query is not None
-    if draft is None or draft.step != "date":
+    if draft is None:
         return await _expired(update, context)
     await update.callback_query.answer()
     return await _finish_defer(update, context, draft, data.day)
 
 
-async def date_typed(update: Update, context: HouqinContext) -> object:
-    draft = _draft(context)
-    if draft is None:
-        return _end(context)
+async def date_typed(update: Update, context: HouqinContext, draft: ActDraft) -> object:
     text = await _typed(update, context, MAX_REASON)
     if text is None:
         return None
@@ -302,13 +295,10 @@ async def date_typed(update: Update, context: HouqinContext) -> object:
     return await _finish_defer(update, context, draft, day)
 
 
-async def comment_given(update: Update, context: HouqinContext) -> object:
+async def comment_given(update: Update, context: HouqinContext, draft: ActDraft) -> object:
     """The reporter's comment on an accepted repair."""
     user = update.effective_user
-    draft = _draft(context)
     assert user is not None
-    if draft is None:
-        return _end(context)
     text = await _typed(update, context, MAX_COMMENT)
     if text is None:
         return None
@@ -392,6 +382,18 @@ async def _say_moved_on(update: Update, context: HouqinContext, ticket: Ticket) 
     )
 
 
+async def _told_outcome(
+    update: Update, context: HouqinContext, change: act.Change, done: Callable[[Ticket], str]
+) -> object:
+    """After the form's input was committed: say what it did (`done`, of the changed ticket),
+    or where the ticket is now when it had moved on; the form ends."""
+    if change.changed:
+        await _say(update, context, done(change.ticket))
+    else:
+        await _say_moved_on(update, context, change.ticket)
+    return _end(context)
+
+
 async def _finish_defer(
     update: Update, context: HouqinContext, draft: ActDraft, day: date
 ) -> object:
@@ -403,21 +405,17 @@ async def _finish_defer(
     try:
         change = await act.defer(context.bot, services, draft.id, person, draft.reason or "", day)
     except (act.NotAllowed, ValueError):
-        await reply(update, context, _("Nothing changed: the job is no longer yours to defer."))
-        return _end(context)
-    if change.changed:
-        until = change.ticket.deferred_until
-        assert until is not None
-        await _say(
-            update,
-            context,
-            _("Deferred to {time}; the reporter has been told why.").format(
-                time=told.local_time(services, until)
-            ),
+        return await end_form(
+            update, context, ACT_DRAFT, _("Nothing changed: the job is no longer yours to defer.")
         )
-    else:
-        await _say_moved_on(update, context, change.ticket)
-    return _end(context)
+
+    def deferred(ticket: Ticket) -> str:
+        assert ticket.deferred_until is not None
+        return _("Deferred to {time}; the reporter has been told why.").format(
+            time=told.local_time(services, ticket.deferred_until)
+        )
+
+    return await _told_outcome(update, context, change, deferred)
 
 
 async def _finish_done(
@@ -438,19 +436,17 @@ async def _finish_done(
             photo=photo,
         )
     except (act.NotAllowed, ValueError):
-        await reply(update, context, _("Nothing changed: the job is no longer yours."))
-        return _end(context)
-    if change.changed:
-        await _say(
-            update,
-            context,
-            _("{number} is done. The reporter has been asked to accept it.").format(
-                number=esc(change.ticket.number)
-            ),
+        return await end_form(
+            update, context, ACT_DRAFT, _("Nothing changed: the job is no longer yours.")
         )
-    else:
-        await _say_moved_on(update, context, change.ticket)
-    return _end(context)
+    return await _told_outcome(
+        update,
+        context,
+        change,
+        lambda ticket: _("{number} is done. The reporter has been asked to accept it.").format(
+            number=esc(ticket.number)
+        ),
+    )
 
 
 async def _finish_with_reason(
@@ -479,25 +475,20 @@ async def _finish_with_reason(
         else:
             change = await act.release(bot, services, draft.id, person, reason)
     except act.NotAllowed:
-        await reply(update, context, _("Nothing changed: you can no longer do that."))
-        return _end(context)
-    if change.changed:
-        done = {
-            "rw": _("Sent back for rework; the worker has been told."),
-            "rej": _("Returned; the reporter has been told why."),
-            "xfer": _("Handed back to the repair group."),
-        }[draft.action]
-        await _say(update, context, done)
-    else:
-        await _say_moved_on(update, context, change.ticket)
-    return _end(context)
+        return await end_form(
+            update, context, ACT_DRAFT, _("Nothing changed: you can no longer do that.")
+        )
+    done = {
+        "rw": _("Sent back for rework; the worker has been told."),
+        "rej": _("Returned; the reporter has been told why."),
+        "xfer": _("Handed back to the repair group."),
+    }[draft.action]
+    return await _told_outcome(update, context, change, lambda _ticket: done)
 
 
 async def act_cancel(update: Update, context: HouqinContext) -> object:
     """/cancel during the act form."""
-    drop_draft(context, ACT_DRAFT)
-    await reply(update, context, context._("Stopped. Nothing was changed."))
-    return END
+    return await end_form(update, context, ACT_DRAFT, context._("Stopped. Nothing was changed."))
 
 
 # --- registration ------------------------------------------------------------------------------
@@ -514,14 +505,18 @@ def act_form() -> Form:
         ],
         "note": [
             on_button(SkipButton, skip_pressed),
-            MessageHandler(PRIVATE_INPUT & (filters.TEXT | filters.PHOTO), note_given),
+            MessageHandler(PRIVATE_INPUT & (filters.TEXT | filters.PHOTO), _with_draft(note_given)),
             others,
         ],
-        "reason": [MessageHandler(text, reason_given), others],
-        "date": [on_button(DeferDateButton, date_chosen), MessageHandler(text, date_typed), others],
+        "reason": [MessageHandler(text, _with_draft(reason_given)), others],
+        "date": [
+            on_button(DeferDateButton, date_chosen),
+            MessageHandler(text, _with_draft(date_typed)),
+            others,
+        ],
         "comment": [
             on_button(SkipButton, skip_pressed),
-            MessageHandler(text, comment_given),
+            MessageHandler(text, _with_draft(comment_given)),
             others,
         ],
     }

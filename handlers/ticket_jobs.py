@@ -10,9 +10,9 @@ really showed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import Forbidden
 from telegram.ext import BaseHandler
 
@@ -24,6 +24,7 @@ from handlers.tickets import (
     alert,
     answer_refusal,
     make_move,
+    make_reporter_move,
     may_report,
     moved_on,
     not_valid,
@@ -32,6 +33,7 @@ from handlers.tickets import (
 )
 from notices import tickets as told
 from notices.render import button, edit_or_ignore, esc, keyboard
+from notices.services import Services
 from notices.ticket_buttons import (
     AssignButton,
     RatingButton,
@@ -45,10 +47,27 @@ from storage.ticket_flow import Move
 # --- simple presses ------------------------------------------------------------------------------
 
 
-def _crew(person: Person | None) -> Person:
-    """The presser of a crew move (`make_move` has checked the table: a registered person)."""
-    assert person is not None
-    return person
+async def _make_crew_move(
+    update: Update,
+    context: HouqinContext,
+    ticket_id: int,
+    move: Move,
+    action: Callable[[Bot, Services, int, Person], Awaitable[act.Change]],
+) -> act.Change | None:
+    """A crew member's press (接单, 开始维修) through `make_move`: the action gets the presser
+    as the worker (`make_move` has checked the table: a registered person)."""
+
+    def worker() -> Person:
+        assert context.person is not None
+        return context.person
+
+    return await make_move(
+        update,
+        context,
+        ticket_id,
+        move,
+        lambda: action(context.bot, context.services, ticket_id, worker()),
+    )
 
 
 async def _answered(update: Update, context: HouqinContext, change: act.Change, text: str) -> None:
@@ -73,14 +92,7 @@ async def _answered(update: Update, context: HouqinContext, change: act.Change, 
 
 async def take_button(update: Update, context: HouqinContext, data: TicketButton) -> None:
     """接单."""
-    person = context.person
-    change = await make_move(
-        update,
-        context,
-        data.ticket_id,
-        Move.TAKE,
-        lambda: act.take(context.bot, context.services, data.ticket_id, _crew(person)),
-    )
+    change = await _make_crew_move(update, context, data.ticket_id, Move.TAKE, act.take)
     if change is None:
         return
     await _answered(
@@ -90,14 +102,7 @@ async def take_button(update: Update, context: HouqinContext, data: TicketButton
 
 async def start_button(update: Update, context: HouqinContext, data: TicketButton) -> None:
     """开始维修, by the holder."""
-    person = context.person
-    change = await make_move(
-        update,
-        context,
-        data.ticket_id,
-        Move.START,
-        lambda: act.start(context.bot, context.services, data.ticket_id, _crew(person)),
-    )
+    change = await _make_crew_move(update, context, data.ticket_id, Move.START, act.start)
     if change is None:
         return
     await _answered(update, context, change, context._("Repair started."))
@@ -168,21 +173,7 @@ async def assign_to_button(update: Update, context: HouqinContext, data: AssignB
 
 async def nudge_button(update: Update, context: HouqinContext, data: TicketButton) -> None:
     """催办 from /mytickets: the holder (or the repair group) is reminded."""
-    user = update.effective_user
-    assert update.callback_query is not None and user is not None
-    change = await make_move(
-        update,
-        context,
-        data.ticket_id,
-        Move.NUDGE,
-        lambda: act.nudge(
-            context.bot,
-            context.services,
-            data.ticket_id,
-            reporter_telegram_id=user.id,
-            reporter=context.person,
-        ),
-    )
+    change = await make_reporter_move(update, context, data.ticket_id, Move.NUDGE, act.nudge)
     if change is None:
         return
     await alert(update, context, context._("Nudged. The repair team has been reminded."))
@@ -192,24 +183,12 @@ async def cancel_button(update: Update, context: HouqinContext, data: TicketButt
     """撤销 by the reporter, before anyone took it."""
     from handlers.ticket_lists import show_my_tickets
 
-    user = update.effective_user
-    assert update.callback_query is not None and user is not None
-    change = await make_move(
-        update,
-        context,
-        data.ticket_id,
-        Move.CANCEL,
-        lambda: act.cancel(
-            context.bot,
-            context.services,
-            data.ticket_id,
-            reporter_telegram_id=user.id,
-            reporter=context.person,
-        ),
-    )
+    query = update.callback_query
+    assert query is not None
+    change = await make_reporter_move(update, context, data.ticket_id, Move.CANCEL, act.cancel)
     if change is None:
         return
-    await update.callback_query.answer(context._("Withdrawn."))
+    await query.answer(context._("Withdrawn."))
     await show_my_tickets(update, context, edit=True)
 
 

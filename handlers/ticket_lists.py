@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from handlers.common import private_chat, reply, require_role
+from handlers.common import allowed_press, private_chat, reply, require_role
 from handlers.context import HouqinContext
 from handlers.tickets import may_report
 from notices import tickets as told
@@ -85,9 +85,8 @@ async def open_tickets(update: Update, context: HouqinContext) -> None:
 
 async def filter_button(update: Update, context: HouqinContext, data: TicketListButton) -> None:
     """'mine' / 'all' under /tickets."""
-    query = update.callback_query
-    assert query is not None
-    if await require_role(update, context, {Role.STAFF, Role.DIRECTOR}) is None:
+    query = await allowed_press(update, context, {Role.STAFF, Role.DIRECTOR})
+    if query is None:
         return
     text, markup = await _tickets_view(context, mine=data.mine)
     await query.answer()

@@ -219,6 +219,34 @@ async def make_move(
     return change
 
 
+async def make_reporter_move(
+    update: Update,
+    context: HouqinContext,
+    ticket_id: int,
+    move: Move,
+    action: Callable[..., Awaitable[act.Change]],
+    **details: object,
+) -> act.Change | None:
+    """A reporter's press (催办, 撤销, the stars of 验收) through `make_move`: the action gets
+    the presser as the reporter, and `details` (the rating)."""
+    user = update.effective_user
+    assert user is not None
+    return await make_move(
+        update,
+        context,
+        ticket_id,
+        move,
+        lambda: action(
+            context.bot,
+            context.services,
+            ticket_id,
+            reporter_telegram_id=user.id,
+            reporter=context.person,
+            **details,
+        ),
+    )
+
+
 # --- registration --------------------------------------------------------------------------------
 
 

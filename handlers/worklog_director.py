@@ -13,13 +13,13 @@ from telegram.ext import CommandHandler, MessageHandler
 
 from actions import worklogs as actions
 from handlers.buttons import on_button
-from handlers.common import reply, require_role
+from handlers.common import allowed_press, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
 from handlers.menu import menu_filter
 from notices import outbox, worklog_views
 from notices.export import MAX_LEDGER_DAYS, ledger_filename, ledger_workbook
-from notices.render import edit_or_ignore, esc, split_text
-from notices.worklogs import LeaveButton, send_long
+from notices.render import edit_or_ignore, esc, send_long, split_text
+from notices.worklogs import LeaveButton
 from storage import worklogs
 from storage.models import Role
 from storage.stats import Month
@@ -148,9 +148,8 @@ async def leave_command(update: Update, context: HouqinContext) -> None:
 
 async def delete_leave(update: Update, context: HouqinContext, data: LeaveButton) -> None:
     """A director removes a leave record (pressed twice: nothing more happens)."""
-    query = update.callback_query
-    assert query is not None
-    if await require_role(update, context, {Role.DIRECTOR}) is None:
+    query = await allowed_press(update, context, {Role.DIRECTOR})
+    if query is None:
         return
     _ = context._
     services = context.services

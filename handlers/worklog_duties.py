@@ -12,14 +12,14 @@ from telegram.ext import CommandHandler, MessageHandler
 
 from actions import worklogs as actions
 from handlers.buttons import on_button
-from handlers.common import reply, require_role
+from handlers.common import allowed_press, end_form, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
 from handlers.forms import END, Form, drop_draft, load_draft, save_draft
 from handlers.worklog_form import private_other, private_text
 from notices import outbox
 from notices import worklogs as notices
-from notices.render import edit_or_ignore, esc
-from notices.worklogs import DraftDutiesButton, DutiesButton, DutiesDecision, send_long
+from notices.render import edit_or_ignore, esc, send_long
+from notices.worklogs import DraftDutiesButton, DutiesButton, DutiesDecision
 from school.i18n import N_
 from storage import post_duties
 from storage.models import Role
@@ -61,9 +61,8 @@ async def duties_command(update: Update, context: HouqinContext) -> None:
 
 async def start_draft(update: Update, context: HouqinContext, data: DraftDutiesButton) -> object:
     """The ✏️ button: ask for the text of the duties."""
-    query = update.callback_query
-    assert query is not None
-    if await require_role(update, context, {Role.STAFF}) is None:
+    query = await allowed_press(update, context, {Role.STAFF})
+    if query is None:
         return None
     await query.answer()
     await context.bot.send_message(
@@ -110,9 +109,7 @@ async def text_other(update: Update, context: HouqinContext) -> object:
 
 async def cancelled(update: Update, context: HouqinContext) -> object:
     """/cancel in either form."""
-    drop_draft(context, RETURN_DRAFT)
-    await reply(update, context, context._("Cancelled."))
-    return END
+    return await end_form(update, context, RETURN_DRAFT, context._("Cancelled."))
 
 
 # --- the director: approve or return -------------------------------------------------------------
@@ -158,9 +155,8 @@ async def approve(update: Update, context: HouqinContext, data: DutiesButton) ->
 
 async def start_return(update: Update, context: HouqinContext, data: DutiesButton) -> object:
     """A director starts returning a draft: ask for the comment."""
-    query = update.callback_query
-    assert query is not None
-    if await require_role(update, context, {Role.DIRECTOR}) is None:
+    query = await allowed_press(update, context, {Role.DIRECTOR})
+    if query is None:
         return None
     _ = context._
     async with context.services.database.reading() as session:

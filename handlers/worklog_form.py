@@ -19,12 +19,13 @@ from telegram.ext import CommandHandler, MessageHandler, filters
 
 from actions import worklogs as actions
 from handlers.buttons import on_button
-from handlers.common import private_chat, reply, require_role
+from handlers.common import end_form, private_chat, reply, require_role
 from handlers.context import HouqinContext
 from handlers.forms import END, Form, active_form, drop_draft, load_draft, save_draft
 from handlers.menu import COMMANDS, menu_filter
 from notices import worklogs as notices
-from notices.worklogs import LogDayButton, LogFormAction, LogFormButton, LogSheet, send_long
+from notices.render import send_long
+from notices.worklogs import LogDayButton, LogFormAction, LogFormButton, LogSheet
 from school.i18n import LANGUAGES, N_, translator
 from storage import post_duties, worklogs
 from storage.models import Person, Role
@@ -425,9 +426,7 @@ async def _save(update: Update, context: HouqinContext, person: Person, draft: L
 
 async def cancel_log(update: Update, context: HouqinContext) -> object:
     """/cancel in the log form: nothing is saved."""
-    drop_draft(context, DRAFT)
-    await reply(update, context, context._("The log was not saved."))
-    return END
+    return await end_form(update, context, DRAFT, context._("The log was not saved."))
 
 
 async def button_outside_the_form(

@@ -16,10 +16,9 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardMarkup
 
-from notices import outbox
 from notices.callbacks import CallbackData
 from notices.charts import Bar, bar_chart_png
-from notices.render import button, esc, keyboard, language_of, split_text
+from notices.render import button, esc, keyboard, language_of, queue_long
 from notices.services import Services
 from school.i18n import N_, translator
 from school.profile import SchoolProfile
@@ -266,10 +265,7 @@ async def queue_publication(
     key = f"appraisal:{snapshot.period}:v{snapshot.version}"
     group = await groups.group_for(session, GroupPurpose.STAFF)
     if group is not None:
-        for index, chunk in enumerate(split_text(text)):
-            await outbox.notify(
-                session, services, key=f"{key}:text:{index}", chat_id=group.chat_id, text=chunk
-            )
+        await queue_long(session, services, key=f"{key}:text", chat_id=group.chat_id, text=text)
         return
     log.warning("appraisal %s published but no staff group is bound", snapshot.period)
     for director in await people.active_directors(session):
@@ -278,14 +274,13 @@ async def queue_publication(
             "No staff group is bound (/bind staff in the group), so these results were sent "
             "to you only."
         )
-        for index, chunk in enumerate(split_text(f"{text}\n\n{note}")):
-            await outbox.notify(
-                session,
-                services,
-                key=f"{key}:director:{director.id}:{index}",
-                chat_id=director.telegram_id,
-                text=chunk,
-            )
+        await queue_long(
+            session,
+            services,
+            key=f"{key}:director:{director.id}",
+            chat_id=director.telegram_id,
+            text=f"{text}\n\n{note}",
+        )
 
 
 # --- a person's own breakdown (/myscore) -----------------------------------------------------

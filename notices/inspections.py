@@ -19,7 +19,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from notices import outbox
 from notices.callbacks import CallbackData
-from notices.render import button, esc, keyboard, language_of, split_text
+from notices.render import button, esc, keyboard, language_of, queue_long, split_text
 from notices.services import Services
 from school.i18n import N_, translator
 from school.profile import InspectionItem
@@ -367,26 +367,22 @@ async def queue_summary(session: AsyncSession, services: Services, round_: Inspe
     s = await results.summary(session, services.profile, round_)
     staff = await groups.group_for(session, GroupPurpose.STAFF)
     if staff is not None:
-        text = render_summary(services, s, group_translator(services))
-        for n, chunk in enumerate(split_text(text)):
-            await outbox.notify(
-                session,
-                services,
-                key=f"inspection:{round_.id}:summary:{n}",
-                chat_id=staff.chat_id,
-                text=chunk,
-            )
+        await queue_long(
+            session,
+            services,
+            key=f"inspection:{round_.id}:summary",
+            chat_id=staff.chat_id,
+            text=render_summary(services, s, group_translator(services)),
+        )
         return True
     for director in await people.active_directors(session):
-        text = render_summary(services, s, person_translator(services, director))
-        for n, chunk in enumerate(split_text(text)):
-            await outbox.notify(
-                session,
-                services,
-                key=f"inspection:{round_.id}:summary:{director.id}:{n}",
-                chat_id=director.telegram_id,
-                text=chunk,
-            )
+        await queue_long(
+            session,
+            services,
+            key=f"inspection:{round_.id}:summary:{director.id}",
+            chat_id=director.telegram_id,
+            text=render_summary(services, s, person_translator(services, director)),
+        )
     return True
 
 

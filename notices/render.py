@@ -5,10 +5,13 @@ from __future__ import annotations
 import html
 from collections.abc import Awaitable, Callable, Sequence
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest
 
+from notices import outbox
 from notices.callbacks import CallbackData
+from notices.services import Services
 from school.i18n import N_, normalize_language
 from storage.models import GroupPurpose, Person, Role
 
@@ -78,6 +81,29 @@ def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     if current or not chunks:
         chunks.append(current)
     return chunks
+
+
+async def send_long(
+    bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Send HTML text, split at line breaks when over Telegram's limit; buttons on the last."""
+    chunks = split_text(text)
+    for index, chunk in enumerate(chunks):
+        last = index == len(chunks) - 1
+        await bot.send_message(chat_id, chunk, reply_markup=markup if last else None)
+
+
+async def queue_long(
+    session: AsyncSession, services: Services, *, key: str, chat_id: int, text: str
+) -> int:
+    """Queue HTML text in the outbox, split like `send_long`: one notification a part, keyed
+    `key:0`, `key:1`, ... How many parts were queued (none that were queued before)."""
+    queued = 0
+    for part, chunk in enumerate(split_text(text)):
+        queued += await outbox.notify(
+            session, services, key=f"{key}:{part}", chat_id=chat_id, text=chunk
+        )
+    return queued
 
 
 def language_of(person: Person | None, fallback: str) -> str:

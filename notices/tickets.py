@@ -288,32 +288,34 @@ async def tell_reporter(
     reporter_markup: Callable[[Translate], InlineKeyboardMarkup] | None = None,
     photo_file_id: str | None = None,
 ) -> None:
-    """Queue an update for the reporter and every follower (same text, their language)."""
+    """Queue an update for the reporter and every follower (same text, their language; the
+    buttons only for the reporter)."""
+
+    async def tell(
+        who: str,
+        chat_id: int,
+        person: Person | None,
+        markup: Callable[[Translate], InlineKeyboardMarkup] | None = None,
+    ) -> None:
+        t_ = translator_for(person, services)
+        await outbox.notify(
+            session,
+            services,
+            key=f"ticket:{ticket.id}:{event.id}:{who}",
+            chat_id=chat_id,
+            text=message(t_),
+            markup=markup(t_) if markup is not None else None,
+            photo_file_id=photo_file_id,
+        )
+
     reporter = await people.get_person(session, ticket.reporter_id) if ticket.reporter_id else None
-    t_ = translator_for(reporter, services)
-    await outbox.notify(
-        session,
-        services,
-        key=f"ticket:{ticket.id}:{event.id}:reporter",
-        chat_id=ticket.reporter_telegram_id,
-        text=message(t_),
-        markup=reporter_markup(t_) if reporter_markup is not None else None,
-        photo_file_id=photo_file_id,
-    )
+    await tell("reporter", ticket.reporter_telegram_id, reporter, reporter_markup)
     assert ticket.id is not None
     for follower in await store.followers_of(session, ticket.id):
         person = (
             await people.get_person(session, follower.person_id) if follower.person_id else None
         )
-        t_ = translator_for(person, services)
-        await outbox.notify(
-            session,
-            services,
-            key=f"ticket:{ticket.id}:{event.id}:f{follower.telegram_id}",
-            chat_id=follower.telegram_id,
-            text=message(t_),
-            photo_file_id=photo_file_id,
-        )
+        await tell(f"f{follower.telegram_id}", follower.telegram_id, person)
 
 
 async def tell_person(

@@ -14,11 +14,11 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from notices import outbox
 from notices.callbacks import CallbackData
-from notices.render import button, esc, keyboard, language_of, split_text
+from notices.render import button, esc, keyboard, language_of, queue_long
 from notices.services import Services
 from school.i18n import N_, translator
 from storage import groups, people, post_duties, worklogs
@@ -177,16 +177,6 @@ def render_log(log: WorkLog, services: Services, _: Translate, *, name: str | No
         extras.append(_("edited {time}").format(time=updated.strftime("%m-%d %H:%M")))
     lines.append(" · ".join(extras))
     return "\n".join(lines)
-
-
-async def send_long(
-    bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
-) -> None:
-    """Send HTML text, split at line breaks when over Telegram's limit; buttons on the last."""
-    chunks = split_text(text)
-    for index, chunk in enumerate(chunks):
-        last = index == len(chunks) - 1
-        await bot.send_message(chat_id, chunk, reply_markup=markup if last else None)
 
 
 # --- the log form ---------------------------------------------------------------------------------
@@ -428,15 +418,13 @@ async def queue_summary(session: AsyncSession, services: Services, day: date) ->
         ]
     queued = 0
     for chat_id, language in targets:
-        text = summary_text(status, late_today, language)
-        for part, chunk in enumerate(split_text(text)):
-            queued += await outbox.notify(
-                session,
-                services,
-                key=f"worklog:summary:{day.isoformat()}:{chat_id}:{part}",
-                chat_id=chat_id,
-                text=chunk,
-            )
+        queued += await queue_long(
+            session,
+            services,
+            key=f"worklog:summary:{day.isoformat()}:{chat_id}",
+            chat_id=chat_id,
+            text=summary_text(status, late_today, language),
+        )
     return queued
 
 
