@@ -107,33 +107,32 @@ def _runner(kind: str) -> Callable[[JobRun], Awaitable[None]]:
     return run
 
 
+# kind, job name, what it does, and the months its publication day falls in (None: every month)
+PUBLICATIONS = (
+    (
+        "month",
+        MONTHLY,
+        "Publish last month's appraisal (ranking, grades, service star, chart)",
+        None,
+    ),
+    ("quarter", QUARTERLY, "Publish the quarter's appraisal summary", "1,4,7,10"),
+    ("year", YEARLY, "Publish the year-end ranking", "1"),
+)
+
+
 def jobs(services: Services) -> list[ScheduledJob]:
     """The monthly, quarterly and yearly publications, from the profile's publish rule."""
     profile = services.profile
     rule = profile.appraisal.publish
+    days = {"month": rule.monthly_day, "quarter": rule.quarterly_day, "year": rule.yearly_day}
     return [
         ScheduledJob(
-            MONTHLY,
-            "Publish last month's appraisal (ranking, grades, service star, chart)",
-            _trigger(profile, rule.monthly_day, None),
-            _runner("month"),
+            name,
+            description,
+            _trigger(profile, days[kind], months),
+            _runner(kind),
             catch_up=CATCH_UP,
-            acts_on=_publishes_on("month", profile),
-        ),
-        ScheduledJob(
-            QUARTERLY,
-            "Publish the quarter's appraisal summary",
-            _trigger(profile, rule.quarterly_day, "1,4,7,10"),
-            _runner("quarter"),
-            catch_up=CATCH_UP,
-            acts_on=_publishes_on("quarter", profile),
-        ),
-        ScheduledJob(
-            YEARLY,
-            "Publish the year-end ranking",
-            _trigger(profile, rule.yearly_day, "1"),
-            _runner("year"),
-            catch_up=CATCH_UP,
-            acts_on=_publishes_on("year", profile),
-        ),
+            acts_on=_publishes_on(kind, profile),
+        )
+        for kind, name, description, months in PUBLICATIONS
     ]

@@ -39,32 +39,32 @@ def jobs(services: Services) -> list[ScheduledJob]:
     async def summary(run: JobRun) -> None:
         await actions.send_summary(run.services, run.occurrence.astimezone(tz).date())
 
-    found = [
-        ScheduledJob(
-            name="worklogs.reminder",
-            description="remind staff without today's work log (working days)",
-            trigger=_daily(services, settings.reminder_time),
-            run=reminder,
-            catch_up=REMINDER_CATCH_UP,
-        )
+    # name, what it does, at what time, its body, how late it may still run
+    declared = [
+        (
+            "worklogs.reminder",
+            "remind staff without today's work log (working days)",
+            settings.reminder_time,
+            reminder,
+            REMINDER_CATCH_UP,
+        ),
+        (
+            "worklogs.second_reminder",
+            "remind again those still missing today's work log",
+            settings.second_reminder_time,
+            second_reminder,
+            REMINDER_CATCH_UP,
+        ),
+        (
+            "worklogs.summary",
+            "the day's work-log summary to the director or leaders' group",
+            settings.summary_time,
+            summary,
+            SUMMARY_CATCH_UP,
+        ),
     ]
-    if settings.second_reminder_time is not None:
-        found.append(
-            ScheduledJob(
-                name="worklogs.second_reminder",
-                description="remind again those still missing today's work log",
-                trigger=_daily(services, settings.second_reminder_time),
-                run=second_reminder,
-                catch_up=REMINDER_CATCH_UP,
-            )
-        )
-    found.append(
-        ScheduledJob(
-            name="worklogs.summary",
-            description="the day's work-log summary to the director or leaders' group",
-            trigger=_daily(services, settings.summary_time),
-            run=summary,
-            catch_up=SUMMARY_CATCH_UP,
-        )
-    )
-    return found
+    return [
+        ScheduledJob(name, description, _daily(services, time), body, catch_up=catch_up)
+        for name, description, time, body, catch_up in declared
+        if time is not None  # the second reminder is optional
+    ]

@@ -146,6 +146,17 @@ async def mark_sent(
         session.add(notification)
 
 
+async def _attempt_failed(
+    session: AsyncSession, notification_id: int, error: str
+) -> Notification | None:
+    """Count a failed attempt and keep its error; None when the row is gone."""
+    notification = await session.get(Notification, notification_id)
+    if notification is not None:
+        notification.attempts += 1
+        notification.error = error[:500]
+    return notification
+
+
 async def mark_retry(
     session: AsyncSession,
     notification_id: int,
@@ -155,11 +166,9 @@ async def mark_retry(
     delay: timedelta | None = None,
 ) -> None:
     """Telegram could not take it now (429, 5xx, timeout): try later with backoff."""
-    notification = await session.get(Notification, notification_id)
+    notification = await _attempt_failed(session, notification_id, error)
     if notification is None:
         return
-    notification.attempts += 1
-    notification.error = error[:500]
     if notification.attempts >= MAX_ATTEMPTS:
         notification.status = NotificationStatus.FAILED
     else:
@@ -172,11 +181,9 @@ async def mark_undeliverable(
     session: AsyncSession, notification_id: int, *, error: str, unreachable: bool
 ) -> None:
     """Telegram refused it for good: blocked/never started (unreachable) or a bad request."""
-    notification = await session.get(Notification, notification_id)
+    notification = await _attempt_failed(session, notification_id, error)
     if notification is None:
         return
-    notification.attempts += 1
-    notification.error = error[:500]
     notification.status = (
         NotificationStatus.UNREACHABLE if unreachable else NotificationStatus.FAILED
     )
