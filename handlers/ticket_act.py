@@ -21,7 +21,7 @@ from handlers.context import HouqinContext
 from handlers.forms import END, Form, drop_draft, load_draft, save_draft
 from handlers.ticket_form import PRIVATE_INPUT
 from handlers.ticket_jobs import assign_button
-from handlers.tickets import actor_of, alert, make_reporter_move, not_valid, pressed_ticket
+from handlers.ticket_presses import actor_of, alert, make_reporter_move, not_valid, pressed_ticket
 from notices import tickets as told
 from notices.render import button, edit_or_ignore, esc, keyboard
 from notices.ticket_buttons import (

@@ -22,7 +22,7 @@ from handlers.common import refuse_if_too_long
 from handlers.context import HouqinApp, HouqinContext
 from handlers.forms import END, drop_draft, load_draft, save_draft
 from handlers.menu import COMMANDS
-from handlers.tickets import may_report
+from handlers.ticket_presses import may_report
 from notices import tickets as told
 from notices.render import button, deep_link, esc, keyboard
 from notices.ticket_buttons import FormChoice, TicketButton, form_button, rows_of

@@ -31,7 +31,7 @@ from handlers.ticket_form import (
     report_command,
     start_report,
 )
-from handlers.tickets import not_valid, offered, pressed_ticket
+from handlers.ticket_presses import not_valid, offered, pressed_ticket
 from notices.render import edit_or_ignore, esc, keyboard
 from notices.ticket_buttons import FormChoice, ReportFormButton, form_button
 from school.i18n import N_

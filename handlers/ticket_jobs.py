@@ -20,7 +20,7 @@ from actions import tickets as act
 from handlers.buttons import on_button
 from handlers.common import private_chat
 from handlers.context import HouqinContext
-from handlers.tickets import (
+from handlers.ticket_presses import (
     alert,
     answer_refusal,
     make_move,

@@ -7,7 +7,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers.common import allowed_press, private_chat, reply, require_role
 from handlers.context import HouqinContext
-from handlers.tickets import may_report
+from handlers.ticket_presses import may_report
 from notices import tickets as told
 from notices.render import button, edit_or_ignore, esc, keyboard, split_text
 from notices.ticket_buttons import TicketListButton, my_ticket_buttons

@@ -19,7 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from actions.appraisal import NobodyAppraised, publish
 from notices.services import Services
-from scheduler.jobs import JobRun, ScheduledJob
+from scheduler.job import JobRun, ScheduledJob
 from school.profile import SchoolProfile
 from storage import appraisal
 from storage.appraisal import Period

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from notices.services import Services
-    from scheduler.jobs import ScheduledJob
+from notices.services import Services
+from scheduler import appraisal, inspections, tickets, worklogs
+from scheduler.job import ScheduledJob
 
-JobSource = Callable[["Services"], list["ScheduledJob"]]
+JobSource = Callable[[Services], list[ScheduledJob]]
 
 
 def job_sources() -> Sequence[JobSource]:
-    """Every feature's `jobs` function (imported late: they import scheduler.jobs)."""
-    from scheduler import appraisal, inspections, tickets, worklogs
-
+    """Every feature's `jobs` function."""
     return (tickets.jobs, worklogs.jobs, inspections.jobs, appraisal.jobs)

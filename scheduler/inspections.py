@@ -17,7 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from actions import inspections
 from notices.services import Services
-from scheduler.jobs import JobRun, ScheduledJob
+from scheduler.job import JobRun, ScheduledJob
 from storage import inspection_calendar as calendar
 
 CHECK_EVERY_MINUTES = 10

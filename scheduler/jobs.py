@@ -15,7 +15,7 @@ the services (`JobRun`), not the application: they know nothing of handlers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -27,6 +27,8 @@ from telegram.ext import Application
 
 from notices import outbox
 from notices.services import Services
+from scheduler.features import job_sources
+from scheduler.job import JobRun, ScheduledJob
 from storage import schedule
 
 log = logging.getLogger(__name__)
@@ -34,15 +36,6 @@ log = logging.getLogger(__name__)
 MAX_OCCURRENCE_STEPS = 20_000
 # A job whose occurrences come this close together is caught up by its latest one only.
 FREQUENT = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class JobRun:
-    """What a job's body gets: the bot to send with, the services, and the occurrence."""
-
-    bot: Bot
-    services: Services
-    occurrence: datetime
 
 
 @dataclass(frozen=True)
@@ -64,20 +57,6 @@ class Runner:
 
 
 JobSource = Runner | Application[Any, Any, Any, Any, Any, Any]
-
-
-@dataclass(frozen=True)
-class ScheduledJob:
-    """A named, time-based job with a trigger in the school's time zone."""
-
-    name: str  # stable id, e.g. "tickets.overdue"
-    description: str
-    trigger: BaseTrigger
-    run: Callable[[JobRun], Awaitable[None]]
-    catch_up: timedelta = timedelta(hours=1)  # how late a missed occurrence may still run
-    # Whether the job does its work at an occurrence (the appraisal fires daily in a window but
-    # publishes on the publication day); None: at every occurrence. `next_run` skips the rest.
-    acts_on: Callable[[datetime], bool] | None = None
 
 
 def occurrences(trigger: BaseTrigger, now: datetime, window: timedelta) -> list[datetime]:
@@ -134,8 +113,6 @@ def next_run(job: ScheduledJob, now: datetime) -> datetime | None:
 def all_jobs(services: Services) -> list[ScheduledJob]:
     """Every job of every feature, built from the school profile."""
     # Imported here: each feature module imports this one for ScheduledJob.
-    from scheduler.features import job_sources
-
     found: list[ScheduledJob] = []
     for source in job_sources():
         found.extend(source(services))

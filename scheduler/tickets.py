@@ -8,7 +8,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from actions import tickets as act
 from notices.services import Services
-from scheduler.jobs import JobRun, ScheduledJob
+from scheduler.job import JobRun, ScheduledJob
 
 OVERDUE_EVERY_MINUTES = 5
 

@@ -13,7 +13,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from actions import worklogs as actions
 from notices.services import Services
-from scheduler.jobs import JobRun, ScheduledJob
+from scheduler.job import JobRun, ScheduledJob
 
 REMINDER_CATCH_UP = timedelta(hours=2)
 SUMMARY_CATCH_UP = timedelta(hours=3)

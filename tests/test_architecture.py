@@ -53,3 +53,17 @@ def test_every_button_is_built_from_typed_callback_data() -> None:
         if raw.search(line)
     ]
     assert offenders == []
+
+
+def test_no_import_circle_in_the_product() -> None:
+    """Modules of the product never import each other in a circle (the developer tools may)."""
+    import grimp
+
+    graph = grimp.build_graph(*PRODUCT)
+    circles = set()
+    for module in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(module):
+            back = graph.find_shortest_chain(importer=imported, imported=module)
+            if back:
+                circles.add(tuple(sorted({module, *back})))
+    assert sorted(circles) == []

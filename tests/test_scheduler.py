@@ -16,7 +16,7 @@ from handlers.context import HouqinApp
 from notices.services import Services
 from scheduler import features
 from scheduler import jobs as schedule
-from scheduler.jobs import JobRun, ScheduledJob
+from scheduler.job import JobRun, ScheduledJob
 from school.clock import ManualClock
 from storage import schedule as claims
 from tests.conftest import SCHOOL_TZ

@@ -14,7 +14,7 @@ from devtools.harness import running_bot
 from devtools.sandbox.actors import SandboxGroup, SandboxUser
 from devtools.sandbox.models import CallbackAnswer, SentMessage
 from devtools.sandbox.server import BotApiSandbox
-from handlers import tickets as ticket_handlers
+from handlers import ticket_presses as ticket_handlers
 from handlers.context import HouqinApp
 from notices import outbox
 from notices.services import Services
