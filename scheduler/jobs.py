@@ -27,7 +27,7 @@ from telegram.ext import Application
 
 from notices import outbox
 from notices.services import Services
-from scheduler.features import job_sources
+from scheduler import features
 from scheduler.job import JobRun, ScheduledJob
 from storage import schedule
 
@@ -114,7 +114,7 @@ def all_jobs(services: Services) -> list[ScheduledJob]:
     """Every job of every feature, built from the school profile."""
     # Imported here: each feature module imports this one for ScheduledJob.
     found: list[ScheduledJob] = []
-    for source in job_sources():
+    for source in features.job_sources():
         found.extend(source(services))
     return found
 
