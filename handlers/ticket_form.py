@@ -92,6 +92,10 @@ class ReportDraft(BaseModel):
     # Names this submission: filed once even after a crash.
     token: str = Field(default_factory=lambda: secrets.token_hex(8))
     quick: bool = False  # a one-line report: filed without a summary when nothing is missing
+    # The album (media group) whose photos were last acknowledged, and that acknowledgment:
+    # an album gets one answer, edited as its photos arrive.
+    album: str | None = None
+    album_answer: int | None = None
 
     def report(self) -> act.Report:
         """What the draft reports (complete from the summary on; the place from the duplicate

@@ -281,15 +281,8 @@ async def form_message(update: Update, context: HouqinContext) -> object:
             if len(photos) >= MAX_PHOTOS:
                 form.photos_done = True
                 return await _advance(update, context, form)
+            await _acknowledge_photos(update, context, form)
             _save(context, form)
-            await reply(
-                update,
-                context,
-                _("{count} photo(s) received. Send more, or press Done.").format(
-                    count=len(form.photos)
-                ),
-                reply_markup=keyboard([[form_button(_("Done"), FormChoice.PHOTOS_DONE)]]),
-            )
             return None
         await reply(
             update,
@@ -336,3 +329,25 @@ def form() -> Form:
         resume_hint=N_("Send /report to go on with it."),
         drafts=("tk_form",),
     )
+
+
+async def _acknowledge_photos(update: Update, context: HouqinContext, form: ReportDraft) -> None:
+    """Say how many photos the form holds: one answer per album (edited as its photos come),
+    one per photo sent on its own."""
+    message = update.effective_message
+    assert message is not None
+    text = context._("{count} photo(s) received. Send more, or press Done.").format(
+        count=len(form.photos)
+    )
+    markup = keyboard([[form_button(context._("Done"), FormChoice.PHOTOS_DONE)]])
+    album = message.media_group_id
+    if album is not None and album == form.album and form.album_answer is not None:
+        await edit_or_ignore(
+            context.bot.edit_message_text(
+                text, chat_id=message.chat_id, message_id=form.album_answer, reply_markup=markup
+            )
+        )
+        return
+    answer = await message.reply_text(text, reply_markup=markup)
+    form.album = album
+    form.album_answer = answer.message_id if album is not None else None

@@ -245,6 +245,11 @@ async def test_c_an_album_of_ten_photos_is_answered_in_order_and_counted(
         )
         await asyncio.sleep(1.0)  # an answer out of order would come now
         answers = [m.shown_text for m in sandbox.bot_messages_since(mark)]
+        acknowledgments = [
+            [version.text or "" for version in m.edits] + [m.text or ""]
+            for m in sandbox.bot_messages_since(mark)
+            if RECEIVED.search(m.shown_text)
+        ]
         summary = await step("一般", "Please check")
         assert await bot.stop() == 0
     finally:
@@ -252,7 +257,10 @@ async def test_c_an_album_of_ten_photos_is_answered_in_order_and_counted(
             await bot.kill()
     _check_requests(sandbox)
 
-    counts = [int(found[1]) for found in map(RECEIVED.search, answers) if found is not None]
-    assert counts == list(range(1, 10)), answers  # one answer per photo, in order
+    # One answer for the album, edited as its photos came, in order: 1, 2, … 9 received (the
+    # tenth completes the step).
+    assert len(acknowledgments) == 1, answers
+    counts = [int(found[1]) for found in map(RECEIVED.search, acknowledgments[0]) if found]
+    assert counts == list(range(1, 10)), acknowledgments
     assert "How urgent" in answers[-1], answers
     assert "Photos: 10" in summary.shown_text
