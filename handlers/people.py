@@ -145,6 +145,16 @@ async def _redeem(update: Update, context: HouqinContext, code: str) -> None:
                 now=services.now(),
             )
     except people.InviteProblem as problem:
+        if problem.reason == "registered" and context.person is not None:
+            await reply(
+                update,
+                context,
+                _(
+                    "You are registered already as: {who}. This invite link is for a new "
+                    "colleague; opening it changes nothing for you, and it stays unused."
+                ).format(who=_describe(context, context.person)),
+            )
+            return
         await reply(update, context, _invite_problem(problem.reason, context))
         return
     person = registration.person

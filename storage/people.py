@@ -18,7 +18,8 @@ DEFAULT_INVITE_LIFETIME = timedelta(days=7)
 
 
 class InviteProblem(Exception):
-    """An invite code cannot be used; `reason` says why ('unknown', 'expired', 'used_up')."""
+    """An invite code cannot be used; `reason` says why ('unknown', 'expired', 'used_up', or
+    'registered': the person is registered already, and a link never changes a role)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -102,7 +103,8 @@ async def redeem_invite(
     username: str | None,
     now: datetime,
 ) -> Registration:
-    """Register (or re-role) the Telegram user with the invite's role, using one of its uses.
+    """Register the Telegram user (or bring back a deactivated one) with the invite's role,
+    using one of its uses. A registered, active person is refused ('registered').
 
     The use is counted with a conditional UPDATE, so two people racing for the last use
     cannot both get it.
@@ -110,6 +112,11 @@ async def redeem_invite(
     invite = (await session.exec(select(Invite).where(Invite.code == code.strip()))).first()
     if invite is None:
         raise InviteProblem("unknown")
+    registered = await get_person_by_telegram_id(session, telegram_id)
+    if registered is not None and registered.active:
+        # A registered person's role never changes by a link (the only director opening a
+        # teacher's invite to check it stays the director), and the use is not spent.
+        raise InviteProblem("registered")
     if invite.expires_at <= now:
         raise InviteProblem("expired")
     claimed = await session.exec(

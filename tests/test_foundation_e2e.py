@@ -45,7 +45,11 @@ async def test_used_expired_and_garbage_codes_are_explained(
         expiring = await people.create_invite(
             session, role=Role.TEACHER, now=clock.now(), lifetime=timedelta(hours=1)
         )
-    await first.start_bot(used.code)
+    await first.start_bot(used.code)  # registered already: the link stays unused
+    assert "不会改变你的身份" in private_text(bot, first)
+    third = bot.add_user("赵老师")
+    await third.start_bot(used.code)
+    assert "你已注册为：赵老师 · 教师" in private_text(bot, third)
     second = bot.add_user("李老师")
     await second.start_bot(used.code)
     assert "已被使用" in private_text(bot, second)
