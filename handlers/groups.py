@@ -12,7 +12,7 @@ from handlers.buttons import on_button
 from handlers.common import allowed_press, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
 from notices.groups import BindButton, purposes_keyboard
-from notices.render import PURPOSE_LABELS, edit_or_ignore, esc, purpose_label
+from notices.render import PURPOSE_LABELS, edit_or_ignore, esc, purpose_label, purpose_named
 from storage import groups
 from storage.models import GroupPurpose, Role
 
@@ -72,13 +72,13 @@ async def bind_command(update: Update, context: HouqinContext) -> None:
     elsewhere = _("Use /bind inside the group you want to bind.")
     if await _group_of_director(update, context, elsewhere) is None:
         return
-    wanted = context.args[0].lower() if context.args else ""
-    if wanted not in {p.value for p in GroupPurpose}:
+    wanted = purpose_named(" ".join(context.args or []))
+    if wanted is None:
         await reply(
             update, context, _("What is this group for?"), reply_markup=purposes_keyboard(_)
         )
         return
-    await _bind(update, context, GroupPurpose(wanted))
+    await _bind(update, context, wanted)
 
 
 async def bind_button(update: Update, context: HouqinContext, data: BindButton) -> None:

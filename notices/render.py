@@ -12,7 +12,7 @@ from telegram.error import BadRequest
 from notices import outbox
 from notices.callbacks import CallbackData
 from notices.services import Services
-from school.i18n import N_, normalize_language
+from school.i18n import LANGUAGES, N_, normalize_language, translator
 from storage.models import GroupPurpose, Person, Role
 
 TELEGRAM_TEXT_LIMIT = 4096
@@ -29,6 +29,20 @@ PURPOSE_LABELS = {
     GroupPurpose.TEACHERS: N_("teachers' group"),
     GroupPurpose.LEADERS: N_("leaders' group"),
 }
+
+
+def purpose_named(word: str) -> GroupPurpose | None:
+    """The group purpose a director typed after /bind: its English key ("repair"), its label
+    in any language ("维修群", "repair group"), or the label without 群 ("维修")."""
+    wanted = word.strip().lower()
+    for purpose, label in PURPOSE_LABELS.items():
+        names = {purpose.value}
+        for language in LANGUAGES:
+            name = translator(language)(label).lower()
+            names |= {name, name.removesuffix("群")}
+        if wanted in names:
+            return purpose
+    return None
 
 
 def esc(text: object) -> str:
