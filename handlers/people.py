@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from telegram import InlineKeyboardButton, Update
+from telegram import CallbackQuery, InlineKeyboardButton, Update
 from telegram.error import TelegramError
 from telegram.ext import CommandHandler, MessageHandler
 
@@ -229,11 +229,10 @@ async def ask_to_join(update: Update, context: HouqinContext, data: JoinButton) 
 async def decide_join(update: Update, context: HouqinContext, data: JoinButton) -> None:
     """A director pressed approve or decline on a join request (a forged id, or a request
     gone, is told so)."""
-    query = update.callback_query
-    assert query is not None
-    director = await require_role(update, context, {Role.DIRECTOR})
-    if director is None:
+    pressed = await director_press(update, context)
+    if pressed is None:
         return
+    query, director = pressed
     _ = context._
     services = context.services
     async with services.database.transaction() as session:
@@ -303,11 +302,10 @@ async def invite_command(update: Update, context: HouqinContext) -> None:
 
 async def invite_pick(update: Update, context: HouqinContext, data: InviteButton) -> None:
     """The director picked a role (and for staff, a post): make the invite."""
-    query = update.callback_query
-    assert query is not None
-    director = await require_role(update, context, {Role.DIRECTOR})
-    if director is None:
+    pressed = await director_press(update, context)
+    if pressed is None:
         return
+    query, director = pressed
     _ = context._
     profile = context.services.profile
     kind, value = data.choice, data.value
@@ -399,11 +397,10 @@ async def people_command(update: Update, context: HouqinContext) -> None:
 
 async def people_button(update: Update, context: HouqinContext, data: PeopleButton) -> None:
     """Paging, deactivation and its confirmation on the /people list."""
-    query = update.callback_query
-    assert query is not None
-    director = await require_role(update, context, {Role.DIRECTOR})
-    if director is None:
+    pressed = await director_press(update, context)
+    if pressed is None:
         return
+    query, director = pressed
     _ = context._
     services = context.services
     page = data.page
@@ -513,3 +510,13 @@ def register(application: HouqinApp) -> None:
     application.add_handler(on_button(InviteButton, invite_pick))
     application.add_handler(on_button(PeopleButton, people_button))
     application.add_handler(on_button(LanguageButton, lang_pick))
+
+
+async def director_press(
+    update: Update, context: HouqinContext
+) -> tuple[CallbackQuery, Person] | None:
+    """The press and the director who made it; anyone else is told only a director may."""
+    query = update.callback_query
+    assert query is not None
+    director = await require_role(update, context, {Role.DIRECTOR})
+    return (query, director) if director is not None else None
