@@ -304,7 +304,9 @@ async def my_logs(
     profile = services.profile
     now = services.now()
     today = services.local_now().date()
-    start = today - timedelta(days=profile.worklog.late_days)
+    # 补交 reaches back late_days, but never before the person was registered.
+    registered = person.created_at.astimezone(profile.tz).date()
+    start = max(today - timedelta(days=profile.worklog.late_days), registered)
     recent = await worklogs.recent_logs(session, person.id, limit=RECENT_LOGS)
     window = await worklogs.logs_between(session, start, today, person_ids=[person.id])
     leaves = worklogs.leave_days(
