@@ -28,8 +28,6 @@ from storage.stats import Month
 
 log = logging.getLogger(__name__)
 
-# Queues a new repair ticket's card in the caller's transaction (the repairs feature's notice).
-
 
 class Refusal(StrEnum):
     """Why a person may not mark a round (or an item of it)."""

@@ -199,7 +199,7 @@ async def mark_ok(update: Update, context: HouqinContext, data: WalkButton) -> s
     services = context.services
     item = act.checklist_item(services, round_, data.key)
     if item is None:
-        await query.answer(walk_texts.refused("no_item", _), show_alert=True)
+        await query.answer(walk_texts.refused(act.Refusal.NO_ITEM, _), show_alert=True)
         return await _show_next(update, context, data.round_id, edit=True)
     whole_area = data.action == WalkAction.AREA
     marked = await act.mark_ok(services, data.round_id, item, person, whole_area=whole_area)
@@ -226,7 +226,7 @@ async def mark_bad(update: Update, context: HouqinContext, data: WalkButton) -> 
     services = context.services
     item = act.checklist_item(services, round_, data.key)
     if item is None or await act.is_marked(services, data.round_id, item.key):
-        why = "no_item" if item is None else "marked"
+        why = act.Refusal.NO_ITEM if item is None else "marked"
         await query.answer(walk_texts.refused(why, _), show_alert=True)
         return await _show_next(update, context, data.round_id, edit=True)
     save_draft(context, DRAFT, ProblemDraft(round=data.round_id, item=item.key))
@@ -374,7 +374,7 @@ async def _save_problem(
     services = context.services
     item = act.checklist_item(services, round_, draft.item)
     if item is None:
-        return await end_form(update, context, DRAFT, walk_texts.refused("no_item", _))
+        return await end_form(update, context, DRAFT, walk_texts.refused(act.Refusal.NO_ITEM, _))
     problem = act.Problem(draft.note, draft.photo, place, building_key)
     marked = await act.mark_problem(services, draft.round, item, person, problem)
     if marked.count:

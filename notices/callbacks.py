@@ -97,11 +97,6 @@ class CallbackData:
         found = decode(data)
         return found if isinstance(found, cls) else None
 
-    @classmethod
-    def owns(cls, data: object) -> bool:
-        """Whether `data` carries this kind's prefix (in any version or format)."""
-        return isinstance(data, str) and _prefix_of(data) == cls.prefix
-
 
 def _prefix_of(data: str) -> str | None:
     head = _HEAD.match(data.split(SEPARATOR, 1)[0])
