@@ -127,9 +127,13 @@ async def form_button_pressed(
         form.urgency = urgency.key
         chosen = _("Urgency: {value}").format(value=urgency.name)
     elif choice == FormChoice.SUBMIT and step == "summary":
+        # Filed first: if the database is busy or the bot dies here, the summary keeps its
+        # buttons and the person is told to press 提交 again (the draft's token files it once).
+        submitted = _summary(context, form) + "\n✓ " + esc(_("Submitted."))
+        result = await _submit(update, context, form)
         await query.answer()
-        await query.edit_message_text(_summary(context, form) + "\n✓ " + esc(_("Submitted.")))
-        return await _submit(update, context, form)
+        await edit_or_ignore(query.edit_message_text(submitted))
+        return result
     elif choice == FormChoice.CANCEL and step == "summary":
         _clear(context)
         await query.answer()
