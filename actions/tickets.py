@@ -9,7 +9,7 @@ caller answers the person acting.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -22,43 +22,73 @@ from notices import tickets_overdue as overdue_notices
 from notices.render import esc
 from notices.services import Services
 from notices.ticket_buttons import card_markup, reporter_markup
-from school.i18n import Translate
+from school.i18n import N_, Translate
 from storage import people
 from storage import ticket_moves as moves
 from storage import tickets as store
 from storage.models import Person, Ticket
-from storage.ticket_moves import Change, NotAllowed
+from storage.ticket_flow import Actor, Move
+from storage.ticket_moves import NOTHING, Change, Details, NotAllowed
+from storage.tickets import Report, Reporter
 
-__all__ = ["Change", "NotAllowed"]
+__all__ = ["Change", "NotAllowed", "Report", "Reporter"]
 
 
-Make = Callable[[AsyncSession, datetime], Awaitable[Change]]
 Tell = Callable[[AsyncSession, Change], Awaitable[None]]
 
 
-async def _move(bot: Bot, services: Services, make: Make, tell: Tell | None = None) -> Change:
+async def _move(
+    bot: Bot,
+    services: Services,
+    ticket_id: int,
+    move: Move,
+    actor: Actor,
+    tell: Tell | None = None,
+    details: Details = NOTHING,
+) -> Change:
     """Make a move and queue what it announces in one transaction; after the commit deliver
     the notices and show the change on the card."""
     async with services.database.transaction() as session:
-        change = await make(session, services.now())
+        change = await moves.make(
+            session,
+            ticket_id,
+            move,
+            actor,
+            profile=services.profile,
+            now=services.now(),
+            details=details,
+        )
         if change.event is not None and tell is not None:
             await tell(session, change)
     if change.changed:
-        assert change.ticket.id is not None
         outbox.deliver_soon(bot, services)
-        await told.refresh_card(bot, services, change.ticket.id)
+        await told.refresh_card(bot, services, ticket_id)
     return change
 
 
-def _reporter_hears(services: Services, text: Callable[[Translate, str], str]) -> Tell:
+def _reporter_hears(
+    services: Services,
+    text: Callable[[Translate, str], str],
+    *,
+    done: bool = False,
+    photo: str | None = None,
+) -> Tell:
     """The reporter and followers are told `text(t_, head)` (head: the ticket's number, place
-    and category)."""
+    and category); of a finished job (`done`) with its photo, if any, and the reporter with the
+    buttons to accept it or ask for rework."""
 
     async def tell(session: AsyncSession, change: Change) -> None:
         assert change.event is not None
-        head = told.ticket_head(change.ticket, services)
+        ticket = change.ticket
+        head = told.ticket_head(ticket, services)
         await told.tell_reporter(
-            session, services, change.ticket, change.event, lambda t_: text(t_, head)
+            session,
+            services,
+            ticket,
+            change.event,
+            lambda t_: text(t_, head),
+            reporter_markup=(lambda t_: reporter_markup(ticket, t_)) if done else None,
+            photo_file_id=photo,
         )
 
     return tell
@@ -95,21 +125,17 @@ async def get(services: Services, ticket_id: int) -> Ticket | None:
 # --- the crew ------------------------------------------------------------------------------------
 
 
+def _crew(services: Services, worker: Person) -> Actor:
+    return Actor.of(worker, services.profile)
+
+
 async def take(bot: Bot, services: Services, ticket_id: int, worker: Person) -> Change:
     """接单: the reporter (and followers) hear who took it."""
-    return await _move(
-        bot,
-        services,
-        lambda session, now: moves.take(
-            session, ticket_id, worker=worker, profile=services.profile, now=now
-        ),
-        _reporter_hears(
-            services,
-            lambda t_, head: t_("{ticket} was taken by {name}.").format(
-                ticket=head, name=esc(worker.name)
-            ),
-        ),
+    taken = N_("{ticket} was taken by {name}.")
+    hear = _reporter_hears(
+        services, lambda t_, head: t_(taken).format(ticket=head, name=esc(worker.name))
     )
+    return await _move(bot, services, ticket_id, Move.TAKE, _crew(services, worker), hear)
 
 
 async def assign(
@@ -139,42 +165,25 @@ async def assign(
             ),
             markup=lambda t_: card_markup(ticket, t_),
         )
-        await _reporter_hears(
-            services,
-            lambda t_, head: t_("{ticket} was given to {name}.").format(
-                ticket=head, name=esc(name)
-            ),
-        )(session, change)
+        given = N_("{ticket} was given to {name}.")
+        hear = _reporter_hears(
+            services, lambda t_, head: t_(given).format(ticket=head, name=esc(name))
+        )
+        await hear(session, change)
 
-    change = await _move(
-        bot,
-        services,
-        lambda session, now: moves.assign(
-            session,
-            ticket_id,
-            director=director,
-            assignee=assignee,
-            profile=services.profile,
-            now=now,
-        ),
-        tell,
-    )
+    details = Details(assignee=assignee)
+    actor = _crew(services, director)
+    change = await _move(bot, services, ticket_id, Move.ASSIGN, actor, tell, details)
     return change, assignee
 
 
 async def start(bot: Bot, services: Services, ticket_id: int, worker: Person) -> Change:
     """开始维修, by the holder."""
-    return await _move(
-        bot,
-        services,
-        lambda session, now: moves.start(session, ticket_id, worker=worker, now=now),
-        _reporter_hears(
-            services,
-            lambda t_, head: t_("{name} started repairing {ticket}.").format(
-                ticket=head, name=esc(worker.name)
-            ),
-        ),
+    started = N_("{name} started repairing {ticket}.")
+    hear = _reporter_hears(
+        services, lambda t_, head: t_(started).format(ticket=head, name=esc(worker.name))
     )
+    return await _move(bot, services, ticket_id, Move.START, _crew(services, worker), hear)
 
 
 def deferred_until(services: Services, day: date) -> datetime:
@@ -191,57 +200,43 @@ async def defer(
 ) -> Change:
     """延期 with a reason and a new date; the reporter is told why (慎用承诺)."""
     until = deferred_until(services, day)
-    return await _move(
-        bot,
+    later = N_("{ticket} needs more time: it will be finished by {time}.\nReason: {reason}")
+    hear = _reporter_hears(
         services,
-        lambda session, now: moves.defer(
-            session, ticket_id, worker=worker, reason=reason, until=until, now=now
-        ),
-        _reporter_hears(
-            services,
-            lambda t_, head: t_(
-                "{ticket} needs more time: it will be finished by {time}.\nReason: {reason}"
-            ).format(ticket=head, time=told.local_time(services, until), reason=esc(reason)),
+        lambda t_, head: t_(later).format(
+            ticket=head, time=told.local_time(services, until), reason=esc(reason)
         ),
     )
+    details = Details(reason=reason, until=until)
+    return await _move(bot, services, ticket_id, Move.DEFER, _crew(services, worker), hear, details)
 
 
-async def release(
-    bot: Bot, services: Services, ticket_id: int, worker: Person, reason: str
+# What the reporter hears of a move made with a reason.
+_WITH_REASON = {
+    Move.RELEASE: N_(
+        "{ticket} went back to the repair group for someone else to take.\nReason: {reason}"
+    ),
+    Move.REJECT: N_("{ticket} was returned by the repair team.\nReason: {reason}"),
+}
+
+
+async def with_reason(
+    bot: Bot, services: Services, ticket_id: int, move: Move, actor: Actor, reason: str
 ) -> Change:
-    """转单 by the holder: back to the repair group, the reporter told why."""
-    return await _move(
-        bot,
-        services,
-        lambda session, now: moves.release(
-            session, ticket_id, worker=worker, reason=reason, now=now
-        ),
-        _reporter_hears(
-            services,
-            lambda t_, head: t_(
-                "{ticket} went back to the repair group for someone else to take.\nReason: {reason}"
-            ).format(ticket=head, reason=esc(reason)),
-        ),
-    )
-
-
-async def reject(
-    bot: Bot, services: Services, ticket_id: int, actor: Person, reason: str
-) -> Change:
-    """退回 with a reason the reporter sees."""
-    return await _move(
-        bot,
-        services,
-        lambda session, now: moves.reject(
-            session, ticket_id, actor=actor, reason=reason, profile=services.profile, now=now
-        ),
-        _reporter_hears(
-            services,
-            lambda t_, head: t_(
-                "{ticket} was returned by the repair team.\nReason: {reason}"
-            ).format(ticket=head, reason=esc(reason)),
-        ),
-    )
+    """转单 by the holder (back to the repair group), 退回 (not a job for the repair team), or
+    the reporter's 返修 (the job goes back to its worker, who hears what is still wrong)."""
+    details = Details(reason=reason)
+    if move == Move.REWORK:
+        asks = N_("The reporter asks for rework on {ticket}: {reason}")
+        hear = _holder_hears(
+            services, lambda t_, head: t_(asks).format(ticket=head, reason=esc(reason))
+        )
+    else:
+        said = _WITH_REASON[move]
+        hear = _reporter_hears(
+            services, lambda t_, head: t_(said).format(ticket=head, reason=esc(reason))
+        )
+    return await _move(bot, services, ticket_id, move, actor, hear, details)
 
 
 async def complete(
@@ -265,33 +260,10 @@ async def complete(
         text = text[: told.CAPTION_LIMIT]
         return text + "\n" + t_("Please check it and accept, or ask for rework.")
 
-    async def tell(session: AsyncSession, change: Change) -> None:
-        assert change.event is not None
-        ticket = change.ticket
-        head = told.ticket_head(ticket, services)
-        await told.tell_reporter(
-            session,
-            services,
-            ticket,
-            change.event,
-            lambda t_: message(t_, head),
-            reporter_markup=lambda t_: reporter_markup(ticket, t_),
-            photo_file_id=photo,
-        )
-
+    hear = _reporter_hears(services, message, done=True, photo=photo)
+    details = Details(result=result, note=note, photo_file_id=photo)
     return await _move(
-        bot,
-        services,
-        lambda session, now: moves.complete(
-            session,
-            ticket_id,
-            worker=worker,
-            result=result,
-            note=note,
-            photo_file_id=photo,
-            now=now,
-        ),
-        tell,
+        bot, services, ticket_id, Move.COMPLETE, _crew(services, worker), hear, details
     )
 
 
@@ -299,33 +271,17 @@ async def complete(
 
 
 async def accept(
-    bot: Bot,
-    services: Services,
-    ticket_id: int,
-    *,
-    reporter_telegram_id: int,
-    reporter: Person | None,
-    rating: int,
+    bot: Bot, services: Services, ticket_id: int, reporter: Actor, rating: int
 ) -> Change:
     """确认验收 with 1-5 stars: the holder hears the rating."""
-    return await _move(
-        bot,
+    accepted = N_("{ticket} was accepted by the reporter. Rating: {stars}")
+    hear = _holder_hears(
         services,
-        lambda session, now: moves.accept(
-            session,
-            ticket_id,
-            reporter_telegram_id=reporter_telegram_id,
-            reporter=reporter,
-            rating=rating,
-            now=now,
-        ),
-        _holder_hears(
-            services,
-            lambda t_, head: t_("{ticket} was accepted by the reporter. Rating: {stars}").format(
-                ticket=head, stars=told.stars(rating)
-            ),
-            card_buttons=False,
-        ),
+        lambda t_, head: t_(accepted).format(ticket=head, stars=told.stars(rating)),
+        card_buttons=False,
+    )
+    return await _move(
+        bot, services, ticket_id, Move.ACCEPT, reporter, hear, Details(rating=rating)
     )
 
 
@@ -341,57 +297,9 @@ async def comment(
     return added
 
 
-async def rework(
-    bot: Bot,
-    services: Services,
-    ticket_id: int,
-    *,
-    reporter_telegram_id: int,
-    reporter: Person | None,
-    reason: str,
-) -> Change:
-    """返修: the job goes back to its worker, who hears what is still wrong."""
-    return await _move(
-        bot,
-        services,
-        lambda session, now: moves.rework(
-            session,
-            ticket_id,
-            reporter_telegram_id=reporter_telegram_id,
-            reporter=reporter,
-            reason=reason,
-            profile=services.profile,
-            now=now,
-        ),
-        _holder_hears(
-            services,
-            lambda t_, head: t_("The reporter asks for rework on {ticket}: {reason}").format(
-                ticket=head, reason=esc(reason)
-            ),
-        ),
-    )
-
-
-async def cancel(
-    bot: Bot,
-    services: Services,
-    ticket_id: int,
-    *,
-    reporter_telegram_id: int,
-    reporter: Person | None,
-) -> Change:
+async def cancel(bot: Bot, services: Services, ticket_id: int, reporter: Actor) -> Change:
     """撤销 before anyone took it."""
-    return await _move(
-        bot,
-        services,
-        lambda session, now: moves.cancel(
-            session,
-            ticket_id,
-            reporter_telegram_id=reporter_telegram_id,
-            reporter=reporter,
-            now=now,
-        ),
-    )
+    return await _move(bot, services, ticket_id, Move.CANCEL, reporter)
 
 
 def nudge_interval(services: Services) -> timedelta:
@@ -402,23 +310,11 @@ def nudge_interval(services: Services) -> timedelta:
     return timedelta(days=interval.working_days or 1)
 
 
-async def nudge(
-    bot: Bot,
-    services: Services,
-    ticket_id: int,
-    *,
-    reporter_telegram_id: int,
-    reporter: Person | None,
-) -> Change:
+async def nudge(bot: Bot, services: Services, ticket_id: int, reporter: Actor) -> Change:
     """催办: the holder (or the repair group) is reminded; NotAllowed('too_soon') if too soon."""
     async with services.database.transaction() as session:
         change = await moves.nudge(
-            session,
-            ticket_id,
-            reporter_telegram_id=reporter_telegram_id,
-            reporter=reporter,
-            interval=nudge_interval(services),
-            now=services.now(),
+            session, ticket_id, reporter, interval=nudge_interval(services), now=services.now()
         )
         event = change.event
         if event is not None:
@@ -466,27 +362,11 @@ async def follow(
 # --- filing ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Report:
-    """What a report says."""
-
-    category: str
-    place: str
-    description: str
-    urgency: str
-    building: str | None = None
-    floor: str | None = None
-    room: str | None = None
-    photos: Sequence[str] = ()
-
-
 async def file_report(
     services: Services,
     report: Report,
+    reporter: Reporter,
     *,
-    reporter_telegram_id: int,
-    reporter_name: str,
-    reporter: Person | None,
     token: str | None,
 ) -> Ticket:
     """File a report with its card and the reporter's confirmation queued in the same
@@ -497,20 +377,7 @@ async def file_report(
         ticket = await store.filed_by_submission(session, token) if token else None
         if ticket is None:
             ticket = await store.create_ticket(
-                session,
-                profile=services.profile,
-                now=services.now(),
-                reporter_telegram_id=reporter_telegram_id,
-                reporter_name=reporter_name,
-                reporter=reporter,
-                category_key=report.category,
-                place=report.place,
-                description=report.description,
-                urgency_key=report.urgency,
-                building_key=report.building,
-                floor=report.floor,
-                room=report.room,
-                photo_file_ids=list(report.photos),
+                session, report, reporter, profile=services.profile, now=services.now()
             )
             if token:
                 await store.record_submission(session, token, ticket, now=services.now())
@@ -521,14 +388,7 @@ async def file_report(
 async def duplicates(services: Services, report: Report) -> list[Ticket]:
     """Open tickets of the same kind at the same place (同一问题?)."""
     async with services.database.reading() as session:
-        return await store.find_duplicates(
-            session,
-            category_key=report.category,
-            place=report.place,
-            building_key=report.building,
-            floor=report.floor,
-            room=report.room,
-        )
+        return await store.find_duplicates(session, report)
 
 
 # --- scheduled ---------------------------------------------------------------------------------

@@ -452,28 +452,11 @@ async def _finish_done(
 async def _finish_with_reason(
     update: Update, context: HouqinContext, draft: ActDraft, reason: str
 ) -> object:
-    services = context.services
-    person = context.person
-    user = update.effective_user
-    assert user is not None
     _ = context._
-    bot = context.bot
+    move = {"rw": Move.REWORK, "rej": Move.REJECT, "xfer": Move.RELEASE}[draft.action]
+    actor = actor_of(update, context)
     try:
-        if draft.action == "rw":
-            change = await act.rework(
-                bot,
-                services,
-                draft.id,
-                reporter_telegram_id=user.id,
-                reporter=person,
-                reason=reason,
-            )
-        elif person is None:
-            raise act.NotAllowed("role")
-        elif draft.action == "rej":
-            change = await act.reject(bot, services, draft.id, person, reason)
-        else:
-            change = await act.release(bot, services, draft.id, person, reason)
+        change = await act.with_reason(context.bot, context.services, draft.id, move, actor, reason)
     except act.NotAllowed:
         return await end_form(
             update, context, ACT_DRAFT, _("Nothing changed: you can no longer do that.")

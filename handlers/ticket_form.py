@@ -480,9 +480,7 @@ async def _file(update: Update, context: HouqinContext, form: ReportDraft) -> Ti
     ticket = await act.file_report(
         context.services,
         form.report(),
-        reporter_telegram_id=user.id,
-        reporter_name=person.name if person is not None else user.full_name,
-        reporter=person,
+        act.Reporter(user.id, person.name if person is not None else user.full_name, person),
         token=form.token,
     )
     _clear(context)

@@ -216,19 +216,11 @@ async def make_reporter_move(
 ) -> act.Change | None:
     """A reporter's press (催办, 撤销, the stars of 验收) through `make_move`: the action gets
     the presser as the reporter, and `details` (the rating)."""
-    user = update.effective_user
-    assert user is not None
+    reporter = actor_of(update, context)
     return await make_move(
         update,
         context,
         ticket_id,
         move,
-        lambda: action(
-            context.bot,
-            context.services,
-            ticket_id,
-            reporter_telegram_id=user.id,
-            reporter=context.person,
-            **details,
-        ),
+        lambda: action(context.bot, context.services, ticket_id, reporter, **details),
     )

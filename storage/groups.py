@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import GroupChat, GroupPurpose, Person
+from storage.rows import saved
 
 
 async def get_group(session: AsyncSession, chat_id: int) -> GroupChat | None:
@@ -26,9 +27,7 @@ async def record_joined(
     group.title = title[:255]
     group.is_member = True
     group.left_at = None
-    session.add(group)
-    await session.flush()
-    return group
+    return await saved(session, group)
 
 
 async def record_left(session: AsyncSession, *, chat_id: int, now: datetime) -> GroupChat | None:
@@ -63,9 +62,7 @@ async def bind_group(
     group.purpose = purpose
     group.bound_by_id = director.id
     group.bound_at = now
-    session.add(group)
-    await session.flush()
-    return group, previous
+    return await saved(session, group), previous
 
 
 async def unbind_group(session: AsyncSession, *, chat_id: int) -> GroupPurpose | None:

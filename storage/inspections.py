@@ -425,22 +425,19 @@ async def _ticket_for(
     description = f"【{plan_name(profile, round_)}】{item.number}. {item.text}"
     if note:
         description += f"\n{note}"
-    return await tickets.create_ticket(
-        session,
-        profile=profile,
-        now=now,
-        reporter_telegram_id=person.telegram_id,
-        reporter_name=person.name,
-        reporter=person,
-        category_key=item.category,
+    report = tickets.Report(
+        category=item.category,
         place=place_text[:PLACE_LIMIT],
         description=description,
-        urgency_key=profile.repair.default_urgency,
-        building_key=building_key,
+        urgency=profile.repair.default_urgency,
+        building=building_key,
         floor=floor,
         room=room,
-        photo_file_ids=(photo_file_id,) if photo_file_id else (),
-        source="inspection",
+        photos=(photo_file_id,) if photo_file_id else (),
+    )
+    reporter = tickets.Reporter.of(person)
+    return await tickets.create_ticket(
+        session, report, reporter, profile=profile, now=now, source="inspection"
     )
 
 

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Invite, JoinRequest, JoinRequestStatus, Person, Role
+from storage.rows import saved
 
 INVITE_CODE_BYTES = 8
 DEFAULT_INVITE_LIFETIME = timedelta(days=7)
@@ -89,9 +90,7 @@ async def create_invite(
         created_by_id=created_by.id if created_by else None,
         created_at=now,
     )
-    session.add(invite)
-    await session.flush()
-    return invite
+    return await saved(session, invite)
 
 
 async def redeem_invite(
@@ -197,9 +196,7 @@ async def request_to_join(
     request = JoinRequest(
         telegram_id=telegram_id, name=name[:64], username=username, created_at=now
     )
-    session.add(request)
-    await session.flush()
-    return request, True
+    return await saved(session, request), True
 
 
 async def decide_join_request(

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import PostDuties
+from storage.rows import saved
 from storage.worklogs import clean_items, is_row_id
 
 MAX_DUTIES_CHARS = 2000
@@ -78,9 +79,7 @@ async def submit_duties(
         old.decided_at = now
         session.add(old)
     draft = PostDuties(person_id=person_id, text=body, submitted_at=now)
-    session.add(draft)
-    await session.flush()
-    return draft, withdrawn
+    return await saved(session, draft), withdrawn
 
 
 async def decide_duties(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+Row = TypeVar("Row", bound=SQLModel)
 
 
 async def add_if_new(session: AsyncSession, row: SQLModel) -> bool:
@@ -16,3 +20,10 @@ async def add_if_new(session: AsyncSession, row: SQLModel) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+async def saved(session: AsyncSession, row: Row) -> Row:
+    """Add `row` and flush, so its id is set; the caller's transaction commits it."""
+    session.add(row)
+    await session.flush()
+    return row

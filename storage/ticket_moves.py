@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from school.profile import SchoolProfile
 from storage import ticket_flow as flow
 from storage.models import Person, Ticket, TicketEvent, TicketPhoto, TicketStatus
+from storage.rows import saved
 from storage.ticket_flow import HELD, UNFINISHED, Actor, Move, Verdict, can_handle
 
 RESULTS = ("fixed", "replaced", "unfixable")
@@ -85,30 +86,149 @@ async def _recorded(
         note=note[:MAX_NOTE] if note else None,
         at=now,
     )
-    session.add(event)
-    await session.flush()
-    return Change(ticket, event)
+    return Change(ticket, await saved(session, event))
 
 
-async def _transition(
+@dataclass(frozen=True)
+class Details:
+    """What the person making a move gives with it (the status table's `asks`)."""
+
+    reason: str | None = None  # 延期, 转单, 退回, 返修
+    until: datetime | None = None  # 延期: the new finish date
+    assignee: Person | None = None  # 指派
+    result: str | None = None  # 维修完成: one of RESULTS
+    note: str | None = None  # 维修完成
+    photo_file_id: str | None = None  # 维修完成
+    rating: int | None = None  # 验收: 1-5
+
+
+NOTHING = Details()
+
+
+@dataclass(frozen=True)
+class _Request:
+    """A move asked for: by whom, with what, under which profile, when."""
+
+    move: Move
+    actor: Actor
+    details: Details
+    profile: SchoolProfile
+    now: datetime
+
+
+@dataclass(frozen=True)
+class _Effect:
+    """What a move writes besides the status: the ticket's columns, the event's note, and the
+    event's action when it differs from the move's name."""
+
+    values: dict[str, Any]
+    note: str | None = None
+    action: str | None = None
+
+
+def _reason(details: Details) -> str:
+    if not details.reason:
+        raise ValueError("this move needs a reason")
+    return details.reason[:MAX_REASON]
+
+
+def _effect(request: _Request, ticket: Ticket) -> _Effect:
+    """The columns a move sets besides the status (the status table says which status)."""
+    move, details, now = request.move, request.details, request.now
+    values: dict[str, Any] = {}
+    if move in (Move.TAKE, Move.ASSIGN):
+        held_since = None if ticket.status == TicketStatus.OPEN else ticket.accepted_at
+        values["accepted_at"] = held_since or now
+        values["overdue_reported_at"] = None
+        if move == Move.TAKE:
+            return _Effect(values | {"assignee_id": request.actor.person_id})
+        assert details.assignee is not None
+        values["assignee_id"] = details.assignee.id
+        action = "assign" if ticket.status == TicketStatus.OPEN else "transfer"
+        return _Effect(values, note=details.assignee.name, action=action)
+    if move == Move.START:
+        return _Effect({"started_at": ticket.started_at or now})
+    if move in (Move.DEFER, Move.RELEASE, Move.REJECT, Move.REWORK):
+        values["status_reason"] = _reason(details)
+        if move == Move.DEFER:
+            values |= {"deferred_until": details.until, "finish_by": details.until}
+        elif move == Move.RELEASE:
+            values["assignee_id"] = None
+        elif move == Move.REJECT:
+            values["closed_at"] = now
+        else:  # 返修: a new limit to finish by
+            values["rework_count"] = ticket.rework_count + 1
+            values["finish_by"] = request.profile.deadlines(now, ticket.urgency_key)[1]
+        if move != Move.RELEASE and move != Move.REJECT:
+            values["overdue_reported_at"] = None
+        return _Effect(values, note=details.reason)
+    if move == Move.COMPLETE:
+        note = details.note[:MAX_NOTE] if details.note else None
+        return _Effect({"completed_at": now, "result": details.result, "result_note": note}, note)
+    if move in (Move.ACCEPT, Move.AUTO_ACCEPT):
+        automatic = move == Move.AUTO_ACCEPT
+        rating = request.profile.repair.default_rating if automatic else details.rating
+        values = {"rating": rating, "closed_at": now} | ({"auto_closed": True} if automatic else {})
+        return _Effect(values, note=str(rating))
+    if move == Move.CANCEL:
+        return _Effect({"closed_at": now})
+    raise ValueError(f"{move} is not a move of the status")
+
+
+def _check(request: _Request, ticket: Ticket) -> None:
+    """Refuse what the details make impossible, before anything is written."""
+    move, details = request.move, request.details
+    if move == Move.ASSIGN and not can_handle(details.assignee, request.profile):
+        raise NotAllowed("role")
+    if move == Move.DEFER and flow.refusal(move, ticket, request.actor) is None:
+        if details.until is None or details.until <= request.now:
+            raise ValueError("the new date must be in the future")
+    if move == Move.COMPLETE and details.result not in RESULTS:
+        raise ValueError(f"unknown result {details.result!r}")
+    if move == Move.ACCEPT and details.rating not in range(1, 6):
+        raise ValueError("a rating is 1-5")
+
+
+async def make(
     session: AsyncSession,
-    ticket: Ticket,
-    *,
+    ticket_id: int,
     move: Move,
     actor: Actor,
+    *,
+    profile: SchoolProfile,
     now: datetime,
-    note: str | None = None,
-    values: dict[str, Any] | None = None,
-    action: str | None = None,
+    details: Details = NOTHING,
 ) -> Change:
-    """Make `move` as the table (storage.ticket_flow) allows it: refuse an actor it does not
-    allow (NotAllowed), ignore a ticket that moved on (a Change without an event), otherwise
-    move it from the status (and holder) seen, once, and record the event."""
+    """Make `move` on a ticket as the status table (storage.ticket_flow) allows it: refuse an
+    actor it does not allow (NotAllowed), ignore a ticket that moved on (a Change without an
+    event), otherwise move it from the status (and holder) seen, once, and record the event.
+    接单 takes the job for the actor; a director's 指派 names `details.assignee`."""
+    ticket = await _load(session, ticket_id)
+    request = _Request(move, actor, details, profile, now)
+    _check(request, ticket)
+    if move == Move.ASSIGN and actor.director and ticket.status in HELD:
+        assert details.assignee is not None
+        if ticket.assignee_id == details.assignee.id:
+            return Change(ticket, None)
+    change = await _transition(session, ticket, request)
+    if change.changed and move == Move.COMPLETE and details.photo_file_id:
+        assert ticket.id is not None
+        photo = TicketPhoto(
+            ticket_id=ticket.id, file_id=details.photo_file_id, kind="completion", added_at=now
+        )
+        await saved(session, photo)
+    return change
+
+
+async def _transition(session: AsyncSession, ticket: Ticket, request: _Request) -> Change:
+    """The guarded UPDATE of a move the table allows, and its event."""
+    move, actor = request.move, request.actor
     verdict = flow.judge(move, ticket, actor)
     if verdict == Verdict.MOVED_ON:
         return Change(ticket, None)
     if verdict != Verdict.ALLOWED:
         raise NotAllowed(verdict.value)
+    effect = _effect(request, ticket)
     seen_status = TicketStatus(ticket.status)
     to_status = flow.FLOW[move].to_state or seen_status
     assert ticket.id is not None
@@ -118,202 +238,14 @@ async def _transition(
     else:
         guard.append(col(Ticket.assignee_id) == ticket.assignee_id)
     result = await session.exec(
-        update(Ticket).where(*guard).values(status=to_status, **(values or {}))
+        update(Ticket).where(*guard).values(status=to_status, **effect.values)
     )
     await session.refresh(ticket)
     if result.rowcount != 1:
         return Change(ticket, None)
+    action = effect.action or move.value
     return await _recorded(
-        session, ticket, actor, action or move.value, seen_status, to_status, note=note, now=now
-    )
-
-
-async def take(
-    session: AsyncSession, ticket_id: int, *, worker: Person, profile: SchoolProfile, now: datetime
-) -> Change:
-    """接单: a repair worker (or a director) takes an open ticket."""
-    ticket = await _load(session, ticket_id)
-    return await _transition(
-        session,
-        ticket,
-        move=Move.TAKE,
-        actor=Actor.of(worker, profile),
-        now=now,
-        values={"assignee_id": worker.id, "accepted_at": now, "overdue_reported_at": None},
-    )
-
-
-async def assign(
-    session: AsyncSession,
-    ticket_id: int,
-    *,
-    director: Person,
-    assignee: Person,
-    profile: SchoolProfile,
-    now: datetime,
-) -> Change:
-    """指派 / 转单 by a director: the ticket goes to a person, as 已接单."""
-    if not can_handle(assignee, profile):
-        raise NotAllowed("role")
-    ticket = await _load(session, ticket_id)
-    actor = Actor.of(director, profile)
-    if actor.director and ticket.assignee_id == assignee.id and ticket.status in HELD:
-        return Change(ticket, None)
-    was_open = ticket.status == TicketStatus.OPEN
-    return await _transition(
-        session,
-        ticket,
-        move=Move.ASSIGN,
-        actor=actor,
-        now=now,
-        note=assignee.name,
-        action="assign" if was_open else "transfer",
-        values={
-            "assignee_id": assignee.id,
-            "accepted_at": now if was_open or ticket.accepted_at is None else ticket.accepted_at,
-            "overdue_reported_at": None,
-        },
-    )
-
-
-async def start(session: AsyncSession, ticket_id: int, *, worker: Person, now: datetime) -> Change:
-    """开始维修, by the holder."""
-    ticket = await _load(session, ticket_id)
-    return await _transition(
-        session,
-        ticket,
-        move=Move.START,
-        actor=Actor.of(worker),
-        now=now,
-        values={"started_at": ticket.started_at or now},
-    )
-
-
-async def defer(
-    session: AsyncSession,
-    ticket_id: int,
-    *,
-    worker: Person,
-    reason: str,
-    until: datetime,
-    now: datetime,
-) -> Change:
-    """申请延期: a reason and a new date; the finish deadline moves to that date."""
-    ticket = await _load(session, ticket_id)
-    actor = Actor.of(worker)
-    if flow.refusal(Move.DEFER, ticket, actor) is None and until <= now:
-        raise ValueError("the new date must be in the future")
-    return await _transition(
-        session,
-        ticket,
-        move=Move.DEFER,
-        actor=actor,
-        now=now,
-        note=reason,
-        values={
-            "deferred_until": until,
-            "finish_by": until,
-            "status_reason": reason[:MAX_REASON],
-            "overdue_reported_at": None,
-        },
-    )
-
-
-async def release(
-    session: AsyncSession, ticket_id: int, *, worker: Person, reason: str, now: datetime
-) -> Change:
-    """转单 by a worker: hand the job back to the group (待接单 again) with a reason."""
-    ticket = await _load(session, ticket_id)
-    return await _transition(
-        session,
-        ticket,
-        move=Move.RELEASE,
-        actor=Actor.of(worker),
-        now=now,
-        note=reason,
-        values={"assignee_id": None, "status_reason": reason[:MAX_REASON]},
-    )
-
-
-async def reject(
-    session: AsyncSession,
-    ticket_id: int,
-    *,
-    actor: Person,
-    reason: str,
-    profile: SchoolProfile,
-    now: datetime,
-) -> Change:
-    """退回: not a job for the repair team (or not a fault), with a reason."""
-    ticket = await _load(session, ticket_id)
-    return await _transition(
-        session,
-        ticket,
-        move=Move.REJECT,
-        actor=Actor.of(actor, profile),
-        now=now,
-        note=reason,
-        values={"status_reason": reason[:MAX_REASON], "closed_at": now},
-    )
-
-
-async def complete(
-    session: AsyncSession,
-    ticket_id: int,
-    *,
-    worker: Person,
-    result: str,
-    note: str | None,
-    photo_file_id: str | None,
-    now: datetime,
-) -> Change:
-    """维修完成: result (已修复/已换新/无法修复), optional note and photo; waits for 验收."""
-    if result not in RESULTS:
-        raise ValueError(f"unknown result {result!r}")
-    ticket = await _load(session, ticket_id)
-    change = await _transition(
-        session,
-        ticket,
-        move=Move.COMPLETE,
-        actor=Actor.of(worker),
-        now=now,
-        note=note,
-        values={
-            "completed_at": now,
-            "result": result,
-            "result_note": note[:MAX_NOTE] if note else None,
-        },
-    )
-    if change.changed and photo_file_id:
-        assert ticket.id is not None
-        session.add(
-            TicketPhoto(ticket_id=ticket.id, file_id=photo_file_id, kind="completion", added_at=now)
-        )
-        await session.flush()
-    return change
-
-
-async def accept(
-    session: AsyncSession,
-    ticket_id: int,
-    *,
-    reporter_telegram_id: int,
-    reporter: Person | None,
-    rating: int,
-    now: datetime,
-) -> Change:
-    """确认验收 with a 1-5 rating: the ticket is 已完成."""
-    if not 1 <= rating <= 5:
-        raise ValueError("a rating is 1-5")
-    ticket = await _load(session, ticket_id)
-    return await _transition(
-        session,
-        ticket,
-        move=Move.ACCEPT,
-        actor=Actor.of(reporter, telegram_id=reporter_telegram_id),
-        now=now,
-        note=str(rating),
-        values={"rating": rating, "closed_at": now},
+        session, ticket, actor, action, seen_status, to_status, note=effect.note, now=request.now
     )
 
 
@@ -337,67 +269,11 @@ async def add_rating_comment(
     return bool(result.rowcount)
 
 
-async def rework(
-    session: AsyncSession,
-    ticket_id: int,
-    *,
-    reporter_telegram_id: int,
-    reporter: Person | None,
-    reason: str,
-    profile: SchoolProfile,
-    now: datetime,
-) -> Change:
-    """返修: the reporter rejects the fix; the job goes back to its worker with a new limit."""
-    ticket = await _load(session, ticket_id)
-    _accept_by, finish_by = profile.deadlines(now, ticket.urgency_key)
-    return await _transition(
-        session,
-        ticket,
-        move=Move.REWORK,
-        actor=Actor.of(reporter, telegram_id=reporter_telegram_id),
-        now=now,
-        note=reason,
-        values={
-            "status_reason": reason[:MAX_REASON],
-            "rework_count": ticket.rework_count + 1,
-            "finish_by": finish_by,
-            "overdue_reported_at": None,
-        },
-    )
-
-
-async def cancel(
-    session: AsyncSession,
-    ticket_id: int,
-    *,
-    reporter_telegram_id: int,
-    reporter: Person | None,
-    now: datetime,
-) -> Change:
-    """撤销 by the reporter, only before anyone took it."""
-    ticket = await _load(session, ticket_id)
-    return await _transition(
-        session,
-        ticket,
-        move=Move.CANCEL,
-        actor=Actor.of(reporter, telegram_id=reporter_telegram_id),
-        now=now,
-        values={"closed_at": now},
-    )
-
-
 async def nudge(
-    session: AsyncSession,
-    ticket_id: int,
-    *,
-    reporter_telegram_id: int,
-    reporter: Person | None,
-    interval: timedelta,
-    now: datetime,
+    session: AsyncSession, ticket_id: int, actor: Actor, *, interval: timedelta, now: datetime
 ) -> Change:
     """催办: at most once per interval, on an unfinished ticket; NotAllowed('too_soon')."""
     ticket = await _load(session, ticket_id)
-    actor = Actor.of(reporter, telegram_id=reporter_telegram_id)
     verdict = flow.judge(Move.NUDGE, ticket, actor)
     if verdict == Verdict.MOVED_ON:
         return Change(ticket, None)
@@ -437,19 +313,8 @@ async def auto_accept_due(
     )
     changes = []
     for ticket in (await session.exec(query.order_by(col(Ticket.id)))).all():
-        change = await _transition(
-            session,
-            ticket,
-            move=Move.AUTO_ACCEPT,
-            actor=flow.SYSTEM,
-            now=now,
-            note=str(profile.repair.default_rating),
-            values={
-                "rating": profile.repair.default_rating,
-                "closed_at": now,
-                "auto_closed": True,
-            },
-        )
+        request = _Request(Move.AUTO_ACCEPT, flow.SYSTEM, NOTHING, profile, now)
+        change = await _transition(session, ticket, request)
         if change.changed:
             changes.append(change)
     return changes

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, time
 
 from sqlalchemy import func, or_, update
@@ -88,44 +89,64 @@ async def _next_number(session: AsyncSession, profile: SchoolProfile, now: datet
     return f"{stem}{(int(tail) if tail.isdigit() else 0) + 1:03d}"
 
 
+@dataclass(frozen=True)
+class Report:
+    """What a report says: the fault, where, how urgent, and its photos."""
+
+    category: str
+    place: str
+    description: str
+    urgency: str
+    building: str | None = None
+    floor: str | None = None
+    room: str | None = None
+    photos: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """Who reports: a registered person, or someone in a group known by Telegram id and name."""
+
+    telegram_id: int
+    name: str
+    person: Person | None = None
+
+    @classmethod
+    def of(cls, person: Person) -> Reporter:
+        """A registered person as the reporter."""
+        return cls(telegram_id=person.telegram_id, name=person.name, person=person)
+
+
 async def create_ticket(
     session: AsyncSession,
+    report: Report,
+    reporter: Reporter,
     *,
     profile: SchoolProfile,
     now: datetime,
-    reporter_telegram_id: int,
-    reporter_name: str,
-    reporter: Person | None,
-    category_key: str,
-    place: str,
-    description: str,
-    urgency_key: str,
-    building_key: str | None = None,
-    floor: str | None = None,
-    room: str | None = None,
-    photo_file_ids: Sequence[str] = (),
     source: str = "report",
 ) -> Ticket:
     """File a ticket: number it (BX-2611-007), set its deadlines, record the report and photos.
 
     Flushes, so `ticket.id` is set; the caller's transaction commits it.
     """
-    profile.category(category_key)  # KeyError on an unknown key: a bug in the caller
-    accept_by, finish_by = profile.deadlines(now, urgency_key)
+    profile.category(report.category)  # KeyError on an unknown key: a bug in the caller
+    accept_by, finish_by = profile.deadlines(now, report.urgency)
+    person = reporter.person
     ticket: Ticket | None = None
     for _attempt in range(NUMBER_ATTEMPTS):
         candidate = Ticket(
             number=await _next_number(session, profile, now),
-            reporter_id=reporter.id if reporter is not None else None,
-            reporter_telegram_id=reporter_telegram_id,
-            reporter_name=reporter_name[:64],
-            category_key=category_key,
-            building_key=building_key,
-            floor=floor,
-            room=room,
-            place=place[:200],
-            description=description,
-            urgency_key=urgency_key,
+            reporter_id=person.id if person is not None else None,
+            reporter_telegram_id=reporter.telegram_id,
+            reporter_name=reporter.name[:64],
+            category_key=report.category,
+            building_key=report.building,
+            floor=report.floor,
+            room=report.room,
+            place=report.place[:200],
+            description=report.description,
+            urgency_key=report.urgency,
             status=TicketStatus.OPEN,
             source=source,
             created_at=now,
@@ -139,12 +160,12 @@ async def create_ticket(
     if ticket is None:
         raise RuntimeError("could not number the ticket")
     assert ticket.id is not None
-    for file_id in photo_file_ids:
+    for file_id in report.photos:
         session.add(TicketPhoto(ticket_id=ticket.id, file_id=file_id, kind="report", added_at=now))
     session.add(
         TicketEvent(
             ticket_id=ticket.id,
-            actor_id=reporter.id if reporter is not None else None,
+            actor_id=person.id if person is not None else None,
             action="report" if source == "report" else source,
             from_status=None,
             to_status=TicketStatus.OPEN,
@@ -247,26 +268,18 @@ def _norm_place(text: str) -> str:
     return re.sub(r"\s+", "", text).lower()
 
 
-async def find_duplicates(
-    session: AsyncSession,
-    *,
-    category_key: str,
-    place: str,
-    building_key: str | None = None,
-    floor: str | None = None,
-    room: str | None = None,
-) -> list[Ticket]:
+async def find_duplicates(session: AsyncSession, report: Report) -> list[Ticket]:
     """Unfinished tickets of the same category at the same place (same room, or same text)."""
     joinable = flow.FLOW[Move.FOLLOW].from_states  # the open tickets one may join
     query = select(Ticket).where(
-        col(Ticket.status).in_(joinable), Ticket.category_key == category_key
+        col(Ticket.status).in_(joinable), Ticket.category_key == report.category
     )
     candidates = (await session.exec(query.order_by(col(Ticket.id)))).all()
-    wanted = _norm_place(place)
+    wanted = _norm_place(report.place)
     found = []
     for ticket in candidates:
-        if building_key is not None and ticket.building_key == building_key:
-            same = (ticket.floor, ticket.room) == (floor, room)
+        if report.building is not None and ticket.building_key == report.building:
+            same = (ticket.floor, ticket.room) == (report.floor, report.room)
         else:
             same = _norm_place(ticket.place) == wanted
         if same:

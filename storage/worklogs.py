@@ -29,7 +29,7 @@ from storage.models import (
     Ticket,
     WorkLog,
 )
-from storage.rows import add_if_new
+from storage.rows import add_if_new, saved
 from storage.stats import LogStats, Month
 
 if TYPE_CHECKING:
@@ -282,9 +282,7 @@ async def record_leave(
         recorded_by_id=recorded_by_id,
         created_at=now,
     )
-    session.add(leave)
-    await session.flush()
-    return leave
+    return await saved(session, leave)
 
 
 async def leaves_overlapping(

@@ -349,17 +349,9 @@ async def test_d_missed_occurrence_runs_once_across_restarts(
             director=boss,
             now=now,
         )
+        report = store.Report("plumbing", "实验楼3楼女厕", "水龙头一直滴水", "normal")
         ticket = await store.create_ticket(
-            session,
-            profile=profile,
-            now=now - timedelta(days=3),
-            reporter_telegram_id=director.id,
-            reporter_name="张主任",
-            reporter=boss,
-            category_key="plumbing",
-            place="实验楼3楼女厕",
-            description="水龙头一直滴水",
-            urgency_key="normal",
+            session, report, store.Reporter.of(boss), profile=profile, now=now - timedelta(days=3)
         )
         number = ticket.number
 

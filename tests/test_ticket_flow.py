@@ -65,17 +65,9 @@ async def _ticket(
     holder: Person | None,
 ) -> Ticket:
     async with db.transaction() as session:
+        report = tickets.Report("plumbing", "实验楼3楼女厕", "水龙头滴水", "normal")
         ticket = await tickets.create_ticket(
-            session,
-            profile=profile,
-            now=NOW,
-            reporter_telegram_id=reporter.telegram_id,
-            reporter_name=reporter.name,
-            reporter=reporter,
-            category_key="plumbing",
-            place="实验楼3楼女厕",
-            description="水龙头滴水",
-            urgency_key="normal",
+            session, report, tickets.Reporter.of(reporter), profile=profile, now=NOW
         )
         await session.exec(
             update(Ticket)
@@ -101,76 +93,24 @@ async def _storage_outcome(
     later = NOW + timedelta(days=2)
     async with db.transaction() as session:
         try:
-            if move == Move.TAKE:
-                assert person is not None
-                change = await moves.take(session, tid, worker=person, profile=profile, now=NOW)
-            elif move == Move.ASSIGN:
-                assert person is not None
-                other = (
-                    crew["fixer"] if ticket.assignee_id == crew["plumber"].id else crew["plumber"]
-                )
-                change = await moves.assign(
-                    session, tid, director=person, assignee=other, profile=profile, now=NOW
-                )
-            elif move == Move.START:
-                assert person is not None
-                change = await moves.start(session, tid, worker=person, now=NOW)
-            elif move == Move.DEFER:
-                assert person is not None
-                change = await moves.defer(
-                    session, tid, worker=person, reason="等配件", until=later, now=NOW
-                )
-            elif move == Move.RELEASE:
-                assert person is not None
-                change = await moves.release(session, tid, worker=person, reason="不会修", now=NOW)
-            elif move == Move.REJECT:
-                assert person is not None
-                change = await moves.reject(
-                    session, tid, actor=person, reason="非维修", profile=profile, now=NOW
-                )
-            elif move == Move.COMPLETE:
-                assert person is not None
-                change = await moves.complete(
-                    session,
-                    tid,
-                    worker=person,
-                    result="fixed",
-                    note=None,
-                    photo_file_id=None,
-                    now=NOW,
-                )
-            elif move == Move.ACCEPT:
-                change = await moves.accept(
-                    session,
-                    tid,
-                    reporter_telegram_id=telegram_id,
-                    reporter=person,
-                    rating=5,
-                    now=NOW,
-                )
-            elif move == Move.REWORK:
-                change = await moves.rework(
-                    session,
-                    tid,
-                    reporter_telegram_id=telegram_id,
-                    reporter=person,
-                    reason="还在漏",
-                    profile=profile,
-                    now=NOW,
-                )
-            elif move == Move.CANCEL:
-                change = await moves.cancel(
-                    session, tid, reporter_telegram_id=telegram_id, reporter=person, now=NOW
+            other = crew["fixer"] if ticket.assignee_id == crew["plumber"].id else crew["plumber"]
+            details = {
+                Move.ASSIGN: moves.Details(assignee=other),
+                Move.DEFER: moves.Details(reason="等配件", until=later),
+                Move.RELEASE: moves.Details(reason="不会修"),
+                Move.REJECT: moves.Details(reason="非维修"),
+                Move.COMPLETE: moves.Details(result="fixed"),
+                Move.ACCEPT: moves.Details(rating=5),
+                Move.REWORK: moves.Details(reason="还在漏"),
+            }.get(move, moves.NOTHING)
+            actor = Actor.of(person, profile, telegram_id=telegram_id)
+            if move == Move.NUDGE:
+                change = await moves.nudge(
+                    session, tid, actor, interval=timedelta(hours=1), now=NOW
                 )
             else:
-                assert move == Move.NUDGE
-                change = await moves.nudge(
-                    session,
-                    tid,
-                    reporter_telegram_id=telegram_id,
-                    reporter=person,
-                    interval=timedelta(hours=1),
-                    now=NOW,
+                change = await moves.make(
+                    session, tid, move, actor, profile=profile, now=NOW, details=details
                 )
         except moves.NotAllowed as problem:
             return problem.reason

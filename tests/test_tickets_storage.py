@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from school.clock import ManualClock
 from school.profile import SchoolProfile
@@ -14,6 +17,25 @@ from storage import tickets
 from storage.database import Database
 from storage.models import Person, Role, TicketStatus
 from storage.stats import Month
+from storage.ticket_flow import Actor, Move
+
+
+async def _make(
+    session: AsyncSession,
+    ticket_id: int,
+    move: Move,
+    person: Person | None,
+    profile: SchoolProfile,
+    now: datetime,
+    *,
+    telegram_id: int | None = None,
+    **details: Any,
+) -> moves.Change:
+    """A move by a person, as the actions make it."""
+    actor = Actor.of(person, profile, telegram_id=telegram_id)
+    return await moves.make(
+        session, ticket_id, move, actor, profile=profile, now=now, details=moves.Details(**details)
+    )
 
 
 async def _person(
@@ -51,21 +73,19 @@ async def _ticket(
     room: str = "女厕",
 ) -> int:
     async with db.transaction() as session:
-        ticket = await tickets.create_ticket(
-            session,
-            profile=profile,
-            now=clock.now(),
-            reporter_telegram_id=teacher.telegram_id,
-            reporter_name=teacher.name,
-            reporter=teacher,
-            category_key=category,
+        report = tickets.Report(
+            category=category,
             place=f"实验楼3楼{room}",
             description="水龙头一直滴水",
-            urgency_key=urgency,
-            building_key="lab",
+            urgency=urgency,
+            building="lab",
             floor="3楼",
             room=room,
-            photo_file_ids=["PHOTO1", "PHOTO2"],
+            photos=["PHOTO1", "PHOTO2"],
+        )
+        reporter = tickets.Reporter.of(teacher)
+        ticket = await tickets.create_ticket(
+            session, report, reporter, profile=profile, now=clock.now()
         )
     assert ticket.id is not None
     return ticket.id
@@ -137,34 +157,42 @@ async def test_take_is_guarded_and_permissions_hold(
     now = clock.now()
     async with database.transaction() as session:
         with pytest.raises(moves.NotAllowed):
-            await moves.take(session, ticket_id, worker=teacher, profile=profile, now=now)
+            await _make(session, ticket_id, Move.TAKE, teacher, profile, now)
     async with database.transaction() as session:
-        first = await moves.take(session, ticket_id, worker=plumber, profile=profile, now=now)
+        first = await _make(session, ticket_id, Move.TAKE, plumber, profile, now)
     async with database.transaction() as session:
-        again = await moves.take(session, ticket_id, worker=plumber, profile=profile, now=now)
-        other = await moves.take(session, ticket_id, worker=fixer, profile=profile, now=now)
+        again = await _make(session, ticket_id, Move.TAKE, plumber, profile, now)
+        other = await _make(session, ticket_id, Move.TAKE, fixer, profile, now)
     assert first.changed and not again.changed and not other.changed
     assert other.ticket.assignee_id == plumber.id
     async with database.transaction() as session:
         with pytest.raises(moves.NotAllowed):
-            await moves.start(session, ticket_id, worker=fixer, now=now)
+            await _make(session, ticket_id, Move.START, fixer, profile, now)
         with pytest.raises(moves.NotAllowed):
-            await moves.complete(
-                session, ticket_id, worker=fixer, result="fixed", note=None,
-                photo_file_id=None, now=now,
-            )  # fmt: skip
-        with pytest.raises(moves.NotAllowed):
-            await moves.assign(
-                session, ticket_id, director=plumber, assignee=fixer, profile=profile, now=now
+            await _make(
+                session,
+                ticket_id,
+                Move.COMPLETE,
+                fixer,
+                profile,
+                now,
+                result="fixed",
+                note=None,
+                photo_file_id=None,
             )
         with pytest.raises(moves.NotAllowed):
+            await _make(session, ticket_id, Move.ASSIGN, plumber, profile, now, assignee=fixer)
+        with pytest.raises(moves.NotAllowed):
             await moves.nudge(
-                session, ticket_id, reporter_telegram_id=999, reporter=None,
-                interval=timedelta(hours=4), now=now,
-            )  # fmt: skip
+                session,
+                ticket_id,
+                Actor.of(None, telegram_id=999),
+                interval=timedelta(hours=4),
+                now=now,
+            )
     async with database.transaction() as session:
-        late = await moves.cancel(
-            session, ticket_id, reporter_telegram_id=teacher.telegram_id, reporter=teacher, now=now
+        late = await _make(
+            session, ticket_id, Move.CANCEL, teacher, profile, now, telegram_id=teacher.telegram_id
         )
     assert not late.changed and late.ticket.status == TicketStatus.ACCEPTED
 
@@ -176,50 +204,79 @@ async def test_whole_life_with_rework_and_stats(
     ticket_id = await _ticket(database, clock, profile, teacher)
     tid = teacher.telegram_id
     async with database.transaction() as session:
-        assigned = await moves.assign(
-            session, ticket_id, director=director, assignee=fixer, profile=profile,
-            now=clock.now(),
-        )  # fmt: skip
+        assigned = await _make(
+            session, ticket_id, Move.ASSIGN, director, profile, clock.now(), assignee=fixer
+        )
     assert assigned.changed and assigned.ticket.status == TicketStatus.ACCEPTED
     assert assigned.ticket.accepted_at == clock.now()
     clock.advance(timedelta(minutes=10))
     async with database.transaction() as session:
-        moved = await moves.assign(
-            session, ticket_id, director=director, assignee=plumber, profile=profile,
-            now=clock.now(),
-        )  # fmt: skip
+        moved = await _make(
+            session, ticket_id, Move.ASSIGN, director, profile, clock.now(), assignee=plumber
+        )
         assert moved.event is not None and moved.event.action == "transfer"
-        started = await moves.start(session, ticket_id, worker=plumber, now=clock.now())
+        started = await _make(session, ticket_id, Move.START, plumber, profile, clock.now())
         assert started.ticket.status == TicketStatus.IN_PROGRESS
         until = clock.now() + timedelta(days=2)
-        deferred = await moves.defer(
-            session, ticket_id, worker=plumber, reason="等配件", until=until, now=clock.now()
+        deferred = await _make(
+            session,
+            ticket_id,
+            Move.DEFER,
+            plumber,
+            profile,
+            clock.now(),
+            reason="等配件",
+            until=until,
         )
         assert deferred.ticket.finish_by == until
-        done = await moves.complete(
-            session, ticket_id, worker=plumber, result="replaced", note="换了新龙头",
-            photo_file_id="AFTER", now=clock.now(),
-        )  # fmt: skip
+        done = await _make(
+            session,
+            ticket_id,
+            Move.COMPLETE,
+            plumber,
+            profile,
+            clock.now(),
+            result="replaced",
+            note="换了新龙头",
+            photo_file_id="AFTER",
+        )
         assert done.ticket.status == TicketStatus.AWAITING_ACCEPTANCE
         assert await tickets.photos_of(session, ticket_id, "completion") == ["AFTER"]
     async with database.transaction() as session:
-        back = await moves.rework(
-            session, ticket_id, reporter_telegram_id=tid, reporter=teacher, reason="还在滴",
-            profile=profile, now=clock.now(),
-        )  # fmt: skip
+        back = await _make(
+            session,
+            ticket_id,
+            Move.REWORK,
+            teacher,
+            profile,
+            clock.now(),
+            telegram_id=tid,
+            reason="还在滴",
+        )
         assert back.ticket.status == TicketStatus.REWORK and back.ticket.rework_count == 1
-        await moves.complete(
-            session, ticket_id, worker=plumber, result="fixed", note=None, photo_file_id=None,
-            now=clock.now(),
-        )  # fmt: skip
-        closed = await moves.accept(
-            session, ticket_id, reporter_telegram_id=tid, reporter=teacher, rating=4,
-            now=clock.now(),
-        )  # fmt: skip
-        twice = await moves.accept(
-            session, ticket_id, reporter_telegram_id=tid, reporter=teacher, rating=1,
-            now=clock.now(),
-        )  # fmt: skip
+        await _make(
+            session, ticket_id, Move.COMPLETE, plumber, profile, clock.now(), result="fixed"
+        )
+        closed = await _make(
+            session,
+            ticket_id,
+            Move.ACCEPT,
+            teacher,
+            profile,
+            clock.now(),
+            telegram_id=tid,
+            rating=4,
+        )
+        twice = await _make(
+            session,
+            ticket_id,
+            Move.ACCEPT,
+            teacher,
+            profile,
+            clock.now(),
+            telegram_id=tid,
+            rating=1,
+        )
         assert closed.changed and not twice.changed and twice.ticket.rating == 4
         assert await moves.add_rating_comment(
             session, ticket_id, reporter_telegram_id=tid, comment="很快"
@@ -245,14 +302,11 @@ async def test_duplicates_follow_cancel_and_nudge(
     ticket_id = await _ticket(database, clock, profile, teacher)
     other = await _person(database, clock, 5, "刘洋", Role.TEACHER, None)
     async with database.transaction() as session:
-        same = await tickets.find_duplicates(
-            session, category_key="plumbing", place="x", building_key="lab", floor="3楼",
-            room="女厕",
-        )  # fmt: skip
-        elsewhere = await tickets.find_duplicates(
-            session, category_key="plumbing", place="x", building_key="lab", floor="3楼",
-            room="男厕",
-        )  # fmt: skip
+        here = tickets.Report(
+            "plumbing", "x", "", "normal", building="lab", floor="3楼", room="女厕"
+        )
+        same = await tickets.find_duplicates(session, here)
+        elsewhere = await tickets.find_duplicates(session, replace(here, room="男厕"))
         assert [t.id for t in same] == [ticket_id] and elsewhere == []
         assert await tickets.follow(
             session, ticket_id=ticket_id, telegram_id=5, name="刘洋", person=other,
@@ -267,19 +321,22 @@ async def test_duplicates_follow_cancel_and_nudge(
     tid = teacher.telegram_id
     async with database.transaction() as session:
         nudged = await moves.nudge(
-            session, ticket_id, reporter_telegram_id=tid, reporter=teacher, interval=interval,
+            session, ticket_id, Actor.of(teacher, telegram_id=tid), interval=interval,
             now=clock.now(),
         )  # fmt: skip
         assert nudged.changed
     async with database.transaction() as session:
         with pytest.raises(moves.NotAllowed) as too_soon:
             await moves.nudge(
-                session, ticket_id, reporter_telegram_id=tid, reporter=teacher,
-                interval=interval, now=clock.now() + timedelta(hours=1),
-            )  # fmt: skip
+                session,
+                ticket_id,
+                Actor.of(teacher, telegram_id=tid),
+                interval=interval,
+                now=clock.now() + timedelta(hours=1),
+            )
         assert too_soon.value.reason == "too_soon"
-        cancelled = await moves.cancel(
-            session, ticket_id, reporter_telegram_id=tid, reporter=teacher, now=clock.now()
+        cancelled = await _make(
+            session, ticket_id, Move.CANCEL, teacher, profile, clock.now(), telegram_id=tid
         )
         assert cancelled.ticket.status == TicketStatus.CANCELLED
 
@@ -300,11 +357,8 @@ async def test_overdue_urgent_and_auto_accept_claim_once(
     async with database.transaction() as session:
         assert await moves.claim_overdue(session, now=clock.now()) == []
         assert await moves.claim_urgent_alerts(session, profile=profile, now=clock.now()) == []
-        await moves.take(session, normal, worker=plumber, profile=profile, now=clock.now())
-        await moves.complete(
-            session, normal, worker=plumber, result="fixed", note=None, photo_file_id=None,
-            now=clock.now(),
-        )  # fmt: skip
+        await _make(session, normal, Move.TAKE, plumber, profile, clock.now())
+        await _make(session, normal, Move.COMPLETE, plumber, profile, clock.now(), result="fixed")
     clock.advance(timedelta(days=6))
     async with database.transaction() as session:
         assert await moves.auto_accept_due(session, profile=profile, now=clock.now()) == []
