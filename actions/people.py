@@ -1,14 +1,20 @@
 """People use cases: a stranger asks to join as a teacher (the request and the directors'
-notices in one transaction)."""
+notices in one transaction); a director deactivates someone (their unfinished repair jobs go
+back to the repair group, which is told)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from telegram import Bot
 
 from notices import outbox
+from notices import tickets as ticket_notices
 from notices.people import tell_directors_of_request
 from notices.services import Services
 from storage import people
+from storage import ticket_moves as moves
+from storage.models import Person, Ticket
 
 
 async def ask_to_join(
@@ -24,3 +30,30 @@ async def ask_to_join(
     if created:
         outbox.deliver_soon(bot, services)
     return created
+
+
+@dataclass(frozen=True)
+class Deactivated:
+    """Who was deactivated, and the repair jobs of theirs that went back to the queue."""
+
+    person: Person
+    sent_back: list[Ticket]
+
+
+async def deactivate(bot: Bot, services: Services, person_id: int) -> Deactivated:
+    """Switch a person off; in the same transaction their unfinished repair jobs go back to
+    待接单, and the reporters and the repair group are told, so no job waits for someone who
+    is gone. Then the cards show the jobs open again."""
+    async with services.database.transaction() as session:
+        person = await people.deactivate_person(session, person_id, now=services.now())
+        changes = await moves.send_back_held(
+            session, person, reason=person.name, profile=services.profile, now=services.now()
+        )
+        for change in changes:
+            await ticket_notices.tell_sent_back(session, services, change, person.name)
+    if changes:
+        outbox.deliver_soon(bot, services)
+    for change in changes:
+        assert change.ticket.id is not None
+        await ticket_notices.refresh_card(bot, services, change.ticket.id)
+    return Deactivated(person, [change.ticket for change in changes])

@@ -26,7 +26,7 @@ from school.i18n import N_, Translate
 from storage import people
 from storage import ticket_moves as moves
 from storage import tickets as store
-from storage.models import Person, Ticket
+from storage.models import GroupChat, Person, Ticket
 from storage.ticket_flow import Actor, Move
 from storage.ticket_moves import NOTHING, Change, Details, NotAllowed
 from storage.tickets import Report, Reporter
@@ -310,27 +310,48 @@ def nudge_interval(services: Services) -> timedelta:
     return timedelta(days=interval.working_days or 1)
 
 
-async def nudge(bot: Bot, services: Services, ticket_id: int, reporter: Actor) -> Change:
-    """催办: the holder (or the repair group) is reminded; NotAllowed('too_soon') if too soon."""
+@dataclass(frozen=True)
+class Nudged:
+    """The outcome of 催办: the change, and who was reminded (the holder or the repair group)."""
+
+    change: Change
+    told: Person | GroupChat | None  # None when the press changed nothing
+
+    @property
+    def changed(self) -> bool:
+        """True when this press nudged."""
+        return self.change.changed
+
+    @property
+    def ticket(self) -> Ticket:
+        """The ticket as it is now."""
+        return self.change.ticket
+
+
+async def nudge(bot: Bot, services: Services, ticket_id: int, reporter: Actor) -> Nudged:
+    """催办: the holder (or the repair group) is reminded; NotAllowed('too_soon') if too soon,
+    NotAllowed('nobody') when nobody can be reminded (nothing recorded)."""
     async with services.database.transaction() as session:
         change = await moves.nudge(
             session, ticket_id, reporter, interval=nudge_interval(services), now=services.now()
         )
         event = change.event
-        if event is not None:
-            ticket = change.ticket
-            await told.tell_holder_or_group(
-                session,
-                services,
-                ticket,
-                f"ticket:{ticket_id}:{event.id}:nudge",
-                lambda t_: t_("{reporter} is asking about {ticket}; please deal with it.").format(
-                    reporter=esc(ticket.reporter_name), ticket=told.ticket_head(ticket, services)
-                ),
-            )
-    if change.changed:
-        outbox.deliver_soon(bot, services)
-    return change
+        if event is None:
+            return Nudged(change, None)
+        ticket = change.ticket
+        head = told.ticket_head(ticket, services)
+        asking = N_("{reporter} is asking about {ticket}; please deal with it.")
+        reminded = await told.tell_holder_or_group(
+            session,
+            services,
+            ticket,
+            f"ticket:{ticket_id}:{event.id}:nudge",
+            lambda t_: t_(asking).format(reporter=esc(ticket.reporter_name), ticket=head),
+        )
+        if reminded is None:
+            raise NotAllowed("nobody")  # rolls the nudge back: it reached no one
+    outbox.deliver_soon(bot, services)
+    return Nudged(change, reminded)
 
 
 @dataclass(frozen=True)

@@ -437,10 +437,17 @@ async def people_button(update: Update, context: HouqinContext, data: PeopleButt
     if person.id == director.id:
         await query.answer(_("You cannot deactivate yourself."), show_alert=True)
         return
-    async with services.database.transaction() as session:
-        await people.deactivate_person(session, data.person_id, now=services.now())
+    done = await actions.deactivate(context.bot, services, data.person_id)
     await query.answer(_("{name} is deactivated.").format(name=person.name))
     await _show_page(update, context, page)
+    if done.sent_back:
+        numbers = "、".join(esc(ticket.number) for ticket in done.sent_back)
+        text = _(
+            "{name}'s unfinished repair jobs went back to the repair group to be taken again: "
+            "{numbers}"
+        ).format(name=esc(person.name), numbers=numbers)
+        assert query.message is not None
+        await context.bot.send_message(query.message.chat.id, text)
 
 
 async def _show_page(update: Update, context: HouqinContext, page: int) -> None:

@@ -173,10 +173,15 @@ async def assign_to_button(update: Update, context: HouqinContext, data: AssignB
 
 async def nudge_button(update: Update, context: HouqinContext, data: TicketButton) -> None:
     """催办 from /mytickets: the holder (or the repair group) is reminded."""
-    change = await make_reporter_move(update, context, data.ticket_id, Move.NUDGE, act.nudge)
-    if change is None:
+    nudged = await make_reporter_move(update, context, data.ticket_id, Move.NUDGE, act.nudge)
+    if nudged is None:
         return
-    await alert(update, context, context._("Nudged. The repair team has been reminded."))
+    _ = context._
+    if isinstance(nudged.told, Person):
+        text = _("Nudged: {name} has been reminded.").format(name=nudged.told.name)
+    else:
+        text = _("Nudged: the repair group has been reminded.")
+    await alert(update, context, text)
 
 
 async def cancel_button(update: Update, context: HouqinContext, data: TicketButton) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
 from telegram import Update
 from telegram.error import TelegramError
@@ -142,6 +143,11 @@ async def refused(
         text = _("You already nudged it. You can nudge again after {time}.").format(
             time=told.local_time(context.services, until)
         )
+    elif reason == "nobody":
+        text = _(
+            "Nobody could be reminded: the repair group is not set up yet. "
+            "Please call the logistics office."
+        )
     elif reason == "assignee":
         text = _("That person can no longer take repair jobs.")
     elif reason == Verdict.ROLE and move is not None and FLOW[move].who == Who.DIRECTOR:
@@ -184,13 +190,26 @@ async def pressed_ticket(
     return ticket
 
 
+class Outcome(Protocol):
+    """What an action returns: whether it changed the ticket, and the ticket now."""
+
+    @property
+    def changed(self) -> bool: ...
+
+    @property
+    def ticket(self) -> Ticket: ...
+
+
+Done = TypeVar("Done", bound=Outcome)
+
+
 async def make_move(
     update: Update,
     context: HouqinContext,
     ticket_id: int,
     move: Move,
-    run: Callable[[], Awaitable[act.Change]],
-) -> act.Change | None:
+    run: Callable[[], Awaitable[Done]],
+) -> Done | None:
     """A press that makes a move: check it (`pressed_ticket`), run the action, and answer a
     refusal or a ticket that moved on meanwhile; the committed change otherwise."""
     if await pressed_ticket(update, context, ticket_id, move) is None:
@@ -211,9 +230,9 @@ async def make_reporter_move(
     context: HouqinContext,
     ticket_id: int,
     move: Move,
-    action: Callable[..., Awaitable[act.Change]],
+    action: Callable[..., Awaitable[Done]],
     **details: object,
-) -> act.Change | None:
+) -> Done | None:
     """A reporter's press (催办, 撤销, the stars of 验收) through `make_move`: the action gets
     the presser as the reporter, and `details` (the rating)."""
     reporter = actor_of(update, context)

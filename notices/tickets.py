@@ -26,7 +26,7 @@ from school.profile import SchoolProfile
 from storage import groups, people
 from storage import outbox as outbox_store
 from storage import tickets as store
-from storage.models import GroupPurpose, Person, Ticket, TicketEvent, TicketStatus
+from storage.models import GroupChat, GroupPurpose, Person, Ticket, TicketEvent, TicketStatus
 from storage.ticket_flow import SHOWS_HOLDER
 
 log = logging.getLogger(__name__)
@@ -346,19 +346,43 @@ async def tell_person(
 
 async def tell_holder_or_group(
     session: AsyncSession, services: Services, ticket: Ticket, key: str, message: Message
+) -> Person | GroupChat | None:
+    """The holder, or the repair group while nobody who can be reached holds the job (催办).
+    Returns who was told; None when nobody can be (nothing is queued)."""
+    holder = await people.get_person(session, ticket.assignee_id) if ticket.assignee_id else None
+    if holder is not None and holder.active and holder.reachable:
+        await tell_person(session, services, holder.id, key, message)
+        return holder
+    group = await groups.group_for(session, GroupPurpose.REPAIR)
+    if group is None:
+        return None
+    await outbox.notify(
+        session, services, key=key, chat_id=group.chat_id, text=message(group_translator(services))
+    )
+    return group
+
+
+async def tell_sent_back(
+    session: AsyncSession, services: Services, change: Any, holder: str
 ) -> None:
-    """The holder, or the repair group while nobody holds the job (催办)."""
-    if ticket.assignee_id is not None:
-        await tell_person(session, services, ticket.assignee_id, key, message)
-        return
+    """A deactivated holder's job is back in the queue: the reporter (and followers) and the
+    repair group are told, so someone takes it again."""
+    ticket, event = change.ticket, change.event
+    head = ticket_head(ticket, services)
+    back = N_("{ticket} is waiting for someone to take it again: {name} no longer handles repairs.")
+    await tell_reporter(
+        session, services, ticket, event, lambda t_: t_(back).format(ticket=head, name=esc(holder))
+    )
     group = await groups.group_for(session, GroupPurpose.REPAIR)
     if group is not None:
+        _ = group_translator(services)
         await outbox.notify(
             session,
             services,
-            key=key,
+            key=f"ticket:{ticket.id}:{event.id}:group",
             chat_id=group.chat_id,
-            text=message(group_translator(services)),
+            text=_(back).format(ticket=head, name=esc(holder)),
+            markup=card_markup(ticket, _),
         )
 
 

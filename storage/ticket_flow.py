@@ -1,11 +1,12 @@
 """The repair ticket's status machine as one table.
 
 Each row says, for one move (接单, 指派, 开始维修, 延期, 转单, 退回, 维修完成, 验收, 返修, 撤销,
-催办, 同一问题, 自动验收): the statuses it may start from, the status it leads to, who may make
-it, and what it asks of the person making it. Everything else derives from the table: the
-storage guards (`storage.tickets` refuses or ignores a move exactly as `judge` says), the
-buttons a card, a notice or /mytickets shows (`offered`), the handlers' checks before they ask
-for a reason, and the lists (what is active, what is final).
+催办, 同一问题, 自动验收, a deactivated holder's jobs going back): the statuses it may start
+from, the status it leads to, who may make it, and what it asks of the person making it.
+Everything else derives from the table: the storage guards (`storage.ticket_moves` refuses
+or ignores a move exactly as `judge` says), the buttons a card, a notice or /mytickets shows,
+the handlers' checks before they ask for a reason, and the lists (what is active, what is
+final).
 Nothing here knows Telegram.
 """
 
@@ -34,6 +35,7 @@ class Move(enum.StrEnum):
     NUDGE = "nudge"  # 催办
     FOLLOW = "follow"  # 同一问题: follow an open ticket
     AUTO_ACCEPT = "auto_accept"  # closed after days in 待验收
+    UNASSIGN = "unassign"  # the holder was deactivated: the job goes back to the repair group
 
 
 class Who(enum.StrEnum):
@@ -107,6 +109,7 @@ FLOW: dict[Move, Transition] = {
         Transition(Move.NUDGE, UNFINISHED, None, Who.REPORTER, Asks.NOTHING),
         Transition(Move.FOLLOW, UNFINISHED, None, Who.ANYONE, Asks.NOTHING),
         Transition(Move.AUTO_ACCEPT, AWAITING, TicketStatus.CLOSED, Who.SYSTEM, Asks.NOTHING),
+        Transition(Move.UNASSIGN, HELD, TicketStatus.OPEN, Who.SYSTEM, Asks.NOTHING),
     )
 }
 

@@ -148,18 +148,18 @@ def _effect(request: _Request, ticket: Ticket) -> _Effect:
         return _Effect(values, note=details.assignee.name, action=action)
     if move == Move.START:
         return _Effect({"started_at": ticket.started_at or now})
-    if move in (Move.DEFER, Move.RELEASE, Move.REJECT, Move.REWORK):
+    if move in (Move.DEFER, Move.RELEASE, Move.REJECT, Move.REWORK, Move.UNASSIGN):
         values["status_reason"] = _reason(details)
         if move == Move.DEFER:
             values |= {"deferred_until": details.until, "finish_by": details.until}
-        elif move == Move.RELEASE:
+        elif move in (Move.RELEASE, Move.UNASSIGN):
             values["assignee_id"] = None
         elif move == Move.REJECT:
             values["closed_at"] = now
         else:  # 返修: a new limit to finish by
             values["rework_count"] = ticket.rework_count + 1
             values["finish_by"] = request.profile.deadlines(now, ticket.urgency_key)[1]
-        if move != Move.RELEASE and move != Move.REJECT:
+        if move in (Move.DEFER, Move.REWORK):
             values["overdue_reported_at"] = None
         return _Effect(values, note=details.reason)
     if move == Move.COMPLETE:
@@ -314,6 +314,21 @@ async def auto_accept_due(
     changes = []
     for ticket in (await session.exec(query.order_by(col(Ticket.id)))).all():
         request = _Request(Move.AUTO_ACCEPT, flow.SYSTEM, NOTHING, profile, now)
+        change = await _transition(session, ticket, request)
+        if change.changed:
+            changes.append(change)
+    return changes
+
+
+async def send_back_held(
+    session: AsyncSession, person: Person, *, reason: str, profile: SchoolProfile, now: datetime
+) -> list[Change]:
+    """The unfinished jobs a person holds go back to the repair group (待接单), as when they
+    are deactivated; each with its event. Done jobs waiting for acceptance stay theirs."""
+    held = select(Ticket).where(col(Ticket.status).in_(HELD), Ticket.assignee_id == person.id)
+    changes = []
+    for ticket in (await session.exec(held.order_by(col(Ticket.id)))).all():
+        request = _Request(Move.UNASSIGN, flow.SYSTEM, Details(reason=reason), profile, now)
         change = await _transition(session, ticket, request)
         if change.changed:
             changes.append(change)

@@ -102,6 +102,7 @@ async def _storage_outcome(
                 Move.COMPLETE: moves.Details(result="fixed"),
                 Move.ACCEPT: moves.Details(rating=5),
                 Move.REWORK: moves.Details(reason="还在漏"),
+                Move.UNASSIGN: moves.Details(reason="已停用"),
             }.get(move, moves.NOTHING)
             actor = Actor.of(person, profile, telegram_id=telegram_id)
             if move == Move.NUDGE:
