@@ -19,6 +19,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from notices import outbox
 from notices.callbacks import CallbackData
+from notices.groups import group_translator, tell_group
 from notices.render import button, esc, keyboard, language_of, queue_long, split_text
 from notices.services import Services
 from school.i18n import N_, translator
@@ -85,11 +86,6 @@ class TrendButton(CallbackData, prefix="inst", version=1):
 
 
 # --- pieces of text --------------------------------------------------------------------------
-
-
-def group_translator(services: Services) -> Translate:
-    """The translator for messages to groups (the school's language)."""
-    return translator(services.settings.language.value)
 
 
 def person_translator(services: Services, person: Person) -> Translate:
@@ -326,24 +322,21 @@ async def queue_opening(
     assert round_.id is not None
     name = store.plan_name(services.profile, round_)
     total = len(store.items_of(services.profile, round_))
-    staff = await groups.group_for(session, GroupPurpose.STAFF)
-    if staff is not None:
-        t_ = group_translator(services)
-        await outbox.notify(
-            session,
-            services,
-            key=f"inspection:{round_.id}:open:group",
-            chat_id=staff.chat_id,
-            text=t_(
-                "🔍 <b>{plan}</b> has started: {total} items, due by {deadline}.\n"
-                "Inspectors: {names}"
-            ).format(
-                plan=esc(name),
-                total=total,
-                deadline=_when(services, round_.deadline_at),
-                names=_names(opened.inspectors),
-            ),
-        )
+    started = N_(
+        "🔍 <b>{plan}</b> has started: {total} items, due by {deadline}.\nInspectors: {names}"
+    )
+    await tell_group(
+        session,
+        services,
+        GroupPurpose.STAFF,
+        f"inspection:{round_.id}:open:group",
+        lambda t_: t_(started).format(
+            plan=esc(name),
+            total=total,
+            deadline=_when(services, round_.deadline_at),
+            names=_names(opened.inspectors),
+        ),
+    )
     for person in opened.inspectors:
         t_ = person_translator(services, person)
         await outbox.notify(
@@ -392,9 +385,6 @@ async def queue_late_completion(
     """A round finished after its 通报 went out: a short follow-up to the staff group."""
     assert round_.id is not None
     s = await results.summary(session, services.profile, round_)
-    staff = await groups.group_for(session, GroupPurpose.STAFF)
-    if staff is None:
-        return
     t_ = group_translator(services)
     text = t_(
         "📢 <b>{plan}</b> ({day}) was finished late: {checked}/{total} items, {bad} with problems."
@@ -407,13 +397,8 @@ async def queue_late_completion(
     )
     if s.problems:
         text += "\n" + "\n".join(f"• {problem_line(p, t_)}" for p in s.problems)
-    await outbox.notify(
-        session,
-        services,
-        key=f"inspection:{round_.id}:late",
-        chat_id=staff.chat_id,
-        text=split_text(text)[0],
-    )
+    key = f"inspection:{round_.id}:late"
+    await tell_group(session, services, GroupPurpose.STAFF, key, lambda _: split_text(text)[0])
 
 
 async def queue_reminders(

@@ -18,6 +18,7 @@ from telegram import Bot, InlineKeyboardMarkup, InputMediaPhoto
 from telegram.error import TelegramError
 
 from notices import outbox
+from notices.groups import group_translator, tell_group
 from notices.render import edit_or_ignore, esc, language_of
 from notices.services import Services
 from notices.ticket_buttons import RESULT_LABELS, Result, card_markup
@@ -88,11 +89,6 @@ def local_time(services: Services, moment: datetime) -> str:
 def stars(rating: int) -> str:
     """★★★★☆."""
     return "★" * rating + "☆" * (5 - rating)
-
-
-def group_translator(services: Services) -> Translate:
-    """The language of group messages: the deployment's default."""
-    return translator(services.settings.language.value)
 
 
 def translator_for(person: Person | None, services: Services) -> Translate:
@@ -353,13 +349,7 @@ async def tell_holder_or_group(
     if holder is not None and holder.active and holder.reachable:
         await tell_person(session, services, holder.id, key, message)
         return holder
-    group = await groups.group_for(session, GroupPurpose.REPAIR)
-    if group is None:
-        return None
-    await outbox.notify(
-        session, services, key=key, chat_id=group.chat_id, text=message(group_translator(services))
-    )
-    return group
+    return await tell_group(session, services, GroupPurpose.REPAIR, key, message)
 
 
 async def tell_sent_back(
@@ -373,17 +363,14 @@ async def tell_sent_back(
     await tell_reporter(
         session, services, ticket, event, lambda t_: t_(back).format(ticket=head, name=esc(holder))
     )
-    group = await groups.group_for(session, GroupPurpose.REPAIR)
-    if group is not None:
-        _ = group_translator(services)
-        await outbox.notify(
-            session,
-            services,
-            key=f"ticket:{ticket.id}:{event.id}:group",
-            chat_id=group.chat_id,
-            text=_(back).format(ticket=head, name=esc(holder)),
-            markup=card_markup(ticket, _),
-        )
+    await tell_group(
+        session,
+        services,
+        GroupPurpose.REPAIR,
+        f"ticket:{ticket.id}:{event.id}:group",
+        lambda _: _(back).format(ticket=head, name=esc(holder)),
+        markup=lambda _: card_markup(ticket, _),
+    )
 
 
 # --- publishing a new ticket ---------------------------------------------------------------------

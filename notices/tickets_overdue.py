@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from notices import outbox
+from notices.groups import tell_group
 from notices.render import esc, split_text
 from notices.services import Services
 from notices.tickets import (
@@ -20,9 +21,9 @@ from notices.tickets import (
     urgency_name,
 )
 from school.i18n import Translate
-from storage import groups, people
+from storage import people
 from storage import tickets as store
-from storage.models import GroupPurpose, Ticket, TicketStatus
+from storage.models import GroupChat, GroupPurpose, Ticket, TicketStatus
 
 
 def overdue_line(services: Services, ticket: Ticket, holder: str | None, _: Translate) -> str:
@@ -53,7 +54,7 @@ async def queue_overdue(
     """One digest of the newly overdue jobs to the repair group; urgent ones to the directors
     (every overdue one when no repair group is bound)."""
     holders = {t.id: await holder_name(session, t) for t in [*overdue, *alerts]}
-    group = await groups.group_for(session, GroupPurpose.REPAIR)
+    group: GroupChat | None = None  # the repair group, once told
     urgent_key = store.most_urgent_key(services.profile)
     if overdue:
         _ = group_translator(services)
@@ -66,14 +67,9 @@ async def queue_overdue(
                 *(overdue_line(services, t, holders[t.id], _) for t in overdue),
             ]
         )
-        if group is not None:
-            await outbox.notify(
-                session,
-                services,
-                key=f"tickets:overdue:{stamp}",
-                chat_id=group.chat_id,
-                text=split_text(text)[0],
-            )
+        key = f"tickets:overdue:{stamp}"
+        digest = split_text(text)[0]
+        group = await tell_group(session, services, GroupPurpose.REPAIR, key, lambda _: digest)
     urgent = {t.id: t for t in alerts}
     for ticket in overdue:
         if ticket.urgency_key == urgent_key or group is None:
