@@ -101,17 +101,16 @@ def _holder_hears(
     `card_buttons` is False."""
 
     async def tell(session: AsyncSession, change: Change) -> None:
-        assert change.event is not None
-        ticket = change.ticket
+        ticket, event = change.ticket, change.event
+        assert event is not None
+        key = f"ticket:{ticket.id}:{event.id}:assignee"
+        markup = (lambda t_: card_markup(ticket, t_)) if card_buttons else None
         head = told.ticket_head(ticket, services)
-        await told.tell_person(
-            session,
-            services,
-            ticket.assignee_id,
-            f"ticket:{ticket.id}:{change.event.id}:assignee",
-            lambda t_: text(t_, head),
-            markup=(lambda t_: card_markup(ticket, t_)) if card_buttons else None,
-        )
+
+        def message(t_: Translate) -> str:
+            return text(t_, head)
+
+        await told.tell_person(session, services, ticket.assignee_id, key, message, markup=markup)
 
     return tell
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from telegram import CallbackQuery, InlineKeyboardButton, Update
 from telegram.error import TelegramError
@@ -34,6 +37,30 @@ from storage import people
 from storage.models import Person, Role
 
 log = logging.getLogger(__name__)
+
+Data = TypeVar("Data")
+
+
+def director_button(
+    handle: Callable[[Update, HouqinContext, Data], Awaitable[None]],
+) -> Callable[[Update, HouqinContext, Data], Awaitable[None]]:
+    """A button only a director may press: anyone else is told so (checked on the server for
+    every press) and the handler is not called."""
+
+    @functools.wraps(handle)
+    async def pressed(update: Update, context: HouqinContext, data: Data) -> None:
+        if await require_role(update, context, {Role.DIRECTOR}) is not None:
+            await handle(update, context, data)
+
+    return pressed
+
+
+def _director_press(update: Update, context: HouqinContext) -> tuple[CallbackQuery, Person]:
+    """In a `director_button` handler: the press and the director who made it."""
+    query, director = update.callback_query, context.person
+    assert query is not None and director is not None
+    return query, director
+
 
 PEOPLE_PAGE_SIZE = 10
 INVITE_CODE_PATTERN = re.compile(r"^[A-Za-z0-9]{4,32}$")
@@ -226,13 +253,11 @@ async def ask_to_join(update: Update, context: HouqinContext, data: JoinButton) 
     )
 
 
+@director_button
 async def decide_join(update: Update, context: HouqinContext, data: JoinButton) -> None:
     """A director pressed approve or decline on a join request (a forged id, or a request
     gone, is told so)."""
-    pressed = await director_press(update, context)
-    if pressed is None:
-        return
-    query, director = pressed
+    query, director = _director_press(update, context)
     _ = context._
     services = context.services
     async with services.database.transaction() as session:
@@ -300,12 +325,10 @@ async def invite_command(update: Update, context: HouqinContext) -> None:
     await reply(update, context, _("Invite whom?"), reply_markup=invite_roles_keyboard(_))
 
 
+@director_button
 async def invite_pick(update: Update, context: HouqinContext, data: InviteButton) -> None:
     """The director picked a role (and for staff, a post): make the invite."""
-    pressed = await director_press(update, context)
-    if pressed is None:
-        return
-    query, director = pressed
+    query, director = _director_press(update, context)
     _ = context._
     profile = context.services.profile
     kind, value = data.choice, data.value
@@ -395,12 +418,10 @@ async def people_command(update: Update, context: HouqinContext) -> None:
     await reply(update, context, text, reply_markup=keyboard(rows))
 
 
+@director_button
 async def people_button(update: Update, context: HouqinContext, data: PeopleButton) -> None:
     """Paging, deactivation and its confirmation on the /people list."""
-    pressed = await director_press(update, context)
-    if pressed is None:
-        return
-    query, director = pressed
+    query, director = _director_press(update, context)
     _ = context._
     services = context.services
     page = data.page
@@ -517,13 +538,3 @@ def register(application: HouqinApp) -> None:
     application.add_handler(on_button(InviteButton, invite_pick))
     application.add_handler(on_button(PeopleButton, people_button))
     application.add_handler(on_button(LanguageButton, lang_pick))
-
-
-async def director_press(
-    update: Update, context: HouqinContext
-) -> tuple[CallbackQuery, Person] | None:
-    """The press and the director who made it; anyone else is told only a director may."""
-    query = update.callback_query
-    assert query is not None
-    director = await require_role(update, context, {Role.DIRECTOR})
-    return (query, director) if director is not None else None

@@ -3,6 +3,9 @@ draft is at, and the form's declaration for the form owner (handlers.forms)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from telegram import Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
@@ -54,6 +57,22 @@ RESETS: dict[str, dict[str, object]] = {
 }
 
 
+Found = TypeVar("Found")
+# Choices that pick an entry of the profile by key, and what the form says of the choice.
+_PICKED = {
+    FormChoice.CATEGORY: N_("Category: {value}"),
+    FormChoice.URGENCY: N_("Urgency: {value}"),
+}
+
+
+def _known(lookup: Callable[[str], Found], key: str) -> Found | None:
+    """The profile's entry for a key a button carries; None for a key it no longer has."""
+    try:
+        return lookup(key)
+    except KeyError:
+        return None
+
+
 async def form_button_pressed(
     update: Update, context: HouqinContext, data: ReportFormButton
 ) -> object:
@@ -68,17 +87,16 @@ async def form_button_pressed(
         return END
     choice, value, step = data.choice, data.value, form.step
     chosen: str | None = None
-    if choice == FormChoice.CATEGORY and step == "category":
-        try:
-            category = profile.category(value)
-        except KeyError:
+    if choice in _PICKED and step == choice.name.lower():
+        # category, urgency: a key of the profile's list of that name
+        entry = _known(getattr(profile, step), value)
+        if entry is None:
             return await _stale(update, context)
-        form.category = category.key
-        chosen = _("Category: {value}").format(value=category.name)
+        setattr(form, step, entry.key)
+        chosen = _(_PICKED[choice]).format(value=entry.name)
     elif choice == FormChoice.BUILDING and step == "building":
-        try:
-            building = profile.building(value)
-        except KeyError:
+        building = _known(profile.building, value)
+        if building is None:
             return await _stale(update, context)
         form.building, form.floor, form.room = building.key, None, None
         if not building.floors:
@@ -119,13 +137,6 @@ async def form_button_pressed(
     elif choice == FormChoice.PHOTOS_DONE and step == "photos":
         form.photos_done = True
         chosen = _("Photos: {count}").format(count=len(form.photos))
-    elif choice == FormChoice.URGENCY and step == "urgency":
-        try:
-            urgency = profile.urgency(value)
-        except KeyError:
-            return await _stale(update, context)
-        form.urgency = urgency.key
-        chosen = _("Urgency: {value}").format(value=urgency.name)
     elif choice == FormChoice.SUBMIT and step == "summary":
         # Filed first: if the database is busy or the bot dies here, the summary keeps its
         # buttons and the person is told to press 提交 again (the draft's token files it once).
