@@ -1,10 +1,12 @@
 """People use cases: a stranger asks to join as a teacher (the request and the directors'
 notices in one transaction); a director deactivates someone (their unfinished repair jobs go
-back to the repair group, which is told)."""
+back to the repair group, which is told); someone opens their private chat (what Telegram
+refused to deliver to them goes out after all)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from telegram import Bot
 
@@ -12,6 +14,7 @@ from notices import outbox
 from notices import tickets as ticket_notices
 from notices.people import tell_directors_of_request
 from notices.services import Services
+from storage import outbox as outbox_store
 from storage import people
 from storage import ticket_moves as moves
 from storage.models import Person, Ticket
@@ -57,3 +60,22 @@ async def deactivate(bot: Bot, services: Services, person_id: int) -> Deactivate
         assert change.ticket.id is not None
         await ticket_notices.refresh_card(bot, services, change.ticket.id)
     return Deactivated(person, [change.ticket for change in changes])
+
+
+# How far back notices Telegram refused are sent after all when the person opens the chat.
+UNDELIVERED_KEPT = timedelta(days=30)
+
+
+async def chat_opened(bot: Bot, services: Services, telegram_id: int) -> int:
+    """Someone opened their private chat with the bot (/start): Telegram lets the bot write
+    to them now, so what it refused to deliver before (they had never started the chat, or
+    had blocked it) goes out after all. Returns how many notices are on their way."""
+    now = services.now()
+    async with services.database.transaction() as session:
+        await people.mark_reachable(session, telegram_id)
+        waiting = await outbox_store.reachable_again(
+            session, telegram_id, since=now - UNDELIVERED_KEPT, now=now
+        )
+    if waiting:
+        outbox.deliver_soon(bot, services)
+    return waiting

@@ -133,6 +133,9 @@ async def start(update: Update, context: HouqinContext) -> None:
         return
     # Feature deep links (t.me/BOT?start=report, ...) have their own /start handlers,
     # registered before this one; any other payload is an invite code.
+    user = update.effective_user
+    assert user is not None
+    await actions.chat_opened(context.bot, context.services, user.id)
     payload = context.args[0] if context.args else ""
     if payload:
         await _redeem(update, context, payload)

@@ -38,6 +38,8 @@ MIN_DESCRIPTION = 2
 MAX_PLACE = 100
 MAX_PHOTOS = 10
 DEEP_LINK_PAYLOAD = "report"
+# t.me/BOT?start=updates: opens the private chat so a report filed in a group can be followed.
+UPDATES_PAYLOAD = "updates"
 
 
 def _menu_labels() -> list[str]:
@@ -460,13 +462,30 @@ async def group_report(update: Update, context: HouqinContext) -> None:
         )
         return
     ticket = await _file(update, context, form)
-    await message.reply_text(
-        _("Filed as {number}: {place} · {category}. Updates come in our private chat.").format(
-            number=f"<b>{esc(ticket.number)}</b>",
-            place=esc(ticket.place),
-            category=esc(told.category_name(services.profile, ticket.category_key)),
-        )
+    filed = _("Filed as {number}: {place} · {category}.").format(
+        number=f"<b>{esc(ticket.number)}</b>",
+        place=esc(ticket.place),
+        category=esc(told.category_name(services.profile, ticket.category_key)),
     )
+    person = context.person
+    if person is not None and person.reachable:
+        await message.reply_text(filed + " " + _("Updates come in our private chat."))
+    else:
+        # Telegram lets the bot write to someone only once they opened its private chat.
+        follow = deep_link(context.bot.username, UPDATES_PAYLOAD)
+        await message.reply_text(
+            filed
+            + "\n"
+            + _(
+                "I cannot message you yet: tap the button to open our private chat. Until you "
+                "do, you will not hear how the repair goes and cannot accept or rate it (the "
+                "repair crew has the job either way); what I could not send you then comes at "
+                "once."
+            ),
+            reply_markup=InlineKeyboardMarkup(
+                [[InlineKeyboardButton(_("Get updates in private chat"), url=follow)]]
+            ),
+        )
     await told.publish_ticket(context.bot, services, ticket)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from actions import people as people_actions
 from handlers.common import allowed_press, private_chat, reply, require_role
 from handlers.context import HouqinContext
 from handlers.ticket_presses import may_report
@@ -17,7 +18,14 @@ from storage.ticket_flow import ACTIVE
 
 MY_TICKETS_SHOWN = 10
 
-__all__ = ["TicketListButton", "filter_button", "my_tickets", "open_tickets", "show_my_tickets"]
+__all__ = [
+    "TicketListButton",
+    "filter_button",
+    "my_tickets",
+    "open_tickets",
+    "show_my_tickets",
+    "start_updates",
+]
 
 
 async def my_tickets(update: Update, context: HouqinContext) -> None:
@@ -27,6 +35,20 @@ async def my_tickets(update: Update, context: HouqinContext) -> None:
     if not private_chat(update):
         await reply(update, context, context._("Send /mytickets to me in a private chat."))
         return
+    await show_my_tickets(update, context, edit=False)
+
+
+async def start_updates(update: Update, context: HouqinContext) -> None:
+    """t.me/BOT?start=updates, from a report filed in a group by someone the bot could not yet
+    write to: the chat is open now, so the notices kept for them arrive, then their list."""
+    user = update.effective_user
+    assert user is not None
+    await people_actions.chat_opened(context.bot, context.services, user.id)
+    await reply(
+        update,
+        context,
+        context._("From now on the progress of your repair requests comes here."),
+    )
     await show_my_tickets(update, context, edit=False)
 
 

@@ -14,13 +14,14 @@ table in storage/ticket_flow.py.
 
 from __future__ import annotations
 
-from telegram.ext import CommandHandler, MessageHandler
+from telegram.ext import CommandHandler, MessageHandler, filters
 
 from handlers import ticket_act, ticket_form, ticket_form_input, ticket_jobs, ticket_lists
 from handlers.buttons import on_button
 from handlers.context import HouqinApp
 from handlers.forms import Form
 from handlers.menu import menu_filter
+from handlers.ticket_form import UPDATES_PAYLOAD
 
 # --- registration --------------------------------------------------------------------------------
 
@@ -31,6 +32,13 @@ def register(application: HouqinApp) -> None:
     ticket_form.register_outside(application)
     for handler in ticket_jobs.buttons():
         application.add_handler(handler)
+    application.add_handler(
+        CommandHandler(
+            "start",
+            ticket_lists.start_updates,
+            filters.ChatType.PRIVATE & filters.Regex(rf"^/start {UPDATES_PAYLOAD}$"),
+        )
+    )
     application.add_handler(CommandHandler("mytickets", ticket_lists.my_tickets))
     application.add_handler(MessageHandler(menu_filter("mytickets"), ticket_lists.my_tickets))
     application.add_handler(CommandHandler("tickets", ticket_lists.open_tickets))

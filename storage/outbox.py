@@ -207,3 +207,21 @@ async def sent_to(session: AsyncSession, key: str) -> tuple[int, int] | None:
     if row is None or row[1] is None:
         return None
     return int(row[0]), int(row[1])
+
+
+async def reachable_again(
+    session: AsyncSession, chat_id: int, *, since: datetime, now: datetime
+) -> int:
+    """The person opened their private chat with the bot (/start): what Telegram refused to
+    deliver to them since `since` (403: they had never started it, or had blocked it) is sent
+    after all. Returns how many notifications wait again."""
+    result = await session.exec(
+        update(Notification)
+        .where(
+            col(Notification.chat_id) == chat_id,
+            col(Notification.status) == NotificationStatus.UNREACHABLE,
+            col(Notification.created_at) >= since,
+        )
+        .values(status=NotificationStatus.PENDING, next_attempt_at=now, error=None)
+    )
+    return int(result.rowcount or 0)

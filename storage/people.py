@@ -177,6 +177,14 @@ async def mark_unreachable(session: AsyncSession, telegram_id: int) -> None:
         session.add(person)
 
 
+async def mark_reachable(session: AsyncSession, telegram_id: int) -> None:
+    """The person opened the private chat again: messages to them are tried again."""
+    person = await get_person_by_telegram_id(session, telegram_id)
+    if person is not None and not person.reachable:
+        person.reachable = True
+        session.add(person)
+
+
 async def request_to_join(
     session: AsyncSession, *, telegram_id: int, name: str, username: str | None, now: datetime
 ) -> tuple[JoinRequest, bool]:

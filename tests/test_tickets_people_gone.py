@@ -73,3 +73,36 @@ async def test_a_nudge_nobody_can_receive_is_not_reported_as_sent(
     await cast.director.send("/bind repair", chat=cast.repair)
     again = await cast.teacher.press(_last(bot, cast.teacher), "Nudge 001")
     assert again is not None and "the repair group has been reminded" in str(again.text)
+
+
+async def test_an_unregistered_group_reporter_gets_a_way_into_the_private_chat(
+    bot: BotApiSandbox, services: Services, cast: Cast
+) -> None:
+    # 陈老师 is in the teachers' group but never opened a chat with the bot
+    newcomer = bot.add_user("陈老师")
+    cast.teachers.add_member(newcomer)
+    await newcomer.send("/report 实验楼3楼女厕水龙头一直滴水", chat=cast.teachers)
+    answer = bot.last_message(cast.teachers.id)
+    assert "BX-2611-001" in answer.shown_text
+    assert "Updates come in our private chat" not in answer.shown_text
+    assert "cannot accept or rate" in answer.shown_text
+    assert answer.buttons == [["Get updates in private chat"]]
+    button = answer.inline_keyboard[0][0]
+    assert str(button.get("url", "")).endswith("?start=updates")
+    ticket = await _ticket(services, "BX-2611-001")
+    await cast.plumber.press(_card(bot, ticket), "Take")
+    assert bot.messages(newcomer.private_chat_id, from_bot=True) == []
+    # the button opens the chat: what could not be sent arrives, and the list
+    await newcomer.send("/start updates")
+    received = [m.shown_text for m in bot.messages(newcomer.private_chat_id, from_bot=True)]
+    assert any("progress of your repair requests comes here" in t for t in received)
+    assert any("Your repair request is filed: BX-2611-001" in t for t in received)
+    assert any("was taken by 李师傅" in t for t in received)
+    # from now on the notices reach them, and they can accept and rate
+    await cast.plumber.press(_card(bot, ticket), "Repair done")
+    await cast.plumber.press(_last(bot, cast.plumber), "Fixed")
+    await cast.plumber.press(_last(bot, cast.plumber), "Skip")
+    done = bot.last_message(newcomer.private_chat_id)
+    await newcomer.press(done, "Accept")
+    await newcomer.press(bot.last_message(newcomer.private_chat_id), "★★★★★")
+    assert (await _ticket(services, ticket.number)).status == TicketStatus.CLOSED
