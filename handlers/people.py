@@ -31,9 +31,10 @@ from notices.people import (
     language_keyboard,
 )
 from notices.render import button, deep_link, edit_or_ignore, esc, keyboard, role_label
+from notices.worklogs import duties_for
 from school.i18n import LANGUAGES, N_, normalize_language, translator
 from school.profile import Post
-from storage import people
+from storage import people, post_duties
 from storage.models import Person, Role
 
 log = logging.getLogger(__name__)
@@ -218,11 +219,15 @@ async def whoami(update: Update, context: HouqinContext) -> None:
         )
         return
     lines = [_("You are: {who}.").format(who=_describe(context, person))]
-    post = _find_post(context, person.post_key)
-    if post is not None and post.duties:
+    approved = None
+    if person.role == Role.STAFF and person.id is not None:
+        async with context.services.database.reading() as session:
+            approved = await post_duties.approved_duties(session, person.id)
+    duties, own = duties_for(context.services, person, approved)
+    if duties:
         lines.append("")
-        lines.append(_("<b>Post duties</b>"))
-        lines += [f"• {esc(duty)}" for duty in post.duties]
+        lines.append(_("<b>Your post duties</b>") if own else _("<b>Post duties</b>"))
+        lines += [f"• {esc(duty)}" for duty in duties]
     await reply(update, context, "\n".join(lines))
 
 

@@ -405,6 +405,11 @@ async def test_post_duties_drafted_returned_then_approved(
     await cleaner.send("/log")
     form = private_text(sandbox, cleaner)
     assert "Your post duties" in form and "垃圾分类收集" in form and "责任区域" not in form
+    # /whoami shows the approved duties too, not the profile's generic ones
+    await cleaner.send("/cancel")
+    await cleaner.send("/whoami")
+    me = private_text(sandbox, cleaner)
+    assert "Your post duties" in me and "垃圾分类收集" in me and "责任区域" not in me
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
