@@ -12,7 +12,7 @@ from telegram import Bot
 
 from notices import outbox
 from notices import tickets as ticket_notices
-from notices.people import tell_directors_of_request
+from notices.people import tell_deactivated, tell_directors_of_request
 from notices.services import Services
 from storage import outbox as outbox_store
 from storage import people
@@ -54,8 +54,8 @@ async def deactivate(bot: Bot, services: Services, person_id: int) -> Deactivate
         )
         for change in changes:
             await ticket_notices.tell_sent_back(session, services, change, person.name)
-    if changes:
-        outbox.deliver_soon(bot, services)
+        await tell_deactivated(session, services, person)
+    outbox.deliver_soon(bot, services)
     for change in changes:
         assert change.ticket.id is not None
         await ticket_notices.refresh_card(bot, services, change.ticket.id)

@@ -79,13 +79,13 @@ def webhook(*, listen: str, port: int, url: str, secret: str) -> Receive:
 
 async def on_startup(application: HouqinApp) -> None:
     """After initialize(): remember the bot's username, recover notifications left in flight,
-    publish the command lists."""
+    publish the command lists and descriptions."""
     services = services_of(application)
     bot = application.bot
     async with services.database.transaction() as session:
         await bot_facts.remember(session, bot_facts.BOT_USERNAME, bot.username)
     await outbox.recover(services)  # before the first update: see outbox.recover
-    await publish_commands(bot, services.settings.language.value)
+    await publish_commands(bot, services.settings.language.value, services.profile.school.name)
     log.info("Houqin is up as @%s for %s", bot.username, services.profile.school.name)
 
 

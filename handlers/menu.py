@@ -5,6 +5,7 @@ Feature modules add their rows here, so help, menus and Telegram's command list 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from telegram import (
     Bot,
     BotCommand,
+    BotCommandScopeAllChatAdministrators,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
@@ -44,6 +46,7 @@ class Command:
     private: bool = True
     group: bool = False
     menu_label: str | None = None
+    admins: bool = False  # in groups, listed for the group's administrators only
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -100,8 +103,9 @@ COMMANDS: tuple[Command, ...] = (
         DIRECTOR,
         private=False,
         group=True,
+        admins=True,
     ),
-    Command("unbind", N_("Unbind this group"), DIRECTOR, private=False, group=True),
+    Command("unbind", N_("Unbind this group"), DIRECTOR, private=False, group=True, admins=True),
 )
 
 
@@ -118,11 +122,17 @@ def visible_commands(role: Role | None, *, group: bool = False) -> list[Command]
     return [row for row in COMMANDS if role in row.roles and (row.group if group else row.private)]
 
 
-def help_text(role: Role | None, _: Callable[[str], str]) -> str:
-    """The /help text for a role (HTML)."""
+def help_text(role: Role | None, _: Callable[[str], str], *, group: bool = False) -> str:
+    """The /help text for a role (HTML): in a group, what works there (the rest is in the
+    private chat); in the private chat, everything, and a director's group commands."""
+    group_rows = visible_commands(role, group=True)
+    if group:
+        lines = [_("<b>In this group</b>")]
+        lines += [f"/{row.name} — {esc(_(row.description))}" for row in group_rows]
+        lines += ["", _("Everything else works in a private chat with me: /help there.")]
+        return "\n".join(lines)
     lines = [_("<b>What you can do</b>")]
     lines += [f"/{row.name} — {esc(_(row.description))}" for row in visible_commands(role)]
-    group_rows = visible_commands(role, group=True)
     if role == Role.DIRECTOR and group_rows:
         lines.append("")
         lines.append(_("<b>In a group</b>"))
@@ -150,26 +160,59 @@ def menu_filter(name: str) -> filters.BaseFilter:
     return filters.ChatType.PRIVATE & filters.Text(texts)
 
 
-def _bot_commands(role: Role | None, language: str, *, group: bool = False) -> list[BotCommand]:
+def _bot_commands(role: Role | None, language: str) -> list[BotCommand]:
     _ = translator(language)
-    return [BotCommand(row.name, _(row.description)) for row in visible_commands(role, group=group)]
+    return [BotCommand(row.name, _(row.description)) for row in visible_commands(role)]
 
 
-async def publish_commands(bot: Bot, default_language: str) -> None:
-    """Set the command lists Telegram shows: per scope (private, groups) and language."""
+def _group_commands(language: str, *, admins: bool) -> list[BotCommand]:
+    """What groups list: for everyone, or (with /bind, /unbind) for the administrators."""
+    _ = translator(language)
+    rows = [row for row in COMMANDS if row.group and (admins or not row.admins)]
+    return [BotCommand(row.name, _(row.description)) for row in rows]
+
+
+# What Telegram shows about the bot: on its profile and before a chat starts (≤ 512 characters),
+# and when it is shared or found (≤ 120).
+DESCRIPTION = N_(
+    "The logistics assistant of {school}: report a fault with a photo and follow its repair, "
+    "write the daily work log, walk inspection rounds, and see the monthly appraisal. "
+    "Press Start; staff and teachers get an invite link from the logistics office."
+)
+SHORT_DESCRIPTION = N_("{school} logistics: repairs, work logs, inspections, appraisal.")
+
+
+async def publish_commands(bot: Bot, default_language: str, school: str) -> None:
+    """Set what Telegram shows of the bot, per language: the command lists (private chats,
+    groups, group administrators) and the descriptions. The calls go out together, so
+    start-up does not wait for them one by one."""
+    calls = []
     for language in (None, *LANGUAGES):
-        language_code = None if language is None else language.split("_")[0]
+        code = None if language is None else language.split("_")[0]
         effective = language or default_language
-        await bot.set_my_commands(
-            _bot_commands(None, effective),
-            scope=BotCommandScopeAllPrivateChats(),
-            language_code=language_code,
-        )
-        await bot.set_my_commands(
-            _bot_commands(Role.DIRECTOR, effective, group=True),
-            scope=BotCommandScopeAllGroupChats(),
-            language_code=language_code,
-        )
+        _ = translator(effective)
+        calls += [
+            bot.set_my_commands(
+                _bot_commands(None, effective),
+                scope=BotCommandScopeAllPrivateChats(),
+                language_code=code,
+            ),
+            bot.set_my_commands(
+                _group_commands(effective, admins=False),
+                scope=BotCommandScopeAllGroupChats(),
+                language_code=code,
+            ),
+            bot.set_my_commands(
+                _group_commands(effective, admins=True),
+                scope=BotCommandScopeAllChatAdministrators(),
+                language_code=code,
+            ),
+            bot.set_my_description(_(DESCRIPTION).format(school=school)[:512], language_code=code),
+            bot.set_my_short_description(
+                _(SHORT_DESCRIPTION).format(school=school)[:120], language_code=code
+            ),
+        ]
+    await asyncio.gather(*calls)
 
 
 async def publish_commands_for(bot: Bot, telegram_id: int, role: Role, language: str) -> None:
@@ -180,3 +223,11 @@ async def publish_commands_for(bot: Bot, telegram_id: int, role: Role, language:
         )
     except TelegramError:
         log.warning("could not set commands for %s", telegram_id, exc_info=True)
+
+
+async def forget_commands_for(bot: Bot, telegram_id: int) -> None:
+    """A deactivated person's private chat shows the list for strangers again."""
+    try:
+        await bot.delete_my_commands(scope=BotCommandScopeChat(telegram_id))
+    except TelegramError:
+        log.warning("could not reset the commands of %s", telegram_id, exc_info=True)

@@ -16,7 +16,13 @@ from actions import people as actions
 from handlers.buttons import on_button
 from handlers.common import private_chat, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
-from handlers.menu import help_text, menu_filter, menu_keyboard, publish_commands_for
+from handlers.menu import (
+    forget_commands_for,
+    help_text,
+    menu_filter,
+    menu_keyboard,
+    publish_commands_for,
+)
 from notices.people import (
     InviteButton,
     InviteChoice,
@@ -204,7 +210,7 @@ async def help_command(update: Update, context: HouqinContext) -> None:
     await reply(
         update,
         context,
-        help_text(role, context._),
+        help_text(role, context._, group=not private_chat(update)),
         reply_markup=menu_keyboard(role, context._) if private_chat(update) else None,
     )
 
@@ -467,6 +473,7 @@ async def people_button(update: Update, context: HouqinContext, data: PeopleButt
         await query.answer(_("You cannot deactivate yourself."), show_alert=True)
         return
     done = await actions.deactivate(context.bot, services, data.person_id)
+    await forget_commands_for(context.bot, person.telegram_id)
     await query.answer(_("{name} is deactivated.").format(name=person.name))
     await _show_page(update, context, page)
     if done.sent_back:

@@ -21,7 +21,14 @@ from handlers.context import HouqinContext
 from handlers.forms import END, Form, drop_draft, load_draft, save_draft
 from handlers.ticket_form import PRIVATE_INPUT
 from handlers.ticket_jobs import assign_button
-from handlers.ticket_presses import actor_of, alert, make_reporter_move, not_valid, pressed_ticket
+from handlers.ticket_presses import (
+    actor_of,
+    alert,
+    make_reporter_move,
+    not_valid,
+    pressed_ticket,
+    retire_notice_buttons,
+)
 from notices import tickets as told
 from notices.render import button, edit_or_ignore, esc, keyboard
 from notices.ticket_buttons import (
@@ -121,6 +128,8 @@ async def act_entry(update: Update, context: HouqinContext, data: TicketButton) 
     text = _(REASON_PROMPTS[move]).format(ticket=head) + "\n" + _("/cancel to stop.")
     if not await _prompt_private(update, context, text):
         return None
+    if move == Move.REWORK:
+        await retire_notice_buttons(update, data.ticket_id)
     draft = ActDraft(action=ACT_NAMES[move], id=data.ticket_id, step="reason")
     save_draft(context, ACT_DRAFT, draft)
     return "reason"

@@ -193,7 +193,7 @@ def duration_text(duration: Duration | None, _: Translate) -> str:
 def _urgency_limits(profile: SchoolProfile, key: str, _: Translate) -> str:
     urgency = profile.urgency(key)
     if urgency.by_appointment:
-        return _("by appointment")
+        return _("at a time agreed with you")
     return _("taken within {accept}, finished within {finish}").format(
         accept=duration_text(urgency.accept_within, _),
         finish=duration_text(urgency.finish_within, _),

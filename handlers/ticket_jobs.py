@@ -30,6 +30,7 @@ from handlers.ticket_presses import (
     not_valid,
     offered,
     pressed_ticket,
+    retire_notice_buttons,
 )
 from notices import tickets as told
 from notices.render import button, edit_or_ignore, esc, keyboard
@@ -207,6 +208,7 @@ async def accept_button(update: Update, context: HouqinContext, data: TicketButt
     _ = context._
     rows = [[button(told.stars(n), RatingButton(data.ticket_id, n))] for n in (5, 4, 3, 2, 1)]
     await update.callback_query.answer()
+    await retire_notice_buttons(update, data.ticket_id)
     await context.bot.send_message(
         user.id,
         _("How satisfied are you with the repair of {number}?").format(number=esc(ticket.number)),

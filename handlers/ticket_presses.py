@@ -15,7 +15,9 @@ from actions import tickets as act
 from handlers.common import reply
 from handlers.context import HouqinContext
 from notices import tickets as told
-from notices.callbacks import CallbackData
+from notices.callbacks import CallbackData, decode
+from notices.render import edit_or_ignore
+from notices.ticket_buttons import TicketButton
 from storage import groups
 from storage.models import GroupPurpose, Ticket
 from storage.ticket_flow import FLOW, Actor, Move, Verdict, Who, judge
@@ -97,6 +99,20 @@ def offered(update: Update, data: CallbackData) -> bool:
         return False
     encoded = data.encode()
     return any(b.callback_data == encoded for row in markup.inline_keyboard for b in row)
+
+
+async def retire_notice_buttons(update: Update, ticket_id: int) -> None:
+    """The reporter pressed 验收 or 返修 under the 'repaired, please check' notice: its buttons
+    go, so the old notice never offers a move again once the flow goes on in a new message
+    (/mytickets still offers them until the move is made). A list's buttons for several
+    tickets stay."""
+    query = update.callback_query
+    markup = getattr(query.message, "reply_markup", None) if query is not None else None
+    if query is None or markup is None:
+        return
+    pressed = [decode(b.callback_data) for row in markup.inline_keyboard for b in row]
+    if all(isinstance(d, TicketButton) and d.ticket_id == ticket_id for d in pressed):
+        await edit_or_ignore(query.edit_message_reply_markup(None))
 
 
 async def not_valid(update: Update, context: HouqinContext) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 
 from aiolimiter import AsyncLimiter
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import Bot, InlineKeyboardMarkup, ReplyKeyboardMarkup
+from telegram import Bot, InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
 from notices.services import Services
@@ -102,7 +102,7 @@ async def notify(
     key: str,
     chat_id: int,
     text: str,
-    markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None,
+    markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None = None,
     photo_file_id: str | None = None,
     parse_mode: str | None = "HTML",
     send_after_commit: bool = False,
@@ -157,11 +157,13 @@ async def recover(services: Services) -> None:
 
 def _markup(
     data: dict[str, Any] | None, bot: Bot
-) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
     if not data:
         return None
     if "inline_keyboard" in data:
         return InlineKeyboardMarkup.de_json(data, bot)
+    if data.get("remove_keyboard"):
+        return ReplyKeyboardRemove()
     return ReplyKeyboardMarkup.de_json(data, bot)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup, ReplyKeyboardRemove
 
 from notices import outbox
 from notices.callbacks import CallbackData
@@ -18,7 +18,7 @@ from notices.services import Services
 from school.i18n import translator
 from school.profile import Post
 from storage import people
-from storage.models import JoinRequest, Role
+from storage.models import JoinRequest, Person, Role
 
 Translate = Callable[[str], str]
 
@@ -138,3 +138,19 @@ async def tell_directors_of_request(
             markup=join_request_keyboard(request.id, t_),
         )
     return len(directors)
+
+
+async def tell_deactivated(session: AsyncSession, services: Services, person: Person) -> None:
+    """The person hears their access is off, and their menu keyboard goes away."""
+    t_ = translator(language_of(person, services.settings.language.value))
+    await outbox.notify(
+        session,
+        services,
+        key=f"person:{person.id}:deactivated:{person.deactivated_at}",
+        chat_id=person.telegram_id,
+        text=t_(
+            "The logistics office has switched off your access to this assistant. Your records "
+            "stay; ask the office if this is a mistake."
+        ),
+        markup=ReplyKeyboardRemove(),
+    )

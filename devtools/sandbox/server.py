@@ -175,6 +175,8 @@ class BotApiSandbox:
         self.webhook: JsonDict = {}
         self.menu_buttons: dict[int | None, JsonDict] = {}
         self._commands: dict[tuple[str, str], list[JsonDict]] = {}
+        # setMyDescription / setMyShortDescription by ("long" | "short", language code)
+        self.descriptions: dict[tuple[str, str], str] = {}
         self._messages: dict[tuple[int, int], SentMessage] = {}
         self._order: list[SentMessage] = []
         self._counters: Counter[int] = Counter()
@@ -228,6 +230,10 @@ class BotApiSandbox:
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
             "deleteMyCommands": self._delete_my_commands,
+            "setMyDescription": self._set_my_description,
+            "getMyDescription": self._get_my_description,
+            "setMyShortDescription": self._set_my_description,
+            "getMyShortDescription": self._get_my_short_description,
             "setChatMenuButton": self._set_chat_menu_button,
             "getChatMenuButton": self._get_chat_menu_button,
             "getFile": self._get_file,
@@ -1440,6 +1446,25 @@ class BotApiSandbox:
         key = (_scope_key(params.get("scope")), str(params.get("language_code") or ""))
         self._commands.pop(key, None)
         return True
+
+    async def _set_my_description(self, params: JsonDict, files: dict[str, Upload]) -> bool:
+        short = "short_description" in params
+        text = str(params.get("short_description" if short else "description") or "")
+        if len(text) > (120 if short else 512):
+            raise ApiError(400, "Bad Request: description is too long")
+        key = ("short" if short else "long", str(params.get("language_code") or ""))
+        self.descriptions[key] = text
+        return True
+
+    async def _get_my_description(self, params: JsonDict, files: dict[str, Upload]) -> JsonDict:
+        language = str(params.get("language_code") or "")
+        return {"description": self.descriptions.get(("long", language), "")}
+
+    async def _get_my_short_description(
+        self, params: JsonDict, files: dict[str, Upload]
+    ) -> JsonDict:
+        language = str(params.get("language_code") or "")
+        return {"short_description": self.descriptions.get(("short", language), "")}
 
     async def _set_chat_menu_button(self, params: JsonDict, files: dict[str, Upload]) -> bool:
         chat_id = int(params["chat_id"]) if params.get("chat_id") is not None else None
