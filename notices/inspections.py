@@ -13,16 +13,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from notices import outbox
 from notices.callbacks import CallbackData
-from notices.groups import group_translator, tell_group
-from notices.render import button, esc, keyboard, language_of, queue_long, split_text
+from notices.recipients import group_translator, tell, tell_group, translator_for
+from notices.render import button, esc, keyboard, queue_long, split_text
 from notices.services import Services
-from school.i18n import N_, translator
+from school.i18n import N_
 from school.profile import InspectionItem
 from storage import groups, people
 from storage import inspection_results as results
@@ -86,11 +86,6 @@ class TrendButton(CallbackData, prefix="inst", version=1):
 
 
 # --- pieces of text --------------------------------------------------------------------------
-
-
-def person_translator(services: Services, person: Person) -> Translate:
-    """The translator for a message to `person` outside their own update."""
-    return translator(language_of(person, services.settings.language.value))
 
 
 def _local(services: Services, moment: datetime) -> datetime:
@@ -337,19 +332,18 @@ async def queue_opening(
             names=_names(opened.inspectors),
         ),
     )
+    deadline = _when(services, round_.deadline_at)
+    opened_text = N_(
+        "🔍 <b>{plan}</b> is open: {total} items, due by {deadline}. You are one of the inspectors."
+    )
+
+    def opened_for_inspector(t_: Translate) -> str:
+        return t_(opened_text).format(plan=esc(name), total=total, deadline=deadline)
+
     for person in opened.inspectors:
-        t_ = person_translator(services, person)
-        await outbox.notify(
-            session,
-            services,
-            key=f"inspection:{round_.id}:open:{person.id}",
-            chat_id=person.telegram_id,
-            text=t_(
-                "🔍 <b>{plan}</b> is open: {total} items, due by {deadline}. "
-                "You are one of the inspectors."
-            ).format(plan=esc(name), total=total, deadline=_when(services, round_.deadline_at)),
-            markup=start_keyboard(round_.id, t_),
-        )
+        key = f"inspection:{round_.id}:open:{person.id}"
+        buttons = partial(start_keyboard, round_.id)
+        await tell(session, services, person, key, opened_for_inspector, buttons)
 
 
 async def queue_summary(session: AsyncSession, services: Services, round_: InspectionRound) -> bool:
@@ -374,7 +368,7 @@ async def queue_summary(session: AsyncSession, services: Services, round_: Inspe
             services,
             key=f"inspection:{round_.id}:summary:{director.id}",
             chat_id=director.telegram_id,
-            text=render_summary(services, s, person_translator(services, director)),
+            text=render_summary(services, s, translator_for(director, services)),
         )
     return True
 
@@ -411,26 +405,19 @@ async def queue_reminders(
     unfinished = {
         a.person_id for a in await store.assignments_of(session, round_.id) if a.finished_at is None
     }
+    deadline = _time(services, round_.deadline_at)
+    due = N_("⏰ <b>{plan}</b> is due at {deadline}: {done}/{total} items checked so far.")
+
+    def reminder(t_: Translate) -> str:
+        return t_(due).format(plan=esc(name), deadline=deadline, done=walk.done, total=walk.total)
+
     count = 0
     for person in await store.inspectors_of(session, round_.id):
         if person.id not in unfinished or not person.active:
             continue
-        t_ = person_translator(services, person)
-        queued = await outbox.notify(
-            session,
-            services,
-            key=f"inspection:{round_.id}:remind:{person.id}",
-            chat_id=person.telegram_id,
-            text=t_(
-                "⏰ <b>{plan}</b> is due at {deadline}: {done}/{total} items checked so far."
-            ).format(
-                plan=esc(name),
-                deadline=_time(services, round_.deadline_at),
-                done=walk.done,
-                total=walk.total,
-            ),
-            markup=continue_keyboard(round_.id, t_),
-        )
+        key = f"inspection:{round_.id}:remind:{person.id}"
+        buttons = partial(continue_keyboard, round_.id)
+        queued = await tell(session, services, person, key, reminder, buttons)
         count += int(queued)
     return count
 
@@ -443,8 +430,8 @@ async def queue_missed_report(
     if not await store.claim(session, round_.id, store.MISSED_REPORTED, services.now()):
         return
     s = await results.summary(session, services.profile, round_)
-    for director in await people.active_directors(session):
-        t_ = person_translator(services, director)
+
+    def missed(t_: Translate) -> str:
         lines = [
             t_("⚠️ <b>{plan}</b> ({day}) was not finished by its deadline {deadline}.").format(
                 plan=esc(s.plan_name),
@@ -457,11 +444,13 @@ async def queue_missed_report(
             t_("<b>Not checked</b>"),
             *(f"• {item_line(item)}" for item in s.unchecked),
         ]
-        await outbox.notify(
-            session,
-            services,
-            key=f"inspection:{round_.id}:missed:{director.id}",
-            chat_id=director.telegram_id,
-            text=split_text("\n".join(lines))[0],
-            markup=keyboard([[button(t_("Details"), RoundDetailButton(round_.id))]]),
-        )
+        return split_text("\n".join(lines))[0]
+
+    round_id = round_.id
+
+    def details(t_: Translate) -> InlineKeyboardMarkup:
+        return keyboard([[button(t_("Details"), RoundDetailButton(round_id))]])
+
+    for director in await people.active_directors(session):
+        key = f"inspection:{round_.id}:missed:{director.id}"
+        await tell(session, services, director, key, missed, details)

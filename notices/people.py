@@ -7,15 +7,16 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardMarkup, ReplyKeyboardRemove
 
-from notices import outbox
 from notices.callbacks import CallbackData
-from notices.render import button, esc, keyboard, language_of, role_label
+from notices.recipients import tell
+from notices.render import button, esc, keyboard, role_label
 from notices.services import Services
-from school.i18n import translator
+from school.i18n import N_
 from school.profile import Post
 from storage import people
 from storage.models import JoinRequest, Person, Role
@@ -124,33 +125,26 @@ async def tell_directors_of_request(
     how many were told."""
     assert request.id is not None
     directors = await people.active_directors(session)
+    request_id = request.id
+    handle = f" (@{esc(request.username)})" if request.username else ""
+    asks = N_("{name}{handle} asks to join as a teacher.")
+
+    def message(t_: Translate) -> str:
+        return t_(asks).format(name=esc(request.name), handle=handle)
+
     for director in directors:
-        t_ = translator(language_of(director, services.settings.language.value))
-        handle = f" (@{esc(request.username)})" if request.username else ""
-        await outbox.notify(
-            session,
-            services,
-            key=f"join:{request.id}:director:{director.id}",
-            chat_id=director.telegram_id,
-            text=t_("{name}{handle} asks to join as a teacher.").format(
-                name=esc(request.name), handle=handle
-            ),
-            markup=join_request_keyboard(request.id, t_),
+        key = f"join:{request_id}:director:{director.id}"
+        await tell(
+            session, services, director, key, message, partial(join_request_keyboard, request_id)
         )
     return len(directors)
 
 
 async def tell_deactivated(session: AsyncSession, services: Services, person: Person) -> None:
     """The person hears their access is off, and their menu keyboard goes away."""
-    t_ = translator(language_of(person, services.settings.language.value))
-    await outbox.notify(
-        session,
-        services,
-        key=f"person:{person.id}:deactivated:{person.deactivated_at}",
-        chat_id=person.telegram_id,
-        text=t_(
-            "The logistics office has switched off your access to this assistant. Your records "
-            "stay; ask the office if this is a mistake."
-        ),
-        markup=ReplyKeyboardRemove(),
+    off = N_(
+        "The logistics office has switched off your access to this assistant. Your records "
+        "stay; ask the office if this is a mistake."
     )
+    key = f"person:{person.id}:deactivated:{person.deactivated_at}"
+    await tell(session, services, person, key, lambda t_: t_(off), lambda _t: ReplyKeyboardRemove())

@@ -18,11 +18,11 @@ from telegram import Bot, InlineKeyboardMarkup, InputMediaPhoto
 from telegram.error import TelegramError
 
 from notices import outbox
-from notices.groups import group_translator, tell_group
-from notices.render import edit_or_ignore, esc, language_of
+from notices.recipients import group_translator, tell, tell_group, translator_for
+from notices.render import edit_or_ignore, esc
 from notices.services import Services
 from notices.ticket_buttons import RESULT_LABELS, Result, card_markup
-from school.i18n import N_, Translate, translator
+from school.i18n import N_, Translate
 from school.profile import SchoolProfile
 from storage import groups, people
 from storage import outbox as outbox_store
@@ -89,11 +89,6 @@ def local_time(services: Services, moment: datetime) -> str:
 def stars(rating: int) -> str:
     """★★★★☆."""
     return "★" * rating + "☆" * (5 - rating)
-
-
-def translator_for(person: Person | None, services: Services) -> Translate:
-    """The language to write to a person in."""
-    return translator(language_of(person, services.settings.language.value))
 
 
 def short_number(ticket: Ticket) -> str:
@@ -327,17 +322,8 @@ async def tell_person(
     if person_id is None:
         return
     person = await people.get_person(session, person_id)
-    if person is None or not person.active:
-        return
-    t_ = translator_for(person, services)
-    await outbox.notify(
-        session,
-        services,
-        key=key,
-        chat_id=person.telegram_id,
-        text=message(t_),
-        markup=markup(t_) if markup is not None else None,
-    )
+    if person is not None and person.active:
+        await tell(session, services, person, key, message, markup)
 
 
 async def tell_holder_or_group(

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from notices import outbox
-from notices.groups import tell_group
+from notices.recipients import tell_group
 from notices.render import esc, split_text
 from notices.services import Services
 from notices.tickets import (

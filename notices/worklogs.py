@@ -16,8 +16,8 @@ from enum import StrEnum
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from notices import outbox
 from notices.callbacks import CallbackData
+from notices.recipients import tell
 from notices.render import button, esc, keyboard, language_of, queue_long
 from notices.services import Services
 from school.i18n import N_, translator
@@ -340,26 +340,26 @@ async def queue_reminder(
     session: AsyncSession, services: Services, person: Person, day: date, *, second: bool
 ) -> bool:
     """Queue a private reminder with a button opening the day's form (once per day and kind)."""
-    t_ = translator(language_of(person, services.settings.language.value))
     if second:
-        text = t_(
+        text = N_(
             "📝 Second reminder: your work log for {day} is still missing. Please fill "
             "it in before {cutoff}."
         )
     else:
-        text = t_(
+        text = N_(
             "📝 Reminder: you have not filed your work log for {day} yet. Please fill "
             "it in before {cutoff}."
         )
-    kind = "reminder2" if second else "reminder"
-    return await outbox.notify(
-        session,
-        services,
-        key=f"worklog:{kind}:{day.isoformat()}:{person.id}",
-        chat_id=person.telegram_id,
-        text=text.format(day=day.isoformat(), cutoff=cutoff_text(services)),
-        markup=keyboard([[button(t_("📝 Write the log"), LogDayButton(day))]]),
-    )
+    cutoff = cutoff_text(services)
+
+    def reminder(t_: Translate) -> str:
+        return t_(text).format(day=day.isoformat(), cutoff=cutoff)
+
+    def write_button(t_: Translate) -> InlineKeyboardMarkup:
+        return keyboard([[button(t_("📝 Write the log"), LogDayButton(day))]])
+
+    key = f"worklog:{'reminder2' if second else 'reminder'}:{day.isoformat()}:{person.id}"
+    return await tell(session, services, person, key, reminder, write_button)
 
 
 def summary_text(status: worklogs.DayStatus, late_today: list[str], language: str) -> str:
@@ -437,16 +437,12 @@ async def queue_leave_recorded(
     session: AsyncSession, services: Services, person: Person, leave: Leave
 ) -> None:
     """Tell a staff member the leave recorded for them."""
-    t_ = translator(language_of(person, services.settings.language.value))
-    await outbox.notify(
-        session,
-        services,
-        key=f"worklog:leave:{leave.id}",
-        chat_id=person.telegram_id,
-        text=t_(
-            "🏖 Leave recorded for you: {start} to {end}. No work log is expected on those days."
-        ).format(start=leave.start.isoformat(), end=leave.end.isoformat()),
+    recorded = N_(
+        "🏖 Leave recorded for you: {start} to {end}. No work log is expected on those days."
     )
+    start, end = leave.start.isoformat(), leave.end.isoformat()
+    key = f"worklog:leave:{leave.id}"
+    await tell(session, services, person, key, lambda t_: t_(recorded).format(start=start, end=end))
 
 
 # --- post duties (岗位职责, 自订加审核) -------------------------------------------------------
@@ -488,32 +484,23 @@ async def queue_duties_request(
 ) -> None:
     """Ask every active director to approve or return a draft."""
     lines = post_duties.duties_lines(draft.text)
+    draft_id = draft.id
+    assert draft_id is not None
+
+    def request(t_: Translate) -> str:
+        head = t_("📋 {name} submitted post duties for approval:").format(name=esc(person.name))
+        return "\n".join([head, *(f"• {esc(line)}" for line in lines)])
+
+    def decide(t_: Translate) -> InlineKeyboardMarkup:
+        approve = button(t_("Approve"), DutiesButton(DutiesDecision.APPROVE, draft_id))
+        give_back = button(
+            t_("Return with a comment"), DutiesButton(DutiesDecision.RETURN, draft_id)
+        )
+        return keyboard([[approve, give_back]])
+
     for director in await people.active_directors(session):
-        t_ = translator(language_of(director, services.settings.language.value))
-        text = (
-            t_("📋 {name} submitted post duties for approval:").format(name=esc(person.name))
-            + "\n"
-            + "\n".join(f"• {esc(line)}" for line in lines)
-        )
-        assert draft.id is not None
-        decide = keyboard(
-            [
-                [
-                    button(t_("Approve"), DutiesButton(DutiesDecision.APPROVE, draft.id)),
-                    button(
-                        t_("Return with a comment"), DutiesButton(DutiesDecision.RETURN, draft.id)
-                    ),
-                ]
-            ]
-        )
-        await outbox.notify(
-            session,
-            services,
-            key=f"worklog:duties:{draft.id}:{director.id}",
-            chat_id=director.telegram_id,
-            text=text,
-            markup=decide,
-        )
+        key = f"worklog:duties:{draft_id}:{director.id}"
+        await tell(session, services, director, key, request, decide)
 
 
 async def queue_duties_decision(
@@ -526,21 +513,16 @@ async def queue_duties_decision(
     comment: str | None,
 ) -> None:
     """Tell the staff member the director's decision on their draft."""
-    t_ = translator(language_of(staff, services.settings.language.value))
     if approve:
-        text = t_("✅ Your post duties were approved; the log form shows them from now on.")
+        decided = N_("✅ Your post duties were approved; the log form shows them from now on.")
     else:
-        text = t_(
+        decided = N_(
             "↩ Your post duties were returned by the director: {comment}\nSend /duties "
             "to write a new draft."
-        ).format(comment=esc(comment or ""))
-    await outbox.notify(
-        session,
-        services,
-        key=f"worklog:duties:{draft.id}:decided",
-        chat_id=staff.telegram_id,
-        text=text,
-    )
+        )
+    said = esc(comment or "")
+    key = f"worklog:duties:{draft.id}:decided"
+    await tell(session, services, staff, key, lambda t_: t_(decided).format(comment=said))
 
 
 def duties_outcome(draft: PostDuties, _: Translate) -> str:
