@@ -314,25 +314,42 @@ def inputs_text(component: Component, _: Any) -> str:
             text += _("; {days} days of leave not counted").format(days=int(i["leave_days"]))
         return text
     if component.key == "tickets":
+        if "jobs" not in i:  # published before a job counted once (its own rule)
+            return _(
+                "100 × (0.7 × {on_time}/{finished} finished in time + 0.3 × (1 − {rework} sent "
+                "back/{taken} held))"
+            ).format(
+                on_time=int(i.get("finished_on_time", 0)),
+                finished=int(i.get("finished", 0)),
+                rework=int(i.get("rework", 0)),
+                taken=int(max(i.get("taken", 0), i.get("finished", 0))),
+            )
         return _(
-            "100 × (0.7 × {on_time}/{finished} finished in time + 0.3 × (1 − {rework} sent "
-            "back/{taken} held))"
+            "100 × ({on_share} × {on_time}/{jobs} jobs finished in time + {rework_share} × "
+            "(1 − {rework} sent back ÷ {jobs} jobs)), at least 0"
         ).format(
-            on_time=int(i.get("finished_on_time", 0)),
-            finished=int(i.get("finished", 0)),
+            on_share=f"{appraisal.TICKET_ON_TIME_SHARE:g}",
+            rework_share=f"{appraisal.TICKET_REWORK_SHARE:g}",
+            on_time=int(i.get("jobs_on_time", 0)),
+            jobs=int(i["jobs"]),
             rework=int(i.get("rework", 0)),
-            taken=int(max(i.get("taken", 0), i.get("finished", 0))),
         )
     if component.key == "satisfaction":
         return _("mean rating {mean}★ of {count} ratings (1★ = 0, 5★ = 100)").format(
             mean=f"{i.get('mean_rating', 0):g}", count=int(i.get("ratings", 0))
         )
     if component.key == "inspection":
-        return _("({on_time} on time + {late} late × 0.5) ÷ {assigned} rounds × 100").format(
+        text = _("({on_time} on time + {late} late × {factor}) ÷ {assigned} rounds × 100").format(
             on_time=int(i.get("on_time", 0)),
             late=int(i.get("late", 0)),
+            factor=f"{appraisal.INSPECTION_LATE_FACTOR:g}",
             assigned=int(i.get("assigned", 0)),
         )
+        if i.get("unmarked"):
+            text += _(
+                "; in {count} of them you marked no item (others walked it): no credit"
+            ).format(count=int(i["unmarked"]))
+        return text
     return _("the director's score")
 
 
