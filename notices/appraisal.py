@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardMarkup
 
 from notices.callbacks import CallbackData
-from notices.charts import Bar, bar_chart_png
+from notices.charts import Bar, LegendEntry, bar_chart_png
 from notices.render import button, esc, keyboard, language_of, queue_long
 from notices.services import Services
 from school.i18n import N_, translator
@@ -214,6 +214,57 @@ def _short_label(label: str, _: Translate) -> str:
         return label
 
 
+VETO_HATCH = "///"
+VETO_EDGE = "#7F1D1D"
+STAR_EDGE = "#D4A017"
+
+
+def _grade_color(index: int, count: int) -> str:
+    """The colour of the grade at `index` of `count` (best first): the lowest is always red."""
+    if index == count - 1 and count > 1:
+        return GRADE_COLORS[-1]
+    return GRADE_COLORS[min(index, len(GRADE_COLORS) - 2)]
+
+
+def chart_content(
+    result: AppraisalResult, profile: SchoolProfile, _: Translate
+) -> tuple[list[Bar], list[LegendEntry]]:
+    """The chart's bars, in ranking order (a vetoed person last, whatever the score), each in
+    its grade's colour with its grade written after the score, the veto (一票否决) hatched and
+    the 服务标兵 outlined; and the legend that says so."""
+    grades = profile.appraisal.grades
+    names = [g.name for g in grades]
+    veto, star = _("Safety veto"), _("Service star")
+    bars = []
+    for row in result.ranked[:CHART_LIMIT]:
+        index = names.index(row.grade) if row.grade in names else len(names) - 1
+        mark = veto if row.vetoed else star if row.star else ""
+        grade = row.grade or ""
+        note = _("{grade} ({mark})").format(grade=grade, mark=mark) if mark else grade
+        bars.append(
+            Bar(
+                label=row.person.name,
+                value=row.total or 0.0,
+                color=_grade_color(index, len(names)),
+                note=note,
+                hatch=VETO_HATCH if row.vetoed else "",
+                edge=VETO_EDGE if row.vetoed else STAR_EDGE if row.star else "",
+            )
+        )
+    legend = [LegendEntry(g.name, _grade_color(i, len(grades))) for i, g in enumerate(grades)]
+    if any(b.hatch for b in bars):
+        legend.append(LegendEntry(veto, GRADE_COLORS[-1], hatch=VETO_HATCH, edge=VETO_EDGE))
+    if any(row.star for row in result.ranked[:CHART_LIMIT]):
+        legend.append(LegendEntry(star, "#FFFFFF", edge=STAR_EDGE))
+    return bars, legend
+
+
+def chart_title(period: Period, profile: SchoolProfile, _: Translate) -> str:
+    return _("{school}: appraisal scores, {period}").format(
+        school=profile.school.short_name, period=period_label(period, _)
+    )
+
+
 def chart_png(
     result: AppraisalResult,
     period: Period,
@@ -222,22 +273,16 @@ def chart_png(
     font_path: str | None = None,
 ) -> bytes | None:
     """The scores as a bar chart (PNG), or None without a CJK font or without anyone."""
-    ranked = result.ranked[:CHART_LIMIT]
-    if not ranked:
+    if not result.ranked:
         return None
-    grade_names = [g.name for g in profile.appraisal.grades]
-    bars = []
-    for row in ranked:
-        index = grade_names.index(row.grade) if row.grade in grade_names else len(grade_names) - 1
-        if index == len(grade_names) - 1 and len(grade_names) > 1:
-            color = GRADE_COLORS[-1]
-        else:
-            color = GRADE_COLORS[min(index, len(GRADE_COLORS) - 2)]
-        bars.append(Bar(label=row.person.name, value=row.total or 0.0, color=color))
-    title = _("{school}: appraisal scores, {period}").format(
-        school=profile.school.short_name, period=period_label(period, _)
+    bars, legend = chart_content(result, profile, _)
+    return bar_chart_png(
+        chart_title(period, profile, _),
+        bars,
+        legend=legend,
+        xlabel=_("Score"),
+        font_path=font_path,
     )
-    return bar_chart_png(title, bars, xlabel=_("Score"), font_path=font_path)
 
 
 def chart_caption(period: Period, profile: SchoolProfile, _: Translate, *, correction: bool) -> str:
