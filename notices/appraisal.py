@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardMarkup
 
 from notices.callbacks import CallbackData
-from notices.charts import Bar, LegendEntry, bar_chart_png
+from notices.charts import Bar, LegendEntry, bar_chart_figure, figure_png
 from notices.render import button, esc, keyboard, language_of, queue_long
 from notices.services import Services
 from school.i18n import N_, translator
@@ -276,13 +276,10 @@ def chart_png(
     if not result.ranked:
         return None
     bars, legend = chart_content(result, profile, _)
-    return bar_chart_png(
-        chart_title(period, profile, _),
-        bars,
-        legend=legend,
-        xlabel=_("Score"),
-        font_path=font_path,
+    figure = bar_chart_figure(
+        chart_title(period, profile, _), bars, legend=legend, xlabel=_("Score"), font_path=font_path
     )
+    return figure_png(figure)
 
 
 def chart_caption(period: Period, profile: SchoolProfile, _: Translate, *, correction: bool) -> str:

@@ -117,19 +117,8 @@ def chart_font(configured: str | None = None) -> FontProperties | None:
     return _find_font(configured or named or None)
 
 
-def bar_chart_png(
-    title: str,
-    bars: Sequence[Bar],
-    *,
-    legend: Sequence[LegendEntry] = (),
-    xlabel: str = "",
-    xmax: float = 100.0,
-    font_path: str | None = None,
-) -> bytes | None:
-    """A horizontal bar chart (first bar on top) as PNG bytes; None without a CJK font."""
-    figure = bar_chart_figure(
-        title, bars, legend=legend, xlabel=xlabel, xmax=xmax, font_path=font_path
-    )
+def figure_png(figure: Figure | None) -> bytes | None:
+    """A drawn figure (see bar_chart_figure) rendered as PNG bytes; None without one."""
     if figure is None:
         return None
     buffer = io.BytesIO()

@@ -89,6 +89,8 @@ def test_the_chart_renders_its_chinese_with_the_cjk_font(profile: SchoolProfile)
     bars, legend = chart_content(result, profile, zh)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        png = charts.bar_chart_png("示范中学 2026年10月 考评得分", bars, legend=legend)
+        png = charts.figure_png(
+            charts.bar_chart_figure("示范中学 2026年10月 考评得分", bars, legend=legend)
+        )
     assert png is not None and png.startswith(b"\x89PNG")
     assert not [w for w in caught if "missing from" in str(w.message)]

@@ -575,7 +575,8 @@ def test_the_chart_renders_chinese_with_a_cjk_font() -> None:
     bars = [charts.Bar("李师傅", 96.5), charts.Bar("陈阿姨", 82.0), charts.Bar("周师傅", 40)]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        png = charts.bar_chart_png("示范中学 2026年10月 考评得分", bars, xlabel="得分")
+        figure = charts.bar_chart_figure("示范中学 2026年10月 考评得分", bars, xlabel="得分")
+        png = charts.figure_png(figure)
     assert png is not None and png.startswith(b"\x89PNG")
     assert not [w for w in caught if "missing from" in str(w.message)]
     font = charts.chart_font()
@@ -596,7 +597,7 @@ def test_a_configured_font_wins_and_no_font_means_no_chart(
     charts._find_font.cache_clear()
     try:
         with caplog.at_level(logging.WARNING, logger="notices.charts"):
-            assert charts.bar_chart_png("考评", [charts.Bar("李师傅", 90)]) is None
+            assert charts.bar_chart_figure("考评", [charts.Bar("李师傅", 90)]) is None
         assert "no Chinese font" in caplog.text
     finally:
         charts._find_font.cache_clear()
