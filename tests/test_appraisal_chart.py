@@ -3,9 +3,11 @@ figure as drawn before it is rendered, and that its Chinese renders with the CJK
 
 from __future__ import annotations
 
+import logging
 import warnings
 from datetime import date
 
+import pytest
 from matplotlib.patches import Rectangle
 
 from notices import charts
@@ -94,3 +96,35 @@ def test_the_chart_renders_its_chinese_with_the_cjk_font(profile: SchoolProfile)
         )
     assert png is not None and png.startswith(b"\x89PNG")
     assert not [w for w in caught if "missing from" in str(w.message)]
+
+
+def test_the_chart_renders_chinese_with_a_cjk_font() -> None:
+    bars = [charts.Bar("李师傅", 96.5), charts.Bar("陈阿姨", 82.0), charts.Bar("周师傅", 40)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figure = charts.bar_chart_figure("示范中学 2026年10月 考评得分", bars, xlabel="得分")
+        png = charts.figure_png(figure)
+    assert png is not None and png.startswith(b"\x89PNG")
+    assert not [w for w in caught if "missing from" in str(w.message)]
+    font = charts.chart_font()
+    assert font is not None and charts._covers(str(font.get_file()), "李师傅陈阿姨周考评得分")
+
+
+def test_a_configured_font_wins_and_no_font_means_no_chart(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    installed = charts.chart_font()
+    assert installed is not None
+    path = str(installed.get_file())
+    monkeypatch.setenv("HOUQIN_CHART_FONT", path)
+    configured = charts.chart_font()
+    assert configured is not None and str(configured.get_file()) == path
+    monkeypatch.setenv("HOUQIN_CHART_FONT", "/nonexistent/font.ttf")
+    monkeypatch.setattr(charts, "CJK_FAMILIES", ())
+    charts._find_font.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger="notices.charts"):
+            assert charts.bar_chart_figure("考评", [charts.Bar("李师傅", 90)]) is None
+        assert "no Chinese font" in caplog.text
+    finally:
+        charts._find_font.cache_clear()

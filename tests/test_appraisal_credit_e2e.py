@@ -15,11 +15,14 @@ from devtools.sandbox.actors import SandboxUser
 from devtools.sandbox.server import BotApiSandbox
 from handlers import ticket_presses as ticket_handlers
 from handlers.context import HouqinApp
+from notices.appraisal import inputs_text
 from notices.services import Services
 from school.clock import ManualClock
+from school.i18n import translator
 from school.profile import SchoolProfile
 from school.settings import Language, Settings
 from storage import tickets
+from storage.appraisal import Component
 from storage.database import Database
 from storage.models import Role, Ticket
 from tests.helpers import private_text, register
@@ -143,3 +146,19 @@ async def test_inspection_credit_follows_who_marked_the_items(
     assert "Inspections done: 0.0 points" in never_opened, never_opened
     assert "(0 on time + 0 late × 0.5) ÷ 1 rounds" in never_opened
     assert "in 1 of them you marked no item (others walked it): no credit" in never_opened
+
+
+def test_a_month_published_before_keeps_the_explanation_it_was_scored_by() -> None:
+    """A snapshot frozen under the earlier rule (every 维修完成 a job, 返修 over jobs held) is
+    explained by that rule; a new one by a job counted once."""
+    en = translator("en")
+    old = Component(
+        "tickets", 30, 85.0, inputs={"finished": 2, "finished_on_time": 2, "taken": 1, "rework": 1}
+    )
+    assert inputs_text(old, en) == (
+        "100 × (0.7 × 2/2 finished in time + 0.3 × (1 − 1 sent back/2 held))"
+    )
+    new = Component("tickets", 30, 70.0, inputs={"jobs": 1, "jobs_on_time": 1, "rework": 1})
+    assert inputs_text(new, en) == (
+        "100 × (0.7 × 1/1 jobs finished in time + 0.3 × (1 − 1 sent back ÷ 1 jobs)), at least 0"
+    )

@@ -16,7 +16,8 @@ Each component gives 0-100 points from the month's figures:
 - ``satisfaction`` 服务满意度: the reporters' mean rating mapped linearly 1★→0, 5★→100
   (``(mean − 1) / 4 × 100``). Left out without any rating.
 - ``inspection`` 检查: ``(on_time + 0.5 × late) / assigned × 100`` over the inspection rounds
-  assigned. Left out when none was assigned.
+  assigned; a round is done only for those who marked an item of it (``unmarked`` ones, walked
+  by others, stay assigned with no credit). Left out when none was assigned.
 - ``leader`` 领导评价: the director's 0-100 score (``/rate``). Left out when not given.
 
 A component that does not apply (or whose weight is 0) is left out and the weights of the others
