@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot
 from telegram.error import TelegramError
 
@@ -168,19 +170,27 @@ async def period_result(
 # --- the director's inputs -------------------------------------------------------------------
 
 
+async def _record_for(
+    services: Services, month: Month, write: Callable[[AsyncSession, datetime], Awaitable[object]]
+) -> bool:
+    """One of the director's inputs for a month, written in one transaction; True when the
+    month is already published (it then counts once a correction is published)."""
+    async with services.database.transaction() as session:
+        await write(session, services.now())
+        return await appraisal.latest_snapshot(session, str(month)) is not None
+
+
 async def give_leader_score(
     services: Services, *, person_id: int, month: Month, score: float, by: Person
-) -> None:
-    """The director's score (0-100) of a person for a month."""
-    async with services.database.transaction() as session:
-        await appraisal.set_leader_score(
-            session,
-            person_id=person_id,
-            period=month,
-            score=score,
-            given_by_id=by.id,
-            now=services.now(),
-        )
+) -> bool:
+    """The director's score (0-100) of a person for a month; True when the month is published."""
+    return await _record_for(
+        services,
+        month,
+        lambda session, now: appraisal.set_leader_score(
+            session, person_id=person_id, period=month, score=score, given_by_id=by.id, now=now
+        ),
+    )
 
 
 async def is_published(services: Services, period: Period | Month) -> bool:
@@ -193,30 +203,34 @@ async def adjust(
     services: Services, *, person_id: int, month: Month, points: float, reason: str, by: Person
 ) -> bool:
     """Record a signed bonus or deduction; True when the month is already published."""
-    async with services.database.transaction() as session:
-        await appraisal.add_adjustment(
+    return await _record_for(
+        services,
+        month,
+        lambda session, now: appraisal.add_adjustment(
             session,
             person_id=person_id,
             period=month,
             points=points,
             reason=reason,
             given_by_id=by.id,
-            now=services.now(),
-        )
-        return await appraisal.latest_snapshot(session, str(month)) is not None
+            now=now,
+        ),
+    )
 
 
 async def record_incident(
     services: Services, *, person_id: int, day: date, reason: str, by: Person
 ) -> bool:
     """Record a safety incident; True when its month is already published."""
-    async with services.database.transaction() as session:
-        await appraisal.record_incident(
+    return await _record_for(
+        services,
+        Month.of(day),
+        lambda session, now: appraisal.record_incident(
             session,
             person_id=person_id,
             occurred_on=day,
             reason=reason,
             recorded_by_id=by.id,
-            now=services.now(),
-        )
-        return await appraisal.latest_snapshot(session, str(Month.of(day))) is not None
+            now=now,
+        ),
+    )

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardMarkup
 
 from notices.callbacks import CallbackData
-from notices.charts import Bar, bar_chart_png
+from notices.charts import Bar, LegendEntry, bar_chart_figure, figure_png
 from notices.render import button, esc, keyboard, language_of, queue_long
 from notices.services import Services
 from school.i18n import N_, translator
@@ -214,6 +214,57 @@ def _short_label(label: str, _: Translate) -> str:
         return label
 
 
+VETO_HATCH = "///"
+VETO_EDGE = "#7F1D1D"
+STAR_EDGE = "#D4A017"
+
+
+def _grade_color(index: int, count: int) -> str:
+    """The colour of the grade at `index` of `count` (best first): the lowest is always red."""
+    if index == count - 1 and count > 1:
+        return GRADE_COLORS[-1]
+    return GRADE_COLORS[min(index, len(GRADE_COLORS) - 2)]
+
+
+def chart_content(
+    result: AppraisalResult, profile: SchoolProfile, _: Translate
+) -> tuple[list[Bar], list[LegendEntry]]:
+    """The chart's bars, in ranking order (a vetoed person last, whatever the score), each in
+    its grade's colour with its grade written after the score, the veto (一票否决) hatched and
+    the 服务标兵 outlined; and the legend that says so."""
+    grades = profile.appraisal.grades
+    names = [g.name for g in grades]
+    veto, star = _("Safety veto"), _("Service star")
+    bars = []
+    for row in result.ranked[:CHART_LIMIT]:
+        index = names.index(row.grade) if row.grade in names else len(names) - 1
+        mark = veto if row.vetoed else star if row.star else ""
+        grade = row.grade or ""
+        note = _("{grade} ({mark})").format(grade=grade, mark=mark) if mark else grade
+        bars.append(
+            Bar(
+                label=row.person.name,
+                value=row.total or 0.0,
+                color=_grade_color(index, len(names)),
+                note=note,
+                hatch=VETO_HATCH if row.vetoed else "",
+                edge=VETO_EDGE if row.vetoed else STAR_EDGE if row.star else "",
+            )
+        )
+    legend = [LegendEntry(g.name, _grade_color(i, len(grades))) for i, g in enumerate(grades)]
+    if any(b.hatch for b in bars):
+        legend.append(LegendEntry(veto, GRADE_COLORS[-1], hatch=VETO_HATCH, edge=VETO_EDGE))
+    if any(row.star for row in result.ranked[:CHART_LIMIT]):
+        legend.append(LegendEntry(star, "#FFFFFF", edge=STAR_EDGE))
+    return bars, legend
+
+
+def chart_title(period: Period, profile: SchoolProfile, _: Translate) -> str:
+    return _("{school}: appraisal scores, {period}").format(
+        school=profile.school.short_name, period=period_label(period, _)
+    )
+
+
 def chart_png(
     result: AppraisalResult,
     period: Period,
@@ -222,22 +273,13 @@ def chart_png(
     font_path: str | None = None,
 ) -> bytes | None:
     """The scores as a bar chart (PNG), or None without a CJK font or without anyone."""
-    ranked = result.ranked[:CHART_LIMIT]
-    if not ranked:
+    if not result.ranked:
         return None
-    grade_names = [g.name for g in profile.appraisal.grades]
-    bars = []
-    for row in ranked:
-        index = grade_names.index(row.grade) if row.grade in grade_names else len(grade_names) - 1
-        if index == len(grade_names) - 1 and len(grade_names) > 1:
-            color = GRADE_COLORS[-1]
-        else:
-            color = GRADE_COLORS[min(index, len(GRADE_COLORS) - 2)]
-        bars.append(Bar(label=row.person.name, value=row.total or 0.0, color=color))
-    title = _("{school}: appraisal scores, {period}").format(
-        school=profile.school.short_name, period=period_label(period, _)
+    bars, legend = chart_content(result, profile, _)
+    figure = bar_chart_figure(
+        chart_title(period, profile, _), bars, legend=legend, xlabel=_("Score"), font_path=font_path
     )
-    return bar_chart_png(title, bars, xlabel=_("Score"), font_path=font_path)
+    return figure_png(figure)
 
 
 def chart_caption(period: Period, profile: SchoolProfile, _: Translate, *, correction: bool) -> str:
@@ -314,25 +356,42 @@ def inputs_text(component: Component, _: Any) -> str:
             text += _("; {days} days of leave not counted").format(days=int(i["leave_days"]))
         return text
     if component.key == "tickets":
+        if "jobs" not in i:  # published before a job counted once (its own rule)
+            return _(
+                "100 × (0.7 × {on_time}/{finished} finished in time + 0.3 × (1 − {rework} sent "
+                "back/{taken} held))"
+            ).format(
+                on_time=int(i.get("finished_on_time", 0)),
+                finished=int(i.get("finished", 0)),
+                rework=int(i.get("rework", 0)),
+                taken=int(max(i.get("taken", 0), i.get("finished", 0))),
+            )
         return _(
-            "100 × (0.7 × {on_time}/{finished} finished in time + 0.3 × (1 − {rework} sent "
-            "back/{taken} held))"
+            "100 × ({on_share} × {on_time}/{jobs} jobs finished in time + {rework_share} × "
+            "(1 − {rework} sent back ÷ {jobs} jobs)), at least 0"
         ).format(
-            on_time=int(i.get("finished_on_time", 0)),
-            finished=int(i.get("finished", 0)),
+            on_share=f"{appraisal.TICKET_ON_TIME_SHARE:g}",
+            rework_share=f"{appraisal.TICKET_REWORK_SHARE:g}",
+            on_time=int(i.get("jobs_on_time", 0)),
+            jobs=int(i["jobs"]),
             rework=int(i.get("rework", 0)),
-            taken=int(max(i.get("taken", 0), i.get("finished", 0))),
         )
     if component.key == "satisfaction":
         return _("mean rating {mean}★ of {count} ratings (1★ = 0, 5★ = 100)").format(
             mean=f"{i.get('mean_rating', 0):g}", count=int(i.get("ratings", 0))
         )
     if component.key == "inspection":
-        return _("({on_time} on time + {late} late × 0.5) ÷ {assigned} rounds × 100").format(
+        text = _("({on_time} on time + {late} late × {factor}) ÷ {assigned} rounds × 100").format(
             on_time=int(i.get("on_time", 0)),
             late=int(i.get("late", 0)),
+            factor=f"{appraisal.INSPECTION_LATE_FACTOR:g}",
             assigned=int(i.get("assigned", 0)),
         )
+        if i.get("unmarked"):
+            text += _(
+                "; in {count} of them you marked no item (others walked it): no credit"
+            ).format(count=int(i["unmarked"]))
+        return text
     return _("the director's score")
 
 

@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
 
 log = logging.getLogger(__name__)
@@ -47,11 +48,25 @@ SAMPLE = "考评得分优秀合格"
 
 @dataclass(frozen=True)
 class Bar:
-    """One bar: a label (a name), its value and a colour."""
+    """One bar: a label (a name), its value, a colour, and what is written after the value
+    (a grade, a mark); a hatch pattern and an outline colour single a bar out."""
 
     label: str
     value: float
     color: str = "#4C78A8"
+    note: str = ""
+    hatch: str = ""
+    edge: str = ""
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    """What a colour, a hatch or an outline means, drawn as a small bar under the chart."""
+
+    label: str
+    color: str
+    hatch: str = ""
+    edge: str = ""
 
 
 @cache
@@ -102,46 +117,90 @@ def chart_font(configured: str | None = None) -> FontProperties | None:
     return _find_font(configured or named or None)
 
 
-def bar_chart_png(
+def figure_png(figure: Figure | None) -> bytes | None:
+    """A drawn figure (see bar_chart_figure) rendered as PNG bytes; None without one."""
+    if figure is None:
+        return None
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def bar_chart_figure(
     title: str,
     bars: Sequence[Bar],
     *,
+    legend: Sequence[LegendEntry] = (),
     xlabel: str = "",
     xmax: float = 100.0,
     font_path: str | None = None,
-) -> bytes | None:
-    """A horizontal bar chart (first bar on top) as PNG bytes; None without a CJK font."""
+) -> Figure | None:
+    """The chart as a matplotlib figure, drawn but not rendered; None without a CJK font.
+
+    Each bar's value is written after it with its note; the legend says what the colours,
+    hatches and outlines mean."""
     font = chart_font(font_path)
     if font is None or not bars:
         return None
-    missing = [b.label for b in bars if not _covers(str(font.get_file()), b.label)]
+    texts = [b.label for b in bars] + [b.note for b in bars] + [e.label for e in legend]
+    missing = [t for t in texts if t and not _covers(str(font.get_file()), t)]
     if missing:
         log.warning("the chart font lacks glyphs for: %s", ", ".join(missing))
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
-    height = max(2.5, 0.45 * len(bars) + 1.4)
-    figure = Figure(figsize=(7.5, height), dpi=110)
+    legend_rows = (len(legend) + 3) // 4
+    height = max(2.5, 0.45 * len(bars) + 1.4) + 0.35 * legend_rows
+    figure = Figure(figsize=(8.5, height), dpi=110)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     positions = list(range(len(bars)))[::-1]
-    axes.barh(positions, [b.value for b in bars], color=[b.color for b in bars], height=0.6)
-    axes.set_yticks(positions, [b.label for b in bars], fontproperties=font)
-    axes.set_xlim(0, xmax)
     for position, bar in zip(positions, bars, strict=True):
+        axes.barh(
+            position,
+            bar.value,
+            color=bar.color,
+            height=0.6,
+            hatch=bar.hatch or None,
+            edgecolor=bar.edge or bar.color,
+            linewidth=2 if bar.edge else 0,
+        )
         axes.text(
             min(bar.value, xmax) + xmax * 0.01,
             position,
-            f"{bar.value:.1f}",
+            f"{bar.value:.1f}  {bar.note}".rstrip(),
             va="center",
             fontsize=9,
             fontproperties=font,
         )
+    axes.set_yticks(positions, [b.label for b in bars], fontproperties=font)
+    # Room on the right for the notes; the scale itself stops at xmax.
+    axes.set_xlim(0, xmax * 1.4)
+    axes.set_xticks([xmax * step / 5 for step in range(6)])
     axes.set_title(title, fontproperties=font, fontsize=13)
     if xlabel:
         axes.set_xlabel(xlabel, fontproperties=font)
     axes.spines[["top", "right"]].set_visible(False)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    axes.spines["bottom"].set_bounds(0, xmax)
+    if legend:
+        handles = [
+            Patch(
+                facecolor=e.color,
+                hatch=e.hatch or None,
+                edgecolor=e.edge or e.color,
+                linewidth=2 if e.edge else 0,
+                label=e.label,
+            )
+            for e in legend
+        ]
+        figure.legend(
+            handles=handles,
+            loc="lower center",
+            ncol=min(4, len(handles)),
+            prop=font,
+            frameon=False,
+            fontsize=9,
+        )
+    figure.tight_layout(rect=(0, 0.35 * legend_rows / height, 1, 1))
+    return figure

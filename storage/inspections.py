@@ -554,31 +554,35 @@ async def month_stats(
 ) -> dict[int, InspectionStats]:
     """Per person: rounds assigned in the month, done on time, done late, missed (one query).
 
-    A round counts in the month of its scheduled occurrence (school time). An assignment is
-    done when its finished_at is set (see complete_if_done): on time by the deadline, late
-    after it; missed when the round is past its deadline (closed) and the assignment is not
-    finished. Rounds still open count as assigned only.
+    A round counts in the month of its scheduled occurrence (school time). Credit follows the
+    marks: a finished assignment (see complete_if_done) is done, on time by the deadline, by one
+    who marked an item of the round, and `unmarked` (no credit) for one who did not; missed when
+    the round is past its deadline unfinished for them. Open rounds count as assigned only.
     """
     start, end = month_bounds(month, profile)
-    query = (
-        select(
-            InspectionAssignment.person_id,
-            InspectionAssignment.finished_at,
-            InspectionRound.deadline_at,
-            InspectionRound.status,
+    marked = (
+        select(InspectionMark.id)
+        .where(
+            col(InspectionMark.round_id) == col(InspectionAssignment.round_id),
+            col(InspectionMark.marked_by_id) == col(InspectionAssignment.person_id),
         )
+        .exists()
+    )
+    query = (
+        select(InspectionAssignment, InspectionRound.deadline_at, InspectionRound.status, marked)
         .join(InspectionRound, col(InspectionRound.id) == col(InspectionAssignment.round_id))
         .where(col(InspectionRound.occurrence) >= start, col(InspectionRound.occurrence) < end)
     )
-    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for person_id, finished_at, deadline_at, status in (await session.exec(query)).all():
-        row = counts[person_id]
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    rows = (await session.exec(query)).all()
+    for assignment, deadline_at, status, walked in rows:
+        row, finished_at = counts[assignment.person_id], assignment.finished_at
         row[0] += 1
         if finished_at is not None:
-            row[1 if finished_at <= deadline_at else 2] += 1
+            row[(1 if finished_at <= deadline_at else 2) if walked else 4] += 1
         elif status != OPEN:
             row[3] += 1
     return {
-        pid: InspectionStats(assigned=a, on_time=o, late=la, missed=m)
-        for pid, (a, o, la, m) in counts.items()
+        pid: InspectionStats(assigned=a, on_time=o, late=la, missed=m, unmarked=u)
+        for pid, (a, o, la, m, u) in counts.items()
     }

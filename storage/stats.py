@@ -14,8 +14,9 @@ apply to them and the appraisal leaves it out).
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 
 @dataclass(frozen=True, order=True)
@@ -74,21 +75,39 @@ class LogStats:
 
 @dataclass(frozen=True)
 class TicketStats:
-    """Repair jobs of one worker in one month (by the month they were finished or due)."""
+    """Repair jobs of one worker in one month (by the month they were finished or due).
 
-    finished: int  # reached 待验收/已完成 this month as the assignee
-    finished_on_time: int  # ... before finish_by (deferrals with a reason move finish_by)
+    A job is one job however often it was sent back (返修) and finished again: it counts once
+    in `jobs`, and each 返修 counts in `rework` as a defect of it.
+    """
+
+    jobs: int  # distinct jobs they finished (维修完成) this month
+    jobs_on_time: int  # ... whose last 维修完成 of the month was by the job's finish_by
     accepted_on_time: int  # taken/assigned before accept_by
     taken: int  # jobs held this month
-    rework: int  # 返修 sent back to them this month
+    rework: int  # 返修 sent back to them this month (every one counts)
     ratings: tuple[int, ...] = ()  # reporters' ratings (1-5) of their jobs closed this month
+
+
+def job_counts(completions: Iterable[tuple[int, datetime, datetime | None]]) -> tuple[int, int]:
+    """(jobs, jobs on time) from one worker's 维修完成 of a month, each (ticket id, when, the
+    ticket's finish_by): a job finished again after a 返修 is still one job, on time when its
+    last 维修完成 is by its finish_by (None: no limit)."""
+    last: dict[int, tuple[datetime, datetime | None]] = {}
+    for ticket_id, at, finish_by in completions:
+        if ticket_id not in last or at > last[ticket_id][0]:
+            last[ticket_id] = (at, finish_by)
+    on_time = sum(1 for at, finish_by in last.values() if finish_by is None or at <= finish_by)
+    return len(last), on_time
 
 
 @dataclass(frozen=True)
 class InspectionStats:
-    """Inspection rounds assigned to one person in one month."""
+    """Inspection rounds assigned to one person in one month. A round is theirs done (on time
+    or late) only when they marked at least one of its items."""
 
     assigned: int
     on_time: int
     late: int
     missed: int
+    unmarked: int = 0  # completed by others, with no item marked by them: no credit

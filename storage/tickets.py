@@ -29,7 +29,7 @@ from storage.models import (
     TicketStatus,
 )
 from storage.rows import add_if_new
-from storage.stats import Month, TicketStats
+from storage.stats import Month, TicketStats, job_counts
 from storage.ticket_flow import Move
 
 # The status machine lives in storage.ticket_flow; these names are kept for the callers.
@@ -381,9 +381,10 @@ async def month_stats(
         if accept_by is None or (accepted_at is not None and accepted_at <= accept_by):
             counts[assignee_id]["accepted_on_time"] += 1
 
-    # Finished: every 维修完成 this month, by who did it.
+    # Jobs finished this month, by who did it: a job sent back (返修) and finished again is one
+    # job (a 返修 or a 延期 with a reason sets a new finish_by).
     done = await session.exec(
-        select(TicketEvent.actor_id, TicketEvent.at, Ticket.finish_by)
+        select(TicketEvent.actor_id, TicketEvent.ticket_id, TicketEvent.at, Ticket.finish_by)
         .join(Ticket, col(Ticket.id) == col(TicketEvent.ticket_id))
         .where(
             TicketEvent.action == "complete",
@@ -392,11 +393,12 @@ async def month_stats(
             col(TicketEvent.at) < end,
         )
     )
-    for actor_id, at, finish_by in done.all():
+    completions: dict[int, list[tuple[int, datetime, datetime | None]]] = defaultdict(list)
+    for actor_id, ticket_id, at, finish_by in done.all():
         assert actor_id is not None
-        counts[actor_id]["finished"] += 1
-        if finish_by is None or at <= finish_by:
-            counts[actor_id]["finished_on_time"] += 1
+        completions[actor_id].append((ticket_id, at, finish_by))
+    for actor_id, theirs in completions.items():
+        counts[actor_id]["jobs"], counts[actor_id]["jobs_on_time"] = job_counts(theirs)
 
     # Rework sent back this month, to the job's holder.
     sent_back = await session.exec(
@@ -432,8 +434,8 @@ async def month_stats(
 
     return {
         person_id: TicketStats(
-            finished=c["finished"],
-            finished_on_time=c["finished_on_time"],
+            jobs=c["jobs"],
+            jobs_on_time=c["jobs_on_time"],
             accepted_on_time=c["accepted_on_time"],
             taken=c["taken"],
             rework=c["rework"],

@@ -29,6 +29,7 @@ from storage import appraisal
 from storage.models import (
     AppraisalSnapshot,
     InspectionAssignment,
+    InspectionMark,
     InspectionRound,
     LeaderScore,
     Person,
@@ -157,6 +158,16 @@ async def october_data(services: Services, ids: dict[str, int]) -> None:
                     finished_at=occurrence + timedelta(hours=1) if finished else None,
                 )
             )
+            if finished:  # the guard walked it: credit follows the marks
+                session.add(
+                    InspectionMark(
+                        round_id=inspection.id,
+                        item_key="lights_off",
+                        ok=True,
+                        marked_by_id=ids["guard"],
+                        marked_at=occurrence + timedelta(minutes=30),
+                    )
+                )
 
 
 async def snapshots(services: Services, period: str) -> list[AppraisalSnapshot]:
@@ -239,6 +250,8 @@ async def test_month_rated_published_once_with_chart_corrected_and_explained(
         }
         guard = result.ranked[2]
         assert guard.vetoed and guard.grade == "不合格"
+        rounds = next(c for c in guard.components if c.key == "inspection")
+        assert rounds.score == pytest.approx(200 / 3)  # walked 2 of 3 rounds on time
         assert f"{plumber.total:.1f}" in text
 
         # A double fire: the occurrence is claimed, nothing is posted twice.

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import math
-import warnings
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notices import charts
 from school.profile import AppraisalSettings, AppraisalWeights, StarRule
 from storage import appraisal
 from storage.appraisal import (
@@ -27,7 +25,7 @@ from storage.appraisal import (
     score_person,
     summarize,
 )
-from storage.stats import InspectionStats, LogStats, TicketStats
+from storage.stats import InspectionStats, LogStats, TicketStats, job_counts
 
 SETTINGS = AppraisalSettings()
 
@@ -65,7 +63,7 @@ def test_every_component_from_its_figures() -> None:
     result = result_of(
         log=LogStats(expected_days=20, on_time=16, late=2, missing=2),
         ticket=TicketStats(
-            finished=10, finished_on_time=8, accepted_on_time=9, taken=10, rework=1, ratings=(5, 4)
+            jobs=10, jobs_on_time=8, accepted_on_time=9, taken=10, rework=1, ratings=(5, 4)
         ),
         inspection=InspectionStats(assigned=4, on_time=3, late=1, missed=0),
         leader=90,
@@ -79,6 +77,24 @@ def test_every_component_from_its_figures() -> None:
     expected = (85 * 20 + 83 * 30 + 87.5 * 20 + 87.5 * 10 + 90 * 20) / 100
     assert result.total == pytest.approx(round(expected, 2))
     assert all(c.weight_used == c.weight for c in result.components)
+
+
+def test_a_job_is_one_job_and_every_rework_costs_the_same() -> None:
+    def tickets(jobs: int, on_time: int, rework: int) -> float:
+        score = appraisal.tickets_component(
+            TicketStats(jobs, on_time, jobs, jobs, rework), 30
+        ).score
+        assert score is not None
+        return score
+
+    assert tickets(1, 1, 0) == 100
+    assert tickets(1, 1, 1) == pytest.approx(70)  # sent back once (and finished again)
+    assert tickets(1, 1, 2) == pytest.approx(40)  # the second 返修 costs as much as the first
+    assert tickets(1, 1, 4) == 0  # never below 0
+    assert tickets(2, 2, 1) == pytest.approx(85)  # two jobs, one of them sent back once
+    # Each 返修 takes 30 ÷ jobs points off, whatever came before it.
+    costs = [tickets(4, 3, r) - tickets(4, 3, r + 1) for r in range(3)]
+    assert costs == pytest.approx([7.5, 7.5, 7.5])
 
 
 def test_a_gate_guard_without_jobs_has_the_other_weights_scaled_up() -> None:
@@ -372,8 +388,8 @@ def test_better_ratings_never_lower_the_score(
     index = data.draw(st.integers(0, len(ratings) - 1))
     ratings[index] = data.draw(st.integers(ratings[index], 5))
     better = TicketStats(
-        ticket.finished,
-        ticket.finished_on_time,
+        ticket.jobs,
+        ticket.jobs_on_time,
         ticket.accepted_on_time,
         ticket.taken,
         ticket.rework,
@@ -384,6 +400,106 @@ def test_better_ratings_never_lower_the_score(
     assert (before.total is None) == (after.total is None)  # the same components apply
     if before.total is not None and after.total is not None:
         assert after.total >= before.total
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    log=st.none() | log_stats,
+    ticket=ticket_stats.filter(lambda t: t.jobs > 0),
+    leader=leader_scores,
+    weights_=weights,
+    more=st.integers(1, 20),
+)
+def test_more_rework_never_raises_the_score(
+    log: LogStats | None,
+    ticket: TicketStats,
+    leader: float | None,
+    weights_: AppraisalWeights,
+    more: int,
+) -> None:
+    rules = AppraisalSettings(weights=weights_)
+    worse = replace(ticket, rework=ticket.rework + more)
+    before = result_of(log=log, ticket=ticket, leader=leader, settings_=rules)
+    after = result_of(log=log, ticket=worse, leader=leader, settings_=rules)
+    assert (before.total is None) == (after.total is None)  # the same components apply
+    if before.total is not None and after.total is not None:
+        assert after.total <= before.total
+    quality = [next(c.score for c in r.components if c.key == "tickets") for r in (before, after)]
+    assert quality[1] is not None and quality[0] is not None and quality[1] <= quality[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    log=st.none() | log_stats,
+    ticket=st.none() | ticket_stats,
+    leader=leader_scores,
+    weights_=weights,
+    reworks=st.integers(1, 5),
+    late_again=st.booleans(),
+)
+def test_a_reworked_job_never_scores_more_than_the_same_job_done_right_first_time(
+    log: LogStats | None,
+    ticket: TicketStats | None,
+    leader: float | None,
+    weights_: AppraisalWeights,
+    reworks: int,
+    late_again: bool,
+) -> None:
+    """Add one on-time job to a month: done right first time, or sent back `reworks` times and
+    finished again each time (still one job; finished late in the end, or on time)."""
+    rules = AppraisalSettings(weights=weights_)
+    base = ticket or TicketStats(0, 0, 0, 0, 0)
+    right = replace(base, jobs=base.jobs + 1, jobs_on_time=base.jobs_on_time + 1)
+    reworked = replace(
+        right,
+        jobs_on_time=right.jobs_on_time - int(late_again),
+        rework=right.rework + reworks,
+    )
+    first_time = result_of(log=log, ticket=right, leader=leader, settings_=rules)
+    sent_back = result_of(log=log, ticket=reworked, leader=leader, settings_=rules)
+    assert (first_time.total is None) == (sent_back.total is None)
+    if first_time.total is not None and sent_back.total is not None:
+        assert sent_back.total <= first_time.total
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    jobs=st.lists(st.tuples(st.integers(1, 4), st.booleans()), min_size=1, max_size=12),
+    leader=leader_scores,
+    weights_=weights,
+)
+def test_a_job_sent_back_and_finished_again_stays_one_job(
+    jobs: list[tuple[int, bool]], leader: float | None, weights_: AppraisalWeights
+) -> None:
+    """A month of 维修完成: job i finished `times` times (sent back `times - 1` times), the
+    last one on time or not. Counted as it happened, against the same jobs done right first
+    time (finished once, on time, never sent back)."""
+    start = datetime(2026, 10, 5, 9, tzinfo=UTC)
+    completions = []
+    for ticket_id, (times, on_time) in enumerate(jobs):
+        finish_by = start + timedelta(days=ticket_id, hours=times)
+        for n in range(1, times + 1):
+            late = n == times and not on_time
+            completions.append(
+                (ticket_id, finish_by + timedelta(hours=1 if late else -n), finish_by)
+            )
+    counted, counted_on_time = job_counts(completions)
+    assert counted == len(jobs)  # a job is one job
+    assert counted_on_time == sum(1 for _times, on_time in jobs if on_time)
+    rework = sum(times - 1 for times, _on_time in jobs)
+    rules = AppraisalSettings(weights=weights_)
+    as_done = result_of(
+        ticket=TicketStats(counted, counted_on_time, counted, counted, rework),
+        leader=leader,
+        settings_=rules,
+    )
+    right = result_of(
+        ticket=TicketStats(len(jobs), len(jobs), len(jobs), len(jobs), 0),
+        leader=leader,
+        settings_=rules,
+    )
+    if as_done.total is not None and right.total is not None:
+        assert as_done.total <= right.total
 
 
 @settings(max_examples=150, deadline=None)
@@ -447,37 +563,3 @@ def test_rescale_leaves_out_zero_weights() -> None:
         ]
     )
     assert components[0].reason == appraisal.ZERO_WEIGHT and components[1].weight_used == 100
-
-
-# --- the chart -------------------------------------------------------------------------------
-
-
-def test_the_chart_renders_chinese_with_a_cjk_font() -> None:
-    bars = [charts.Bar("李师傅", 96.5), charts.Bar("陈阿姨", 82.0), charts.Bar("周师傅", 40)]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        png = charts.bar_chart_png("示范中学 2026年10月 考评得分", bars, xlabel="得分")
-    assert png is not None and png.startswith(b"\x89PNG")
-    assert not [w for w in caught if "missing from" in str(w.message)]
-    font = charts.chart_font()
-    assert font is not None and charts._covers(str(font.get_file()), "李师傅陈阿姨周考评得分")
-
-
-def test_a_configured_font_wins_and_no_font_means_no_chart(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    installed = charts.chart_font()
-    assert installed is not None
-    path = str(installed.get_file())
-    monkeypatch.setenv("HOUQIN_CHART_FONT", path)
-    configured = charts.chart_font()
-    assert configured is not None and str(configured.get_file()) == path
-    monkeypatch.setenv("HOUQIN_CHART_FONT", "/nonexistent/font.ttf")
-    monkeypatch.setattr(charts, "CJK_FAMILIES", ())
-    charts._find_font.cache_clear()
-    try:
-        with caplog.at_level(logging.WARNING, logger="notices.charts"):
-            assert charts.bar_chart_png("考评", [charts.Bar("李师傅", 90)]) is None
-        assert "no Chinese font" in caplog.text
-    finally:
-        charts._find_font.cache_clear()

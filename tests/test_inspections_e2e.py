@@ -203,7 +203,8 @@ async def test_full_walk_with_a_problem_photo_and_ticket_then_recheck(
             assert done.announced_at is not None
             stats = await store.month_stats(session, Month(2026, 11), services.profile)
         assert stats[(await person_of(services, plumber)).id or 0].on_time == 1
-        assert stats[(await person_of(services, team.fixer)).id or 0].on_time == 1  # not joint
+        idle = stats[(await person_of(services, team.fixer)).id or 0]  # marked nothing
+        assert (idle.assigned, idle.on_time, idle.unmarked) == (1, 0, 1)
 
         # The ticket is closed: the item shows 已整改 and next week's 复查 sees it.
         async with services.database.transaction() as session:

@@ -8,7 +8,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -224,14 +224,21 @@ async def leader_scores(session: AsyncSession, period: Month) -> dict[int, float
     return {row.person_id: row.score for row in rows.all()}
 
 
-def _required_reason(reason: str) -> str:
-    """The reason of an adjustment or incident, stripped; ValueError when empty or too long."""
-    reason = reason.strip()
+Reasoned = TypeVar("Reasoned", ScoreAdjustment, SafetyIncident)
+
+
+async def _add_with_reason(session: AsyncSession, row: Reasoned) -> Reasoned:
+    """Add a bonus, deduction or incident whose reason is given (stripped; ValueError when it
+    is empty or too long)."""
+    reason = row.reason.strip()
     if not reason:
         raise ValueError("a reason is required")
     if len(reason) > MAX_REASON:
         raise ValueError("the reason is too long")
-    return reason
+    row.reason = reason
+    session.add(row)
+    await session.flush()
+    return row
 
 
 async def add_adjustment(
@@ -245,20 +252,19 @@ async def add_adjustment(
     now: datetime,
 ) -> ScoreAdjustment:
     """Record a signed bonus or deduction with its reason."""
-    reason = _required_reason(reason)
     if points == 0 or abs(points) > MAX_ADJUSTMENT or not math.isfinite(points):
         raise ValueError("points must be non-zero and at most 100")
-    adjustment = ScoreAdjustment(
-        person_id=person_id,
-        period=str(period),
-        points=points,
-        reason=reason,
-        given_by_id=given_by_id,
-        created_at=now,
+    return await _add_with_reason(
+        session,
+        ScoreAdjustment(
+            person_id=person_id,
+            period=str(period),
+            points=points,
+            reason=reason,
+            given_by_id=given_by_id,
+            created_at=now,
+        ),
     )
-    session.add(adjustment)
-    await session.flush()
-    return adjustment
 
 
 async def record_incident(
@@ -271,7 +277,6 @@ async def record_incident(
     now: datetime,
 ) -> SafetyIncident:
     """Record a safety incident: the month it happened in becomes 不合格."""
-    reason = _required_reason(reason)
     incident = SafetyIncident(
         person_id=person_id,
         occurred_on=occurred_on,
@@ -279,9 +284,7 @@ async def record_incident(
         recorded_by_id=recorded_by_id,
         created_at=now,
     )
-    session.add(incident)
-    await session.flush()
-    return incident
+    return await _add_with_reason(session, incident)
 
 
 async def find_appraised(

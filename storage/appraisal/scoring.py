@@ -8,13 +8,16 @@ Each component gives 0-100 points from the month's figures:
 
 - ``worklog`` 工作日志: ``(on_time + late × late_log_factor) / expected_days × 100``
   (expected = the calendar's working days minus leave). Left out when no day was expected.
-- ``tickets`` 工单质量: ``100 × (0.7 × finished_on_time / finished + 0.3 × (1 − rework_rate))``
-  with ``rework_rate = min(1, rework / max(taken, finished))``. Left out when the person
+- ``tickets`` 工单质量: ``max(0, 100 × (0.7 × jobs_on_time / jobs + 0.3 × (1 − rework / jobs)))``.
+  A job is one job however often it was sent back and finished again (``jobs``: the distinct
+  jobs the person finished that month); each 返修 is a defect that takes ``30 / jobs`` points
+  off, the same for the first and every further one, down to 0. Left out when the person
   finished no repair job that month.
 - ``satisfaction`` 服务满意度: the reporters' mean rating mapped linearly 1★→0, 5★→100
   (``(mean − 1) / 4 × 100``). Left out without any rating.
 - ``inspection`` 检查: ``(on_time + 0.5 × late) / assigned × 100`` over the inspection rounds
-  assigned. Left out when none was assigned.
+  assigned; a round is done only for those who marked an item of it (``unmarked`` ones, walked
+  by others, stay assigned with no credit). Left out when none was assigned.
 - ``leader`` 领导评价: the director's 0-100 score (``/rate``). Left out when not given.
 
 A component that does not apply (or whose weight is 0) is left out and the weights of the others
@@ -105,16 +108,16 @@ def worklog_component(stats: LogStats | None, weight: float, late_factor: float)
 
 
 def tickets_component(stats: TicketStats | None, weight: float) -> Component:
-    """工单质量: 70% jobs finished within the limit, 30% jobs not sent back (返修)."""
-    if stats is None or stats.finished <= 0:
+    """工单质量: 70% jobs finished within the limit, 30% less for every 返修 per job."""
+    if stats is None or stats.jobs <= 0:
         held: dict[str, float] = (
             {} if stats is None else {"taken": stats.taken, "rework": stats.rework}
         )
         return Component("tickets", weight, None, inputs=held, reason=NO_FINISHED_JOBS)
-    on_time_share = min(stats.finished_on_time, stats.finished) / stats.finished
-    rework_rate = min(1.0, stats.rework / max(stats.taken, stats.finished))
+    on_time_share = min(stats.jobs_on_time, stats.jobs) / stats.jobs
+    defects_per_job = stats.rework / stats.jobs
     score = _clamp(
-        100 * (TICKET_ON_TIME_SHARE * on_time_share + TICKET_REWORK_SHARE * (1 - rework_rate))
+        100 * (TICKET_ON_TIME_SHARE * on_time_share + TICKET_REWORK_SHARE * (1 - defects_per_job))
     )
     return Component("tickets", weight, score, inputs=_counts(stats))
 
@@ -199,9 +202,9 @@ def score_person(
     if applicable:
         base = sum(c.weight_used * (c.score or 0.0) for c in applicable) / 100
         total = round(_clamp(base + sum(a.points for a in adjustments)), 2)
-    on_time_done = (log.on_time if log else 0) + (ticket.finished_on_time if ticket else 0)
+    on_time_done = (log.on_time if log else 0) + (ticket.jobs_on_time if ticket else 0)
     on_time_done += inspection.on_time if inspection else 0
-    expected = (log.expected_days if log else 0) + (ticket.finished if ticket else 0)
+    expected = (log.expected_days if log else 0) + (ticket.jobs if ticket else 0)
     expected += inspection.assigned if inspection else 0
     satisfaction = next((c.score for c in components if c.key == "satisfaction"), None)
     return PersonResult(
