@@ -71,7 +71,7 @@ def cmd_export_logs(args: argparse.Namespace) -> int:
     async def build(
         session: AsyncSession, profile: SchoolProfile, t_: Translate
     ) -> tuple[bytes, int]:
-        return await ledger_workbook(session, profile, start, end, t_)
+        return await ledger_workbook(session, profile, start, end, t_, now=SystemClock().now())
 
     out, count = _write_export(args.out, build)
     print(f"{out}: {count} log(s) from {start} to {end}")

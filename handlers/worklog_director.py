@@ -205,7 +205,9 @@ async def ledger_command(update: Update, context: HouqinContext) -> None:
         )
         return
     async with services.database.reading() as session:
-        data, count = await ledger_workbook(session, services.profile, start, end, _)
+        data, count = await ledger_workbook(
+            session, services.profile, start, end, _, now=services.now()
+        )
     filename = ledger_filename(start, end, _)
     await context.bot.send_document(
         _chat_id(update),

@@ -15,12 +15,10 @@ from datetime import date, datetime
 from io import BytesIO
 from typing import TYPE_CHECKING
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from school.i18n import N_
 from storage import worklogs
-from storage.models import Person
 from storage.stats import Month
 
 if TYPE_CHECKING:
@@ -123,8 +121,10 @@ LEDGER_COLUMNS = (
     (N_("Photos (count)"), 8, False, None),
     (N_("Hours worked"), 8, False, "0.0"),
     (N_("Filed at"), 18, False, "yyyy-mm-dd hh:mm"),
-    (N_("Late filing"), 8, False, None),
+    (N_("Status"), 10, False, None),
 )
+# The ledger's status column: a log filed on time or late (补交), or a day without one.
+ON_TIME, LATE, ON_LEAVE, MISSING = N_("On time"), N_("Late"), N_("On leave"), N_("Missing")
 
 
 def ledger_filename(start: date, end: date, t_: Callable[[str], str]) -> str:
@@ -147,38 +147,30 @@ async def ledger_sheets(
     start: date,
     end: date,
     t_: Callable[[str], str],
+    *,
+    now: datetime,
 ) -> tuple[list[Sheet], int]:
-    """The ledger of start..end: one sheet per month, one row per log. Returns (sheets, rows)."""
-    logs = await worklogs.logs_between(session, start, end)
-    ids = sorted({log.person_id for log in logs})
-    people: dict[int, Person] = {}
-    if ids:
-        found = await session.exec(select(Person).where(col(Person.id).in_(ids)))
-        people = {p.id: p for p in found.all() if p.id is not None}
+    """The ledger of start..end: one sheet per month, one row per log filed, and one per
+    working day a staff member filed none (on leave, or missing). Returns (sheets, logs)."""
+    entries = await worklogs.ledger_entries(session, start, end, profile, now=now)
     columns = [Column(t_(title), width, wrap, fmt) for title, width, wrap, fmt in LEDGER_COLUMNS]
     by_month: dict[Month, list[list[Cell]]] = {m: [] for m in _months(start, end)}
-    ordered = sorted(logs, key=lambda log: (log.day, _name(people, log.person_id)))
-    for log in ordered:
-        person = people.get(log.person_id)
-        by_month[Month.of(log.day)].append(
-            [
-                log.day,
-                _name(people, log.person_id),
-                _post_name(profile, person.post_key if person else None),
-                "\n".join(log.items),
-                len(log.photos),
-                log.hours,
-                log.filed_at.astimezone(profile.tz).replace(tzinfo=None, second=0, microsecond=0),
-                t_("Yes") if log.late else None,
-            ]
-        )
+    for entry in entries:
+        post = _post_name(profile, entry.person.post_key)
+        log = entry.log
+        if log is None:
+            status = t_(ON_LEAVE if entry.on_leave else MISSING)
+            row: list[Cell] = [entry.day, entry.person.name, post, None, None, None, None, status]
+        else:
+            filed_at = log.filed_at.astimezone(profile.tz).replace(
+                tzinfo=None, second=0, microsecond=0
+            )
+            items, photos = "\n".join(log.items), len(log.photos)
+            status = t_(LATE if log.late else ON_TIME)
+            row = [log.day, entry.person.name, post, items, photos, log.hours, filed_at, status]
+        by_month[Month.of(entry.day)].append(row)
     sheets = [Sheet(str(month), columns, rows) for month, rows in by_month.items()]
-    return sheets, len(logs)
-
-
-def _name(people: dict[int, Person], person_id: int) -> str:
-    person = people.get(person_id)
-    return person.name if person is not None else f"#{person_id}"
+    return sheets, sum(1 for entry in entries if entry.log is not None)
 
 
 def _post_name(profile: SchoolProfile, post_key: str | None) -> str:
@@ -196,7 +188,9 @@ async def ledger_workbook(
     start: date,
     end: date,
     t_: Callable[[str], str],
+    *,
+    now: datetime,
 ) -> tuple[bytes, int]:
-    """The ledger as .xlsx bytes and its number of rows."""
-    sheets, count = await ledger_sheets(session, profile, start, end, t_)
+    """The ledger as .xlsx bytes and the number of logs in it."""
+    sheets, count = await ledger_sheets(session, profile, start, end, t_, now=now)
     return workbook_bytes(sheets), count

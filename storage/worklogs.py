@@ -493,6 +493,45 @@ async def month_stats(
     return stats
 
 
+# --- the ledger ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One row of the work-log ledger: a log filed, or an expected working day without one."""
+
+    day: date
+    person: Person
+    log: WorkLog | None
+    on_leave: bool = False
+
+
+async def ledger_entries(
+    session: AsyncSession, start: date, end: date, profile: SchoolProfile, *, now: datetime
+) -> list[LedgerEntry]:
+    """Every log filed in start..end, and for each active staff member every working day
+    (from the day they registered, whose on-time window has closed) without one: on leave or
+    missing. By day, then name."""
+    logs = await logs_between(session, start, end)
+    staff = await active_staff(session)
+    ids = {log.person_id for log in logs} | {p.id for p in staff if p.id is not None}
+    found = await session.exec(select(Person).where(col(Person.id).in_(sorted(ids))))
+    people = {p.id: p for p in found.all() if p.id is not None}
+    entries = [LedgerEntry(log.day, people[log.person_id], log) for log in logs]
+    filed = {(log.person_id, log.day) for log in logs}
+    closed = [d for d in profile.calendar.working_days(start, end) if deadline(profile, d) <= now]
+    staff_ids = [p.id for p in staff if p.id is not None]
+    away = leave_days(await leaves_overlapping(session, start, end, person_ids=staff_ids))
+    for person in staff:
+        assert person.id is not None
+        joined = local_day(person.created_at, profile.tz)
+        for day in closed:
+            if day >= joined and (person.id, day) not in filed:
+                leave = day in away.get(person.id, set())
+                entries.append(LedgerEntry(day, person, None, on_leave=leave))
+    return sorted(entries, key=lambda e: (e.day, e.person.name, e.person.id or 0))
+
+
 # --- dates typed by people -------------------------------------------------------------------
 
 _RELATIVE_DAYS = {

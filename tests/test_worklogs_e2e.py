@@ -343,6 +343,7 @@ async def test_director_views_leave_and_ledger(
     async with services.database.transaction() as session:
         assert await worklogs.on_leave(session, date(2026, 11, 24)) == set()
 
+    clock.advance(timedelta(days=1))  # Tue 11-24: Monday's logs are due
     await director.send("/ledger 2026-11-01 2026-11-30")
     document = sandbox.last_message(director.id)
     assert document.document_name == "Work log ledger_2026-11-01_2026-11-30.xlsx"
@@ -359,15 +360,19 @@ async def test_director_views_leave_and_ledger(
         "Photos (count)",
         "Hours worked",
         "Filed at",
-        "Late filing",
+        "Status",
     ]
     assert sheet["A1"].font.bold
     rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
-    assert len(rows) == 2
-    assert rows[0][:5] == [datetime(2026, 11, 20), "李师傅", "水电工", "=SUM(A1:A3) 维修水管", 0]
-    assert rows[0][7] == "Yes"
-    assert rows[1][3] == "更换灯管\n疏通下水道" and rows[1][4] == 1 and rows[1][7] in ("", None)
-    assert rows[1][6] == datetime(2026, 11, 23, 9, 0)
+    filed = [row for row in rows if row[3]]
+    assert len(filed) == 2
+    assert filed[0][:5] == [datetime(2026, 11, 20), "李师傅", "水电工", "=SUM(A1:A3) 维修水管", 0]
+    assert filed[0][7] == "Late"
+    assert filed[1][3] == "更换灯管\n疏通下水道" and filed[1][4] == 1 and filed[1][7] == "On time"
+    assert filed[1][6] == datetime(2026, 11, 23, 9, 0)
+    # the days nobody filed are in the ledger too (today, 11-24, is not over yet)
+    missing = {(row[0].day, row[1]) for row in rows if row[7] == "Missing"}
+    assert missing == {(23, "李明")}
     await director.send("/ledger 2026-12-01 2026-11-01")
     assert "before the start" in private_text(sandbox, director)
     del li_ming

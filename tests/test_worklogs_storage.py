@@ -366,20 +366,50 @@ def test_workbook_bytes_is_generic() -> None:
 
 
 async def test_the_ledger_has_a_sheet_per_month(database: Database, profile: SchoolProfile) -> None:
-    worker = await add_person(database, "李师傅", post="electrician")
+    worker = await add_person(database, "李师傅", post="electrician", joined=date(2026, 10, 26))
     for day in (date(2026, 10, 30), date(2026, 11, 2), date(2026, 11, 3)):
         await file(database, profile, worker, day, at(day, 17, 30), ["维修水管", "巡检"])
+    await file(database, profile, worker, date(2026, 11, 4), at(date(2026, 11, 5), 9), ["补"])
+    assert worker.id is not None
+    async with database.transaction() as session:
+        await worklogs.record_leave(
+            session,
+            person_id=worker.id,
+            start=date(2026, 10, 28),
+            end=date(2026, 10, 28),
+            reason=None,
+            recorded_by_id=None,
+            now=at(date(2026, 10, 27), 9),
+        )
     async with database.transaction() as session:
         data, count = await ledger_workbook(
-            session, profile, date(2026, 10, 1), date(2026, 12, 31), lambda s: s
+            session,
+            profile,
+            date(2026, 10, 1),
+            date(2026, 12, 31),
+            lambda s: s,
+            now=at(date(2026, 11, 6), 9),  # 11-05's window is closed, 11-06's is not
         )
-    assert count == 3
+    assert count == 4
     book = load_workbook(BytesIO(data))
     assert book.sheetnames == ["2026-10", "2026-11", "2026-12"]
-    assert book["2026-10"].max_row == 2 and book["2026-11"].max_row == 3
-    assert book["2026-12"].max_row == 1
-    row = [c.value for c in book["2026-11"][2]]
-    assert row == [
+    october = [[c.value for c in row] for row in book["2026-10"].iter_rows(min_row=2)]
+    # from the day he registered: Mon 26 and Tue 27 missing, Wed 28 on leave, Thu 29 missing
+    assert [(row[0].day, row[7]) for row in october] == [
+        (26, "Missing"),
+        (27, "Missing"),
+        (28, "On leave"),
+        (29, "Missing"),
+        (30, "On time"),
+    ]
+    november = [[c.value for c in row] for row in book["2026-11"].iter_rows(min_row=2)]
+    assert [(row[0].day, row[7]) for row in november] == [
+        (2, "On time"),
+        (3, "On time"),
+        (4, "Late"),
+        (5, "Missing"),
+    ]
+    assert november[0] == [
         datetime(2026, 11, 2),
         "李师傅",
         "水电工",
@@ -387,8 +417,10 @@ async def test_the_ledger_has_a_sheet_per_month(database: Database, profile: Sch
         0,
         None,
         datetime(2026, 11, 2, 17, 30),
-        None,
+        "On time",
     ]
+    assert november[3][3:7] == [None, None, None, None]
+    assert book["2026-12"].max_row == 1
 
 
 def test_houqin_export_logs_writes_the_file(
