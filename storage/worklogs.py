@@ -17,11 +17,13 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import exists
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
     InspectionAssignment,
+    InspectionMark,
     InspectionRound,
     Leave,
     Person,
@@ -428,6 +430,11 @@ async def day_activity(
             InspectionAssignment.person_id == person_id,
             col(InspectionAssignment.finished_at) >= start,
             col(InspectionAssignment.finished_at) < end,
+            # a round someone else walked is not in this person's log
+            exists().where(
+                col(InspectionMark.round_id) == col(InspectionAssignment.round_id),
+                col(InspectionMark.marked_by_id) == person_id,
+            ),
         )
         .order_by(col(InspectionAssignment.finished_at))
     )

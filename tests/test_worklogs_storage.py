@@ -23,6 +23,7 @@ from storage import post_duties, worklogs
 from storage.database import Database, migrate_sync
 from storage.models import (
     InspectionAssignment,
+    InspectionMark,
     InspectionRound,
     Person,
     Role,
@@ -263,8 +264,25 @@ async def test_the_draft_reads_finished_jobs_and_rounds(
                 round_id=weekly.id, person_id=worker.id, finished_at=at(monday, 15)
             )
         )
+        # 刘师傅 was an inspector too, but 李师傅 walked the round: it is not in his log
+        assert other.id is not None
+        session.add(
+            InspectionAssignment(round_id=weekly.id, person_id=other.id, finished_at=at(monday, 15))
+        )
+        session.add(
+            InspectionMark(
+                round_id=weekly.id,
+                item_key="1",
+                ok=True,
+                marked_by_id=worker.id,
+                marked_at=at(monday, 14),
+            )
+        )
     async with database.transaction() as session:
         facts = await worklogs.day_activity(session, worker.id, monday, TZ)
+        assert other.id is not None
+        others = await worklogs.day_activity(session, other.id, monday, TZ)
+    assert others == [worklogs.FinishedJob("BX-2611-004", "实验楼3楼女厕", "plumbing", "fixed")]
     assert facts == [
         worklogs.FinishedJob("BX-2611-001", "实验楼3楼女厕", "plumbing", "fixed"),
         worklogs.FinishedRound("weekly"),
