@@ -141,7 +141,7 @@ def _months(start: date, end: date) -> list[Month]:
     return months
 
 
-async def ledger_sheets(
+async def ledger_workbook(
     session: AsyncSession,
     profile: SchoolProfile,
     start: date,
@@ -149,9 +149,10 @@ async def ledger_sheets(
     t_: Callable[[str], str],
     *,
     now: datetime,
-) -> tuple[list[Sheet], int]:
-    """The ledger of start..end: one sheet per month, one row per log filed, and one per
-    working day a staff member filed none (on leave, or missing). Returns (sheets, logs)."""
+) -> tuple[bytes, int]:
+    """The ledger of start..end as .xlsx bytes: one sheet per month, one row per log filed,
+    and one per working day a staff member filed none (on leave, or missing). Returns the
+    bytes and how many logs it lists."""
     entries = await worklogs.ledger_entries(session, start, end, profile, now=now)
     columns = [Column(t_(title), width, wrap, fmt) for title, width, wrap, fmt in LEDGER_COLUMNS]
     by_month: dict[Month, list[list[Cell]]] = {m: [] for m in _months(start, end)}
@@ -170,7 +171,7 @@ async def ledger_sheets(
             row = [log.day, entry.person.name, post, items, photos, log.hours, filed_at, status]
         by_month[Month.of(entry.day)].append(row)
     sheets = [Sheet(str(month), columns, rows) for month, rows in by_month.items()]
-    return sheets, sum(1 for entry in entries if entry.log is not None)
+    return workbook_bytes(sheets), sum(1 for entry in entries if entry.log is not None)
 
 
 def _post_name(profile: SchoolProfile, post_key: str | None) -> str:
@@ -180,17 +181,3 @@ def _post_name(profile: SchoolProfile, post_key: str | None) -> str:
         return profile.post(post_key).name
     except KeyError:
         return post_key
-
-
-async def ledger_workbook(
-    session: AsyncSession,
-    profile: SchoolProfile,
-    start: date,
-    end: date,
-    t_: Callable[[str], str],
-    *,
-    now: datetime,
-) -> tuple[bytes, int]:
-    """The ledger as .xlsx bytes and the number of logs in it."""
-    sheets, count = await ledger_sheets(session, profile, start, end, t_, now=now)
-    return workbook_bytes(sheets), count
