@@ -26,6 +26,7 @@ from school.clock import ManualClock
 from storage import people, worklogs
 from storage.models import (
     InspectionAssignment,
+    InspectionMark,
     InspectionRound,
     Role,
     Ticket,
@@ -109,6 +110,15 @@ async def test_filing_with_the_prefilled_draft_then_editing(
         assert inspection.id is not None and me.id is not None
         session.add(
             InspectionAssignment(round_id=inspection.id, person_id=me.id, finished_at=at(23, 8, 50))
+        )
+        session.add(
+            InspectionMark(
+                round_id=inspection.id,
+                item_key="1",
+                ok=True,
+                marked_by_id=me.id,
+                marked_at=at(23, 8),
+            )
         )
     await plumber.send("📝 Work log")
     form = bot_form = sandbox.last_message(plumber.id)
