@@ -189,8 +189,9 @@ async def return_comment(update: Update, context: HouqinContext) -> object:
     if len(comment) > MAX_COMMENT_CHARS:
         await reply(update, context, context._("Keep the comment under 500 characters."))
         return COMMENT
-    drop_draft(context, RETURN_DRAFT)
+    # Decided first: if the database is busy the draft stays and the same comment works again.
     await _decide(update, context, draft.duties_id, approve=False, comment=comment)
+    drop_draft(context, RETURN_DRAFT)
     return END
 
 
