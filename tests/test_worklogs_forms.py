@@ -23,7 +23,7 @@ from storage import persisted_state, post_duties, worklogs
 from storage.models import Role
 from tests import test_worklogs_e2e
 from tests.helpers import person_of, private_text
-from tests.test_worklogs_e2e import english, since, stored_log
+from tests.test_worklogs_e2e import english, last_form, since, stored_log
 
 EXPIRED = "This button has expired"
 NOT_VALID = "This button is not valid"
@@ -77,8 +77,8 @@ async def test_an_item_typed_after_report_then_log_lands_in_the_log(
     await cleaner.send("/report")
     await cleaner.send("/log")
     await cleaner.send("清扫操场")
-    assert "1. 清扫操场" in private_text(sandbox, cleaner)
-    await cleaner.press(sandbox.last_message(cleaner.id), "Save")
+    assert "1. 清扫操场" in last_form(sandbox, cleaner).shown_text
+    await cleaner.press(last_form(sandbox, cleaner), "Save")
     log = await stored_log(services, cleaner, MONDAY)
     assert log is not None and log.items == ["清扫操场"]
 
@@ -113,7 +113,7 @@ async def test_the_duties_draft_is_closed_when_the_log_starts(
     await cleaner.send("📝 Work log")
     assert "Your post duties draft was cancelled." in since(sandbox, mark, cleaner)
     await cleaner.send("清扫操场")
-    assert "1. 清扫操场" in private_text(sandbox, cleaner)
+    assert "1. 清扫操场" in last_form(sandbox, cleaner).shown_text
     async with services.database.reading() as session:
         me = await person_of(services, cleaner)
         assert me.id is not None
