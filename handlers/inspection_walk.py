@@ -23,7 +23,15 @@ from actions import inspections as act
 from handlers.buttons import on_button
 from handlers.common import end_form, reply, require_role, typed_text
 from handlers.context import HouqinContext
-from handlers.forms import END, AnyHandler, Form, drop_draft, load_draft, save_draft
+from handlers.forms import (
+    END,
+    AnyHandler,
+    Form,
+    drop_draft,
+    load_draft,
+    opening,
+    save_draft,
+)
 from handlers.menu import COMMANDS, menu_filter
 from notices import inspection_walk as walk_texts
 from notices import inspections as notices
@@ -139,6 +147,7 @@ async def start_walk(update: Update, context: HouqinContext, data: WalkButton) -
         if round_ == act.Refusal.COMPLETED and query.message is not None:
             await edit_or_ignore(query.edit_message_reply_markup(None))  # the stale button goes
         return None
+    await opening(context)
     _ = context._
     services = context.services
     draft = _draft(context)

@@ -24,7 +24,15 @@ from actions import worklogs as actions
 from handlers.buttons import on_button
 from handlers.common import end_form, private_chat, reply, require_role
 from handlers.context import HouqinContext
-from handlers.forms import END, Form, active_form, drop_draft, load_draft, save_draft
+from handlers.forms import (
+    END,
+    Form,
+    active_form,
+    drop_draft,
+    load_draft,
+    opening,
+    save_draft,
+)
 from handlers.menu import COMMANDS, menu_filter
 from notices import worklogs as notices
 from notices.render import edit_or_ignore, send_long
@@ -165,6 +173,7 @@ async def _open(update: Update, context: HouqinContext, person: Person, day: dat
             drop_draft(context, DRAFT)
             return END
         return None  # whatever form the person is in stays as it was
+    await opening(context)
     filed_at = (
         existing.filed_at.astimezone(services.settings.tz).strftime("%H:%M")
         if existing is not None

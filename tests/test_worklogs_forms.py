@@ -263,3 +263,23 @@ async def test_a_log_in_progress_when_the_bot_is_upgraded_resumes(
     log = await stored_log(services, cleaner, MONDAY)
     assert log is not None and log.items == ["清扫操场", "擦洗楼梯扶手"] and log.hours == 7.5
     assert sandbox.rejected == []
+
+
+async def test_the_line_about_the_form_left_comes_before_the_new_forms_prompt(
+    app: HouqinApp, sandbox: BotApiSandbox, services: Services
+) -> None:
+    cleaner = await english(sandbox, services, "陈阿姨", Role.STAFF, "cleaner")
+    await cleaner.send("/report")
+    mark = sandbox.mark()
+    await cleaner.send("/log")
+    [parked, form] = since(sandbox, mark, cleaner)
+    assert "repair request is put aside" in parked and "Work log" in form
+    await cleaner.send("/duties")
+    mark = sandbox.mark()
+    await cleaner.press(sandbox.last_message(cleaner.id), "Draft my duties")
+    [parked, prompt] = since(sandbox, mark, cleaner)
+    assert "work log is put aside" in parked and "post duties" in prompt
+    mark = sandbox.mark()
+    await cleaner.send("/report")
+    [closed, prompt] = since(sandbox, mark, cleaner)
+    assert "post duties draft was cancelled" in closed and "What kind of fault" in prompt
