@@ -51,7 +51,6 @@ from storage.models import (
     ScheduledRun,
     Ticket,
     TicketStatus,
-    WorkLog,
 )
 from tests.helpers import register
 
@@ -324,48 +323,6 @@ async def test_c_killed_while_posting_the_card_posts_it_once_and_edits_it_later(
     assert ticket.group_message_id == card.message_id
     assert [c.message_id for c in cards(sandbox, repair, ticket.number)] == [card.message_id]
     assert await form_step(db, teacher) is None
-
-
-# --- e. between saving a work log and saying so ---------------------------------------------
-
-
-async def test_e_killed_after_a_log_is_saved_the_form_says_nothing_yet_and_saves_once_more(
-    sandbox: BotApiSandbox, houqin: BotProcess, db: Database
-) -> None:
-    """Save is stored before anything says so: killed while the answer is on its way, the log
-    is there, no message said it was saved, and the form's Save still works after the restart
-    (it updates the same log)."""
-    await houqin.start()
-    cleaner = await join(sandbox, db, Role.STAFF, "陈阿姨", "cleaner")
-    form = await step(sandbox, cleaner, "/log", "Work log", press=False)
-    mark = sandbox.mark()
-    await cleaner.send("打扫教学楼一楼", settle=False)
-    await sandbox.wait_for_message(
-        cleaner.id, lambda m: "1. 打扫教学楼一楼" in m.shown_text, since=mark
-    )
-
-    faults = sandbox.stats["faults"]
-    sandbox.fail_next("answerCallbackQuery", status=0, delay=30)  # Save's answer: held
-    mark = sandbox.mark()
-    await cleaner.press(form, "Save", settle=False)
-    await until(lambda: sandbox.stats["faults"] > faults, "the bot to answer the Save press")
-    await houqin.kill()
-    assert len(await all_logs(db)) == 1  # stored first
-    assert not [m for m in sandbox.bot_messages_since(mark) if "saved" in m.shown_text]
-    assert any("Save" in label for row in form.buttons for label in row)
-
-    await houqin.start()
-    mark = sandbox.mark()
-    await cleaner.press(form, "Save", settle=False)
-    await sandbox.wait_for_message(cleaner.id, lambda m: "is updated" in m.shown_text, since=mark)
-    await houqin.stop()
-    [log] = await all_logs(db)
-    assert log.items == ["打扫教学楼一楼"]
-
-
-async def all_logs(db: Database) -> list[WorkLog]:
-    async with db.reading() as session:
-        return list((await session.exec(select(WorkLog))).all())
 
 
 # --- d. scheduled runs missed while the bot was down ----------------------------------------
