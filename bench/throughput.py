@@ -60,15 +60,20 @@ class Answers:
 
     def __init__(self, sandbox: BotApiSandbox) -> None:
         self.sandbox = sandbox
-        self.waiting: dict[int, tuple[int, asyncio.Future[SentMessage]]] = {}
+        # chat → (the message id answers come after, or the id of the message to be edited,
+        # with edit=True; the future of the answer)
+        self.waiting: dict[int, tuple[int, bool, asyncio.Future[SentMessage]]] = {}
         self.task: asyncio.Task[None] | None = None
 
     def newest(self, chat_id: int) -> int:
         return self.sandbox._counters[chat_id]  # the chat's latest message id
 
-    def expect(self, chat_id: int, after: int) -> asyncio.Future[SentMessage]:
+    def expect(
+        self, chat_id: int, after: int, *, edit: bool = False
+    ) -> asyncio.Future[SentMessage]:
+        """The bot's next new message after message `after`, or (`edit`) the next edit of it."""
         future: asyncio.Future[SentMessage] = asyncio.get_running_loop().create_future()
-        self.waiting[chat_id] = (after, future)
+        self.waiting[chat_id] = (after, edit, future)
         return future
 
     async def watch(self) -> None:
@@ -77,13 +82,18 @@ class Answers:
             signal = self.sandbox._event_signal
             for event in self.sandbox.events[position:]:
                 message = event.message
-                if event.kind != "message" or message is None or not message.from_bot:
+                if message is None or not message.from_bot:
                     continue
                 waiting = self.waiting.get(message.chat_id)
-                if waiting is not None and message.message_id > waiting[0]:
+                if waiting is None:
+                    continue
+                after, edit, future = waiting
+                if (event.kind == "edit" and edit and message.message_id == after) or (
+                    event.kind == "message" and not edit and message.message_id > after
+                ):
                     del self.waiting[message.chat_id]
-                    if not waiting[1].done():
-                        waiting[1].set_result(message)
+                    if not future.done():
+                        future.set_result(message)
             position = len(self.sandbox.events)
             await signal.wait()
 
@@ -106,9 +116,14 @@ class Person_:
         self.latencies: list[float] = []
         self.last: SentMessage | None = None
 
-    async def _act(self, send: Callable[[], Awaitable[Any]]) -> SentMessage:
-        # The answer is a new message (not an edit of an older one): the next prompt.
-        answer = self.answers.expect(self.user.id, self.answers.newest(self.user.id))
+    async def _act(
+        self, send: Callable[[], Awaitable[Any]], *, edits: SentMessage | None = None
+    ) -> SentMessage:
+        # The answer is a new message (the next prompt), or the edit of the form `edits`.
+        if edits is not None:
+            answer = self.answers.expect(self.user.id, edits.message_id, edit=True)
+        else:
+            answer = self.answers.expect(self.user.id, self.answers.newest(self.user.id))
         started = time.perf_counter()
         await send()
         self.last = await asyncio.wait_for(answer, ANSWER_TIMEOUT)
@@ -117,6 +132,11 @@ class Person_:
 
     async def say(self, text: str) -> SentMessage:
         return await self._act(lambda: self.user.send(text, settle=False))
+
+    async def add(self, text: str) -> SentMessage:
+        """Text that the form shown last takes in by editing itself (the work log's lines)."""
+        assert self.last is not None
+        return await self._act(lambda: self.user.send(text, settle=False), edits=self.last)
 
     async def press(self, data_prefix: str, choice: int = 0) -> SentMessage:
         """Press the `choice`-th button (modulo) whose callback data starts with the prefix."""
@@ -168,7 +188,7 @@ async def file_report(person: Person_) -> None:
 
 async def file_log(person: Person_) -> None:
     await person.say("/log")
-    await person.say(f"打扫教学楼{person.index % 5 + 1}楼走廊\n检查消防通道")
+    await person.add(f"打扫教学楼{person.index % 5 + 1}楼走廊\n检查消防通道")
     await person.press("wlf1:save:")
 
 
@@ -270,13 +290,15 @@ async def open_loop(
         original = person._act
         next_at = time.perf_counter() + offset
 
-        async def act(send: Callable[[], Awaitable[Any]]) -> SentMessage:
+        async def act(
+            send: Callable[[], Awaitable[Any]], *, edits: SentMessage | None = None
+        ) -> SentMessage:
             nonlocal next_at
             delay = next_at - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             next_at += interval
-            return await original(send)
+            return await original(send, edits=edits)
 
         person._act = act  # type: ignore[method-assign]
         try:

@@ -2,13 +2,14 @@
 
 `serve()` is `houqin run`: it starts the bot, waits for SIGTERM or SIGINT, and stops it.
 
-Start-up, in order: initialize (getMe); remember the bot's username, make the notifications a
-killed run left in flight due again (`notices.outbox.recover`) and publish the command lists;
-start the application and its JobQueue with every scheduled job; take updates (long polling or
-the webhook). Only then are the jobs caught up (`scheduler.jobs.catch_up`): an occurrence
-missed while the bot was down runs once, however long the start took. The timer never drops an
-occurrence for being late either: what is due is worked out from the clock and the database's
-claims (`scheduler.jobs`), not from when the timer fired.
+Start-up, in order: drop the saved state of conversations no handler has any more (those of
+earlier releases); initialize (getMe, the saved forms); remember the bot's username, make the
+notifications a killed run left in flight due again (`notices.outbox.recover`) and publish the
+command lists; start the application and its JobQueue with every scheduled job; take updates
+(long polling or the webhook). Only then are the jobs caught up (`scheduler.jobs.catch_up`): an
+occurrence missed while the bot was down runs once, however long the start took. The timer
+never drops an occurrence for being late either: what is due is worked out from the clock and
+the database's claims (`scheduler.jobs`), not from when the timer fired.
 
 Shutdown, in order: stop taking updates; let the job being caught up (the rest wait for the
 next start), the updates already taken and the running jobs finish; background deliveries
@@ -28,9 +29,10 @@ from datetime import timedelta
 from typing import Any
 
 from apscheduler.triggers.interval import IntervalTrigger
-from telegram.ext import Updater
+from telegram.ext import ConversationHandler, Updater
 
 from bot.app import services_of
+from bot.persistence import DatabasePersistence
 from handlers.context import HouqinApp, HouqinContext
 from handlers.menu import publish_commands
 from notices import outbox
@@ -75,6 +77,21 @@ def webhook(*, listen: str, port: int, url: str, secret: str) -> Receive:
         )
 
     return start
+
+
+async def drop_unused_state(application: HouqinApp) -> list[str]:
+    """Before initialize(): delete the saved conversation state no registered conversation
+    uses (see DatabasePersistence.drop_unused)."""
+    persistence = application.persistence
+    if not isinstance(persistence, DatabasePersistence):
+        return []
+    conversations = {
+        handler.name: set(handler.states)
+        for handlers in application.handlers.values()
+        for handler in handlers
+        if isinstance(handler, ConversationHandler) and handler.persistent and handler.name
+    }
+    return await persistence.drop_unused(conversations)
 
 
 async def on_startup(application: HouqinApp) -> None:
@@ -144,6 +161,7 @@ class Lifecycle:
     async def start(self, receive: Receive) -> None:
         """Start up, take updates, then catch up the jobs missed while the bot was down."""
         application = self.application
+        await drop_unused_state(application)
         await application.initialize()
         await on_startup(application)
         if self.schedule:

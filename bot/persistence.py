@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import MutableMapping
+import logging
+from collections.abc import Collection, Mapping, MutableMapping
 from typing import Any
 
 from telegram.ext import BasePersistence, PersistenceInput
@@ -14,6 +15,9 @@ from storage import persisted_state
 from storage.database import Database
 from storage.persisted_state import StateKey
 
+log = logging.getLogger(__name__)
+
+CONVERSATION = "conversation:"  # the kind of a conversation's states: conversation:<its name>
 UserData = dict[str, Any]
 ChatData = dict[str, Any]
 BotDataDict = dict[str, Any]
@@ -95,6 +99,37 @@ class DatabasePersistence(BasePersistence[UserData, ChatData, BotDataDict]):
                 else:
                     self._written[entry] = encoded
 
+    async def drop_unused(self, conversations: Mapping[str, Collection[object]]) -> list[str]:
+        """Before the application loads its state: delete what no conversation uses any more.
+
+        `conversations` maps each persistent conversation's name to its states. The rows of
+        any other conversation (those of earlier releases: "tickets", "worklogs",
+        "inspection_walk", "appraisal_rate" before the form owner) are deleted, and so are the
+        keys whose state is no longer one of their conversation's. Returns what was dropped,
+        as "<conversation>" or "<conversation> <key>".
+        """
+        dropped: list[str] = []
+        async with self._database.transaction() as session:
+            for kind in await persisted_state.kinds(session):
+                if not kind.startswith(CONVERSATION):
+                    continue
+                name = kind.removeprefix(CONVERSATION)
+                if name not in conversations:
+                    await persisted_state.drop_kind(session, kind)
+                    dropped.append(name)
+                    continue
+                rows = await persisted_state.load_kind(session, kind)
+                stale = {
+                    (kind, key): persisted_state.REMOVED
+                    for key, state in rows.items()
+                    if state not in conversations[name]
+                }
+                await persisted_state.write(session, stale, now=self._clock.now())
+                dropped += [f"{name} {key}" for _kind, key in stale]
+        if dropped:
+            log.info("dropped saved conversation state no longer used: %s", ", ".join(dropped))
+        return dropped
+
     async def get_user_data(self) -> dict[int, UserData]:
         return {int(key): dict(data or {}) for key, data in (await self._load("user")).items()}
 
@@ -108,14 +143,14 @@ class DatabasePersistence(BasePersistence[UserData, ChatData, BotDataDict]):
         return None
 
     async def get_conversations(self, name: str) -> ConversationDict:
-        rows = await self._load(f"conversation:{name}")
+        rows = await self._load(f"{CONVERSATION}{name}")
         return {tuple(json.loads(key)): state for key, state in rows.items()}
 
     async def update_conversation(
         self, name: str, key: ConversationKey, new_state: object | None
     ) -> None:
         encoded = None if new_state is None else _encode(new_state)
-        self._stage(f"conversation:{name}", json.dumps(list(key)), encoded)
+        self._stage(f"{CONVERSATION}{name}", json.dumps(list(key)), encoded)
 
     async def update_user_data(self, user_id: int, data: UserData) -> None:
         self._stage("user", str(user_id), _encode(data))

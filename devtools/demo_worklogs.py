@@ -37,11 +37,12 @@ async def scene_filing(school: School) -> None:
     _move_to(school, 16, 30)
     school.say("16:30，李师傅打开今天的工作日志")
     await plumber.send("/log")
+    form = sandbox.last_message(plumber.id)  # one message, edited as the log grows
     await plumber.send("更换教学楼3楼走廊灯管2根\n检查配电房运行情况并记录")
     await plumber.send_photo(caption="抄录本月水电表")
-    await plumber.press(sandbox.last_message(plumber.id), t_("⏱ Hours"))
+    await plumber.press(form, t_("⏱ Hours"))
     await plumber.send("8")
-    await plumber.press(sandbox.last_message(plumber.id), t_("✅ Save"))
+    await plumber.press(form, t_("✅ Save"))
 
 
 async def scene_reminder(school: School) -> None:
@@ -54,9 +55,10 @@ async def scene_reminder(school: School) -> None:
     del moment
     cleaner = school.people["cleaner"]
     await cleaner.press(sandbox.last_message(cleaner.id), t_("📝 Write the log"))
+    form = sandbox.last_message(cleaner.id)
     await cleaner.send("清扫教学楼1-3楼楼道和卫生间")
     await cleaner.send("垃圾分类收集、清运")
-    await cleaner.press(sandbox.last_message(cleaner.id), t_("✅ Save"))
+    await cleaner.press(form, t_("✅ Save"))
 
 
 async def scene_summary(school: School) -> None:

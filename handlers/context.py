@@ -3,6 +3,7 @@ language)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
@@ -38,6 +39,9 @@ class HouqinContext(CallbackContext[ExtBot[None], dict[str, Any], dict[str, Any]
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self.person: Person | None = None
         self.language: str = "zh_CN"
+        # While a form's entry point runs: says that the form the person was in is put aside
+        # (see handlers.forms.opening).
+        self.leaving_form: Callable[[], Awaitable[None]] | None = None
 
     @property
     def services(self) -> Services:

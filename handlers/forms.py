@@ -14,7 +14,9 @@ continues in the presser's private chat). Its states are "<form>.<step>". So:
   feature's half-finished form;
 - starting a form (command, menu button, a reminder's button, a deep link) while another is
   open parks the other (its draft stays; one line says how to go back to it) or, for short
-  forms that are not worth keeping (a reason being typed), closes it — and says so in one line;
+  forms that are not worth keeping (a reason being typed), closes it — and says so in one line,
+  before the new form's first prompt: an entry point calls `opening(context)` once it is sure
+  to open its form, before it sends anything (one that does not gets the line after);
 - an entry point that opens nothing (refused, not allowed) leaves the current form as it was;
 - /cancel cancels the form the person is in.
 
@@ -116,6 +118,15 @@ def drop_draft(context: HouqinContext, key: str) -> None:
 # --- the owner -----------------------------------------------------------------------------------
 
 
+async def opening(context: HouqinContext) -> None:
+    """Called by an entry point once it is sure to open its form, before its first prompt: the
+    form the person was in is put aside (or closed) now, and the line saying so comes first.
+    Nothing happens outside an entry point, or when the person was in no other form."""
+    leave, context.leaving_form = context.leaving_form, None
+    if leave is not None:
+        await leave()
+
+
 class FormOwner:
     """Builds the one conversation that owns every form (see the module docstring)."""
 
@@ -176,7 +187,19 @@ class FormOwner:
     def _entering(self, form: Form, callback: Any) -> StepCallback:
         async def entered(update: Update, context: HouqinContext) -> object:
             previous = active_state(context)
-            state = self._resolve(form, await callback(update, context))
+            previous_form = previous.split(".", 1)[0] if previous else None
+            left = previous_form is None or previous_form == form.name
+
+            async def leave() -> None:
+                nonlocal left
+                left = True
+                await self._leave(update, context, self.forms.get(previous_form or ""))
+
+            context.leaving_form = None if left else leave
+            try:
+                state = self._resolve(form, await callback(update, context))
+            finally:
+                context.leaving_form = None
             if state is None or state == END:
                 # Nothing was opened: whatever form the person was in stays as it was.
                 if previous is not None and active_form(context) != form.name:
@@ -184,9 +207,8 @@ class FormOwner:
                 if state == END:
                     _set_active(context, None)
                 return state
-            previous_form = previous.split(".", 1)[0] if previous else None
-            if previous_form is not None and previous_form != form.name:
-                await self._leave(update, context, self.forms.get(previous_form))
+            if not left:  # the entry point did not say when: the line comes after its prompt
+                await leave()
             _set_active(context, str(state))
             return state
 

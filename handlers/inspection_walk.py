@@ -23,7 +23,15 @@ from actions import inspections as act
 from handlers.buttons import on_button
 from handlers.common import end_form, reply, require_role, typed_text
 from handlers.context import HouqinContext
-from handlers.forms import END, AnyHandler, Form, drop_draft, load_draft, save_draft
+from handlers.forms import (
+    END,
+    AnyHandler,
+    Form,
+    drop_draft,
+    load_draft,
+    opening,
+    save_draft,
+)
 from handlers.menu import COMMANDS, menu_filter
 from notices import inspection_walk as walk_texts
 from notices import inspections as notices
@@ -139,6 +147,7 @@ async def start_walk(update: Update, context: HouqinContext, data: WalkButton) -
         if round_ == act.Refusal.COMPLETED and query.message is not None:
             await edit_or_ignore(query.edit_message_reply_markup(None))  # the stale button goes
         return None
+    await opening(context)
     _ = context._
     services = context.services
     draft = _draft(context)
@@ -194,15 +203,16 @@ async def mark_ok(update: Update, context: HouqinContext, data: WalkButton) -> s
     if loaded is None:
         return None
     person, round_ = loaded
-    drop_draft(context, DRAFT)
     _ = context._
     services = context.services
     item = act.checklist_item(services, round_, data.key)
     if item is None:
+        drop_draft(context, DRAFT)
         await query.answer(walk_texts.refused(act.Refusal.NO_ITEM, _), show_alert=True)
         return await _show_next(update, context, data.round_id, edit=True)
     whole_area = data.action == WalkAction.AREA
     marked = await act.mark_ok(services, data.round_id, item, person, whole_area=whole_area)
+    drop_draft(context, DRAFT)
     if whole_area:
         note = walk_texts.area_marked_ok(item.area, marked.count, _)
     elif marked.count:
@@ -351,12 +361,15 @@ async def got_place_button(update: Update, context: HouqinContext, data: WalkBut
             building = profile.building(data.key)
         except KeyError:
             building = None
-    await query.answer()
-    await edit_or_ignore(query.edit_message_reply_markup(None))
     place = profile.place_label(building) if building is not None else None
-    return await _save_problem(
+    # Saved first: if the database is busy, the place buttons stay for another press and the
+    # busy answer is this press's only answer.
+    step = await _save_problem(
         update, context, place=place, building_key=building.key if building else None
     )
+    await query.answer()
+    await edit_or_ignore(query.edit_message_reply_markup(None))
+    return step
 
 
 async def _save_problem(

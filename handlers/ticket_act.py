@@ -18,7 +18,7 @@ from actions import tickets as act
 from handlers.buttons import on_button
 from handlers.common import end_form, private_chat, reply, typed_text
 from handlers.context import HouqinContext
-from handlers.forms import END, Form, drop_draft, load_draft, save_draft
+from handlers.forms import END, Form, drop_draft, load_draft, opening, save_draft
 from handlers.ticket_form import PRIVATE_INPUT
 from handlers.ticket_jobs import assign_button
 from handlers.ticket_presses import (
@@ -115,6 +115,7 @@ async def act_entry(update: Update, context: HouqinContext, data: TicketButton) 
         return None
     _ = context._
     head = told.ticket_head(ticket, context.services)
+    await opening(context)
     if FLOW[move].asks == Asks.RESULT:
         rows = [
             [button(_(label), ResultButton(data.ticket_id, result))]

@@ -20,7 +20,7 @@ from telegram.ext import CommandHandler, filters
 from actions import tickets as act
 from handlers.common import refuse_if_too_long
 from handlers.context import HouqinApp, HouqinContext
-from handlers.forms import END, drop_draft, load_draft, save_draft
+from handlers.forms import END, drop_draft, load_draft, opening, save_draft
 from handlers.menu import COMMANDS
 from handlers.ticket_presses import may_report
 from notices import tickets as told
@@ -340,6 +340,7 @@ async def _prompt(
     update: Update, context: HouqinContext, form: ReportDraft, *, prefix: str = ""
 ) -> str:
     """Send the prompt of the draft's next step; returns the step."""
+    await opening(context)  # the form opens (or goes on): a form left is said so first
     step = _next_step(form)
     if step == "duplicate":
         found = await act.duplicates(context.services, form.report())

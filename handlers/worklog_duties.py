@@ -14,7 +14,7 @@ from actions import worklogs as actions
 from handlers.buttons import on_button
 from handlers.common import allowed_press, end_form, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
-from handlers.forms import END, Form, drop_draft, load_draft, save_draft
+from handlers.forms import END, Form, drop_draft, load_draft, opening, save_draft
 from handlers.worklog_form import private_other, private_text
 from notices import outbox
 from notices import worklogs as notices
@@ -65,6 +65,7 @@ async def start_draft(update: Update, context: HouqinContext, data: DraftDutiesB
     if query is None:
         return None
     await query.answer()
+    await opening(context)
     await context.bot.send_message(
         _chat_id(update),
         context._(
@@ -168,6 +169,7 @@ async def start_return(update: Update, context: HouqinContext, data: DutiesButto
         await query.answer(_("This draft was already handled."), show_alert=True)
         return None
     await query.answer()
+    await opening(context)
     save_draft(context, RETURN_DRAFT, ReturnDraft(duties_id=data.duties_id))
     await context.bot.send_message(
         _chat_id(update),
@@ -189,8 +191,9 @@ async def return_comment(update: Update, context: HouqinContext) -> object:
     if len(comment) > MAX_COMMENT_CHARS:
         await reply(update, context, context._("Keep the comment under 500 characters."))
         return COMMENT
-    drop_draft(context, RETURN_DRAFT)
+    # Decided first: if the database is busy the draft stays and the same comment works again.
     await _decide(update, context, draft.duties_id, approve=False, comment=comment)
+    drop_draft(context, RETURN_DRAFT)
     return END
 
 

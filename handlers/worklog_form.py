@@ -2,34 +2,47 @@
 
 /log [date], the 📝 menu button and a reminder's button open the form of a day: the post
 duties, the bot's draft of the day (or the filed log being edited), then items line by line,
-photos and hours, and ✅ Save. The unsaved log is a typed draft in user_data
-("worklog_form"), so a restart resumes it, and another form (a repair report, a post-duties
-draft) parks it: /log (or 📝) goes on with it, whatever its day. Opening another day's form
-from within the log form puts the unsaved one aside.
+photos and hours, and ✅ Save. The form is one message, edited in place as lines, photos and
+hours come (a long paste is one edit, not a form re-sent per message). The unsaved log is a
+typed draft in user_data ("worklog_form"), so a restart resumes it, and another form (a repair
+report, a post-duties draft) parks it: /log (or 📝) goes on with it, whatever its day. Opening
+another day's form from within the log form puts the unsaved one aside.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import date
 
 from pydantic import BaseModel
 from telegram import Update
+from telegram.error import BadRequest
 from telegram.ext import CommandHandler, MessageHandler, filters
 
 from actions import worklogs as actions
 from handlers.buttons import on_button
 from handlers.common import end_form, private_chat, reply, require_role
 from handlers.context import HouqinContext
-from handlers.forms import END, Form, active_form, drop_draft, load_draft, save_draft
+from handlers.forms import (
+    END,
+    Form,
+    active_form,
+    drop_draft,
+    load_draft,
+    opening,
+    save_draft,
+)
 from handlers.menu import COMMANDS, menu_filter
 from notices import worklogs as notices
-from notices.render import send_long
+from notices.render import edit_or_ignore, send_long
 from notices.worklogs import LogDayButton, LogFormAction, LogFormButton, LogSheet
 from school.i18n import LANGUAGES, N_, translator
 from storage import post_duties, worklogs
 from storage.models import Person, Role
 from storage.worklogs import Access, SaveProblem
+
+log = logging.getLogger(__name__)
 
 NAME = "log"  # the form's name
 TITLE = N_("work log")
@@ -52,6 +65,8 @@ class LogDraft(BaseModel):
     photos: list[str] = []
     hours: float | None = None
     filed_at: str | None = None  # 'HH:MM' of the filed log being edited
+    prefilled: bool = False  # the items are the bot's draft of the day
+    view: int | None = None  # the message showing the draft, edited in place as lines come
 
 
 # --- input filters -----------------------------------------------------------------------------
@@ -146,7 +161,6 @@ async def _open(update: Update, context: HouqinContext, person: Person, day: dat
         rule = worklogs.access(
             services.profile, day, exists=existing is not None, now=services.now()
         )
-        approved = await post_duties.approved_duties(session, person.id)
         facts = (
             await worklogs.day_activity(session, person.id, day, services.profile.tz)
             if existing is None and rule.writable and not resuming
@@ -159,6 +173,7 @@ async def _open(update: Update, context: HouqinContext, person: Person, day: dat
             drop_draft(context, DRAFT)
             return END
         return None  # whatever form the person is in stays as it was
+    await opening(context)
     filed_at = (
         existing.filed_at.astimezone(services.settings.tz).strftime("%H:%M")
         if existing is not None
@@ -183,22 +198,24 @@ async def _open(update: Update, context: HouqinContext, person: Person, day: dat
             photos=list(existing.photos) if existing is not None else [],
             hours=existing.hours if existing is not None else None,
             filed_at=filed_at,
+            prefilled=existing is None and bool(prefilled),
         )
-    save_draft(context, DRAFT, draft)
-    duties, is_approved = notices.duties_for(services, person, approved)
-    await _show(update, context, draft, duties=duties, approved=is_approved, prefilled=prefilled)
+    await _show(update, context, draft, fresh=True)
     return ITEMS
 
 
 async def _show(
-    update: Update,
-    context: HouqinContext,
-    draft: LogDraft,
-    *,
-    duties: list[str] | None = None,
-    approved: bool = False,
-    prefilled: list[str] | None = None,
+    update: Update, context: HouqinContext, draft: LogDraft, *, fresh: bool = False
 ) -> None:
+    """Keep the draft and show it: in a new message when the form opens (`fresh`), else by
+    editing the form's message in place, so a person adding lines gets no message per line."""
+    services = context.services
+    person = context.person
+    approved = None
+    if person is not None and person.id is not None:
+        async with services.database.reading() as session:
+            approved = await post_duties.approved_duties(session, person.id)
+    duties, is_approved = notices.duties_for(services, person, approved) if person else ([], False)
     sheet = LogSheet(
         day=draft.day,
         mode=draft.mode,
@@ -206,13 +223,28 @@ async def _show(
         photos=len(draft.photos),
         hours=draft.hours,
         filed_at=draft.filed_at,
-        duties=duties or (),
-        duties_approved=approved,
-        prefilled=bool(prefilled),
+        duties=duties,
+        duties_approved=is_approved,
+        prefilled=draft.prefilled,
     )
-    text = notices.log_form_text(sheet, context.services, context._)
+    text = notices.log_form_text(sheet, services, context._)
     markup = notices.log_form_keyboard(draft.day, context._)
-    await send_long(context.bot, _chat_id(update), text, markup)
+    chat_id = _chat_id(update)
+    if not fresh and draft.view is not None:
+        try:
+            await edit_or_ignore(
+                context.bot.edit_message_text(
+                    text, chat_id=chat_id, message_id=draft.view, reply_markup=markup
+                )
+            )
+        except BadRequest as exc:  # the form's message is gone: show the form anew
+            log.info("the log form's message %s could not be edited: %s", draft.view, exc)
+        else:
+            save_draft(context, DRAFT, draft)
+            return
+    sent = await context.bot.send_message(chat_id, text, reply_markup=markup)
+    draft.view = sent.message_id
+    save_draft(context, DRAFT, draft)
 
 
 # --- the steps ---------------------------------------------------------------------------------

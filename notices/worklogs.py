@@ -18,7 +18,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from notices.callbacks import CallbackData
 from notices.recipients import tell
-from notices.render import button, esc, keyboard, language_of, queue_long
+from notices.render import TELEGRAM_TEXT_LIMIT, button, esc, keyboard, language_of, queue_long
 from notices.services import Services
 from school.i18n import N_, translator
 from storage import groups, people, post_duties, worklogs
@@ -218,44 +218,77 @@ def log_form_keyboard(day: date, _: Translate) -> InlineKeyboardMarkup:
     )
 
 
-def log_form_text(sheet: LogSheet, services: Services, _: Translate) -> str:
-    """The log form (HTML): the day, its mode, the post duties, the items so far."""
-    lines = [_("📝 <b>Work log · {day}</b>").format(day=day_label(sheet.day, _))]
+SHOWN_ITEM_CHARS = 300  # the draft view shows an item up to this long; the log keeps it all
+
+
+def _clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def log_form_text(
+    sheet: LogSheet, services: Services, _: Translate, *, limit: int = TELEGRAM_TEXT_LIMIT
+) -> str:
+    """The log form (HTML): the day, its mode, the post duties, the items so far.
+
+    Always one message (it is edited in place as lines come): when the items do not all fit,
+    the latest are shown under a line saying how many earlier ones are kept but not shown."""
+    head = [_("📝 <b>Work log · {day}</b>").format(day=day_label(sheet.day, _))]
     if sheet.mode == Access.LATE:
-        lines.append(_("⏰ Late filing (补交): this log will be marked late."))
+        head.append(_("⏰ Late filing (补交): this log will be marked late."))
     elif sheet.mode == Access.EDIT:
-        lines.append(
+        head.append(
             _("✏️ Editing the log you filed at {time}; changes are possible until {cutoff}.").format(
                 time=sheet.filed_at or "", cutoff=cutoff_text(services)
             )
         )
     if not services.profile.calendar.is_working_day(sheet.day):
-        lines.append(_("(Not a working day: a log is optional.)"))
+        head.append(_("(Not a working day: a log is optional.)"))
+    duties: list[str] = []
     if sheet.duties:
-        lines.append("")
         title = _("<b>Your post duties</b>") if sheet.duties_approved else _("<b>Post duties</b>")
-        lines.append(title)
-        lines += [f"• {esc(duty)}" for duty in sheet.duties]
-    lines.append("")
+        duties = [
+            "",
+            title,
+            *(f"• {esc(_clipped(duty, SHOWN_ITEM_CHARS))}" for duty in sheet.duties),
+        ]
     if sheet.prefilled:
-        lines.append(_("<b>Items</b> (pre-filled from what I know you did today; edit as needed)"))
+        items_title = _("<b>Items</b> (pre-filled from what I know you did today; edit as needed)")
     else:
-        lines.append(_("<b>Items</b>"))
-    if sheet.items:
-        lines += [f"{n}. {esc(item)}" for n, item in enumerate(sheet.items, start=1)]
-    else:
-        lines.append(_("(none yet)"))
+        items_title = _("<b>Items</b>")
+    items = [
+        f"{n}. {esc(_clipped(item, SHOWN_ITEM_CHARS))}"
+        for n, item in enumerate(sheet.items, start=1)
+    ] or [_("(none yet)")]
+    tail = []
     extras = _extras(sheet.photos, sheet.hours, _)
     if extras:
-        lines.append(" · ".join(extras))
-    lines.append("")
-    lines.append(
+        tail.append(" · ".join(extras))
+    tail.append("")
+    tail.append(
         _(
             "Send what you did, one item per line (several messages are fine); photos are "
             "welcome. Send -2 to remove item 2. Press Save when done."
         )
     )
-    return "\n".join(lines)
+
+    def compose(duties: list[str], items: list[str], hidden: int) -> str:
+        more = [_("… {count} earlier item(s), kept but not shown here").format(count=hidden)]
+        return "\n".join(
+            [*head, *duties, "", items_title, *(more if hidden else []), *items, *tail]
+        )
+
+    text = compose(duties, items, 0)
+    if len(text) <= limit:
+        return text
+    if len(compose(duties, items[-1:], len(items) - 1)) > limit:
+        duties = []  # only a post's very long duties can crowd out the items
+    shown = 1
+    while shown < len(items):
+        more = items[-shown - 1 :]
+        if len(compose(duties, more, len(items) - len(more))) > limit:
+            break
+        shown += 1
+    return compose(duties, items[-shown:], len(items) - shown)
 
 
 def access_refusal(

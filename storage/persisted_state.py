@@ -49,6 +49,16 @@ async def write(session: AsyncSession, changes: Mapping[StateKey, Any], *, now: 
         )
 
 
+async def kinds(session: AsyncSession) -> list[str]:
+    """Every kind of stored state."""
+    return list((await session.exec(select(PersistedState.kind).distinct())).all())
+
+
+async def drop_kind(session: AsyncSession, kind: str) -> None:
+    """Delete every entry of one kind."""
+    await session.exec(delete(PersistedState).where(col(PersistedState.kind) == kind))
+
+
 async def save(session: AsyncSession, *, kind: str, key: str, data: Any, now: datetime) -> None:
     """Insert or replace one entry."""
     await write(session, {(kind, key): data}, now=now)

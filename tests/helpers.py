@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
 from devtools.sandbox.actors import SandboxUser
 from devtools.sandbox.server import BotApiSandbox
 from notices.services import Services
 from storage import people
+from storage.database import Database
 from storage.models import Person, Role
 
 
@@ -39,3 +46,29 @@ async def person_of(services: Services, user: SandboxUser) -> Person:
 def private_text(sandbox: BotApiSandbox, user: SandboxUser) -> str:
     """The text of the bot's latest message in the user's private chat."""
     return sandbox.last_message(user.private_chat_id).shown_text
+
+
+def impatient(services: Services, busy_timeout_ms: int = 200) -> Services:
+    """The services on a second engine of the same SQLite file that waits only briefly for a
+    lock (dispose of `services.database` at the end)."""
+    database = Database(services.database.url, busy_timeout_ms=busy_timeout_ms)
+    return replace(services, database=database)
+
+
+@contextmanager
+def database_locked(services: Services) -> Iterator[None]:
+    """Another writer holds the SQLite database's lock while the block runs."""
+    path = Path(services.database.url.removeprefix("sqlite+aiosqlite:///"))
+    blocker = sqlite3.connect(path, timeout=0)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+
+def said_busy(answer: object) -> bool:
+    """Whether a button's answer (or a message text) says the system is busy."""
+    text = str(getattr(answer, "text", answer))
+    return "busy" in text or "系统繁忙" in text

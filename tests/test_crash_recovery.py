@@ -84,19 +84,21 @@ def db(houqin: BotProcess, database: Database) -> Database:
     return database
 
 
-async def invite(db: Database, role: Role, name: str) -> str:
+async def invite(db: Database, role: Role, name: str, post: str | None = None) -> str:
     async with db.transaction() as session:
         created = await people.create_invite(
-            session, role=role, post_key=None, name=name, now=SystemClock().now()
+            session, role=role, post_key=post, name=name, now=SystemClock().now()
         )
     return created.code
 
 
-async def join(sandbox: BotApiSandbox, db: Database, role: Role, name: str) -> SandboxUser:
+async def join(
+    sandbox: BotApiSandbox, db: Database, role: Role, name: str, post: str | None = None
+) -> SandboxUser:
     """A user who opens the invite link the director handed out."""
     user = sandbox.add_user(name, language_code="en")
     mark = sandbox.mark()
-    await user.start_bot(await invite(db, role, name), settle=False)
+    await user.start_bot(await invite(db, role, name, post), settle=False)
     await sandbox.wait_for_message(user.id, since=mark, timeout=WAIT)
     return user
 

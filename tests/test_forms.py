@@ -12,7 +12,7 @@ from devtools.harness import running_bot
 from devtools.sandbox.actors import SandboxUser
 from devtools.sandbox.server import BotApiSandbox
 from handlers.context import HouqinApp, HouqinContext
-from handlers.forms import END, Form, FormOwner, active_form, load_draft, save_draft
+from handlers.forms import END, Form, FormOwner, active_form, load_draft, opening, save_draft
 from notices.services import Services
 
 TEXT = filters.TEXT & ~filters.COMMAND
@@ -30,6 +30,7 @@ async def _say(update: Update, text: str) -> None:
 async def note_start(update: Update, context: HouqinContext) -> object:
     draft = load_draft(context, "note", NoteDraft) or NoteDraft()
     save_draft(context, "note", draft)
+    await opening(context)
     await _say(update, f"note: {len(draft.lines)} lines so far")
     return "lines"
 
@@ -52,6 +53,7 @@ async def reason_start(update: Update, context: HouqinContext) -> object:
     if context.args == ["no"]:
         await _say(update, "reason refused")
         return END
+    await opening(context)
     await _say(update, "why?")
     return "why"
 
@@ -113,9 +115,8 @@ async def test_input_goes_to_the_form_the_person_is_in(
         await user.send("first")
         mark = sandbox.mark()
         await user.send("/reason")
-        texts = _texts(sandbox, user, mark)
-        assert "why?" in texts
-        assert "你的Note已暂存。Send /note to go on." in texts
+        # One line says the note is put aside, then the new form's first prompt.
+        assert _texts(sandbox, user, mark) == ["你的Note已暂存。Send /note to go on.", "why?"]
         mark = sandbox.mark()
         await user.send("broken chair")
         assert "reason: broken chair" in _texts(sandbox, user, mark)
@@ -133,7 +134,7 @@ async def test_a_short_form_is_closed_when_another_starts(
         await user.send("/reason")
         mark = sandbox.mark()
         await user.send("/note")
-        assert "你的Reason已取消。" in _texts(sandbox, user, mark)
+        assert _texts(sandbox, user, mark) == ["你的Reason已取消。", "note: 0 lines so far"]
         mark = sandbox.mark()
         await user.send("a line")
         assert "note line 1: a line" in _texts(sandbox, user, mark)

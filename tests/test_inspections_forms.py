@@ -21,7 +21,7 @@ from devtools.sandbox.actors import SandboxUser
 from devtools.sandbox.server import BotApiSandbox
 from handlers import appraisal
 from handlers.context import HouqinContext
-from handlers.forms import END, Form, load_draft, save_draft
+from handlers.forms import END, Form, load_draft, opening, save_draft
 from notices.services import Services
 from school.clock import ManualClock
 from storage.models import InspectionMark
@@ -38,6 +38,7 @@ async def memo_start(update: Update, context: HouqinContext) -> object:
     draft = load_draft(context, "memo", MemoDraft) or MemoDraft()
     save_draft(context, "memo", draft)
     assert update.effective_message is not None
+    await opening(context)
     await update.effective_message.reply_text(f"memo: {len(draft.lines)} lines so far")
     return "lines"
 
@@ -94,9 +95,7 @@ async def test_the_walk_is_parked_by_another_form_and_resumed_with_its_problem(
 
         mark = sandbox.mark()
         await plumber.send("/memo")
-        assert sorted(texts_since(sandbox, plumber, mark)) == sorted(
-            [PARKED, "memo: 0 lines so far"]
-        )
+        assert texts_since(sandbox, plumber, mark) == [PARKED, "memo: 0 lines so far"]
         mark = sandbox.mark()
         await plumber.send("买灯泡")  # goes to the memo, not to the walk's photo step
         assert texts_since(sandbox, plumber, mark) == ["memo line 1"]
@@ -104,9 +103,9 @@ async def test_the_walk_is_parked_by_another_form_and_resumed_with_its_problem(
         await plumber.send("/inspections")
         mark = sandbox.mark()
         await press(sandbox, plumber, last(sandbox, plumber), f"ins2:start:{rid}:")
-        texts = texts_since(sandbox, plumber, mark)
-        assert "你的Memo已暂存。Send /memo to go on." in texts
-        assert any("照片" in text for text in texts)  # back at the 异常's photo
+        [parked, _listing, photo] = texts_since(sandbox, plumber, mark)  # its button goes
+        assert parked == "你的Memo已暂存。Send /memo to go on."
+        assert "照片" in photo  # back at the 异常's photo
         await plumber.send_photo()
         await plumber.send("教学楼3楼办公室")
         async with services.database.reading() as session:

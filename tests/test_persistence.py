@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 from telegram.ext import (
@@ -26,6 +27,7 @@ from notices.services import Services
 from school.clock import ManualClock
 from storage import persisted_state
 from storage.database import Database, DatabaseBusy
+from storage.models import PersistedState
 
 ASK_NAME = 1
 
@@ -111,3 +113,36 @@ async def test_form_state_is_committed_together_and_survives_a_failed_write(
         2: {"language": "en"},
     }
     assert await restarted.get_conversations("report") == {}
+
+
+async def test_state_of_conversations_no_longer_used_is_dropped_at_start_up(
+    services: Services, sandbox: BotApiSandbox, clock: ManualClock
+) -> None:
+    """What the conversations before the form owner saved (their own rows, keyed per chat and
+    user) and a form's step no release has any more are deleted when the bot starts; a form in
+    progress, and the person's drafts, stay."""
+    user = sandbox.add_user("王老师")
+    key = f"[{user.id}]"
+    async with services.database.transaction() as session:
+        await persisted_state.write(
+            session,
+            {
+                ("conversation:tickets", key): "form",
+                ("conversation:worklogs", f"[{user.id}, {user.id}]"): 1,
+                ("conversation:inspection_walk", f"[{user.id}, {user.id}]"): 0,
+                ("conversation:appraisal_rate", f"[{user.id}, {user.id}]"): 0,
+                ("conversation:forms", key): "log.items",
+                ("conversation:forms", "[42]"): "survey.question",  # a form since removed
+                ("user", str(user.id)): {"worklog_form": {"day": "2026-11-23", "items": ["a"]}},
+            },
+            now=clock.now(),
+        )
+    async with running_bot(services, sandbox):
+        pass
+    async with services.database.reading() as session:
+        kinds = sorted((await session.exec(select(PersistedState.kind).distinct())).all())
+        forms = await persisted_state.load_kind(session, "conversation:forms")
+        users = await persisted_state.load_kind(session, "user")
+    assert [k for k in kinds if k.startswith("conversation:")] == ["conversation:forms"]
+    assert forms == {key: "log.items"}
+    assert users[str(user.id)]["worklog_form"]["items"] == ["a"]

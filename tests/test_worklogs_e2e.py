@@ -130,7 +130,8 @@ async def test_filing_with_the_prefilled_draft_then_editing(
     await plumber.send_photo(caption="抄录水电表")
     await plumber.press(sandbox.last_message(plumber.id), "Hours")
     await plumber.send("7.5h")
-    form = sandbox.last_message(plumber.id)
+    form = last_form(sandbox, plumber)
+    assert form is bot_form  # one message, edited as the log grows
     assert "4. 检查水泵房" in form.shown_text and "1 photo" in form.shown_text
     assert "7.5 h" in form.shown_text
     clock.set(at(23, 17, 5))
@@ -458,3 +459,32 @@ async def test_the_summary_goes_to_the_bound_leaders_group(
     sent = sandbox.bot_messages_since(mark)
     assert [m.chat_id for m in sent] == [leaders.id]
     assert "陈阿姨" in sent[0].shown_text and "/logs 2026-11-23" in sent[0].shown_text
+
+
+async def test_lines_added_to_a_long_log_edit_the_one_form_message(
+    app: HouqinApp, sandbox: BotApiSandbox, services: Services
+) -> None:
+    """The draft is one message edited in place: a long paste is one edit of it, not a form
+    re-sent (in several parts) per message, and the items that no longer fit are counted."""
+    cleaner = await english(sandbox, services, "陈阿姨", Role.STAFF, "cleaner")
+    await cleaner.send("/log")
+    form = sandbox.last_message(cleaner.id)
+    chore = "号教室：擦黑板、拖地、倒垃圾、整理讲台、关好门窗、检查灯具和饮水机是否关闭"
+    mark = sandbox.mark()
+    for pasted in (range(1, 46), range(46, 91)):  # two long pastes of 45 lines each
+        await cleaner.send("\n".join(f"{n}. 清扫{n}{chore}" for n in pasted))
+    await cleaner.send("检查楼道灯")
+    await cleaner.send("-1")
+    await cleaner.send_photo(caption="擦玻璃")
+    await cleaner.press(form, "Remove last")
+    sent = [e.message for e in sandbox.events[mark:] if e.kind == "message" and e.message]
+    assert [m for m in sent if m.chat_id == cleaner.id and m.from_bot] == []  # only edits
+    assert len(form.edits) == 6
+    assert len(form.shown_text) <= 4096
+    assert "90. 检查楼道灯" in form.shown_text and "清扫1号" not in form.shown_text
+    assert "earlier item(s), kept but not shown" in form.shown_text
+    assert "1 photo" in form.shown_text
+    await cleaner.press(form, "Save")
+    log = await stored_log(services, cleaner, date(2026, 11, 23))
+    assert log is not None and len(log.items) == 90
+    assert log.items[0].startswith("清扫2号") and log.items[-1] == "检查楼道灯"

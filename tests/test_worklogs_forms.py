@@ -23,7 +23,7 @@ from storage import persisted_state, post_duties, worklogs
 from storage.models import Role
 from tests import test_worklogs_e2e
 from tests.helpers import person_of, private_text
-from tests.test_worklogs_e2e import english, since, stored_log
+from tests.test_worklogs_e2e import english, last_form, since, stored_log
 
 EXPIRED = "This button has expired"
 NOT_VALID = "This button is not valid"
@@ -77,8 +77,8 @@ async def test_an_item_typed_after_report_then_log_lands_in_the_log(
     await cleaner.send("/report")
     await cleaner.send("/log")
     await cleaner.send("清扫操场")
-    assert "1. 清扫操场" in private_text(sandbox, cleaner)
-    await cleaner.press(sandbox.last_message(cleaner.id), "Save")
+    assert "1. 清扫操场" in last_form(sandbox, cleaner).shown_text
+    await cleaner.press(last_form(sandbox, cleaner), "Save")
     log = await stored_log(services, cleaner, MONDAY)
     assert log is not None and log.items == ["清扫操场"]
 
@@ -113,7 +113,7 @@ async def test_the_duties_draft_is_closed_when_the_log_starts(
     await cleaner.send("📝 Work log")
     assert "Your post duties draft was cancelled." in since(sandbox, mark, cleaner)
     await cleaner.send("清扫操场")
-    assert "1. 清扫操场" in private_text(sandbox, cleaner)
+    assert "1. 清扫操场" in last_form(sandbox, cleaner).shown_text
     async with services.database.reading() as session:
         me = await person_of(services, cleaner)
         assert me.id is not None
@@ -263,3 +263,23 @@ async def test_a_log_in_progress_when_the_bot_is_upgraded_resumes(
     log = await stored_log(services, cleaner, MONDAY)
     assert log is not None and log.items == ["清扫操场", "擦洗楼梯扶手"] and log.hours == 7.5
     assert sandbox.rejected == []
+
+
+async def test_the_line_about_the_form_left_comes_before_the_new_forms_prompt(
+    app: HouqinApp, sandbox: BotApiSandbox, services: Services
+) -> None:
+    cleaner = await english(sandbox, services, "陈阿姨", Role.STAFF, "cleaner")
+    await cleaner.send("/report")
+    mark = sandbox.mark()
+    await cleaner.send("/log")
+    [parked, form] = since(sandbox, mark, cleaner)
+    assert "repair request is put aside" in parked and "Work log" in form
+    await cleaner.send("/duties")
+    mark = sandbox.mark()
+    await cleaner.press(sandbox.last_message(cleaner.id), "Draft my duties")
+    [parked, prompt] = since(sandbox, mark, cleaner)
+    assert "work log is put aside" in parked and "post duties" in prompt
+    mark = sandbox.mark()
+    await cleaner.send("/report")
+    [closed, prompt] = since(sandbox, mark, cleaner)
+    assert "post duties draft was cancelled" in closed and "What kind of fault" in prompt
