@@ -18,7 +18,7 @@ from handlers.appraisal_common import parse_period, private_only
 from handlers.buttons import on_button
 from handlers.common import allowed_press, end_form, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
-from handlers.forms import END, Form, drop_draft, load_draft, save_draft
+from handlers.forms import END, Form, drop_draft, load_draft, opening, save_draft
 from notices.appraisal import RateButton, rate_prompt, rate_summary
 from notices.render import edit_or_ignore, esc
 from school.i18n import N_
@@ -97,12 +97,14 @@ async def rate_start(update: Update, context: HouqinContext) -> str | int:
         return END
     draft = load_draft(context, FORM_KEY, RateDraft)
     if draft is not None and draft.period == str(period) and not draft.done:
+        await opening(context)
         return await ask_next(update, context, draft)
     async with context.services.database.reading() as session:
         people = await appraisal.appraised_people(session, context.services.profile)
     if not people:
         await reply(update, context, _("Nobody takes part in the appraisal yet."))
         return END
+    await opening(context)
     return await ask_next(
         update, context, RateDraft(period=str(period), ids=[p.id for p in people])
     )
