@@ -23,7 +23,7 @@ async def save_log(
     *,
     person_id: int,
     day: date,
-    items: Sequence[str],
+    items: Sequence[worklogs.LogItem],
     photos: Sequence[str],
     hours: float | None,
 ) -> Saved:

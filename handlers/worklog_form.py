@@ -61,7 +61,7 @@ class LogDraft(BaseModel):
 
     day: date
     mode: Access = Access.NEW
-    items: list[str] = []
+    items: list[worklogs.LogItem] = []
     photos: list[str] = []
     hours: float | None = None
     filed_at: str | None = None  # 'HH:MM' of the filed log being edited
@@ -179,7 +179,7 @@ async def _open(update: Update, context: HouqinContext, person: Person, day: dat
         if existing is not None
         else None
     )
-    prefilled: list[str] = []
+    prefilled: list[worklogs.LogItem] = []
     if draft is not None and resuming:
         draft.mode, draft.filed_at = rule, filed_at  # the rules as they are now
     else:
@@ -190,7 +190,7 @@ async def _open(update: Update, context: HouqinContext, person: Person, day: dat
                     day=notices.day_label(draft.day, _)
                 ),
             )
-        prefilled = notices.activity_lines(facts, services, _)
+        prefilled = [worklogs.fact_item(fact) for fact in facts]
         draft = LogDraft(
             day=day,
             mode=rule,
@@ -257,8 +257,10 @@ async def _draft_or_closed(update: Update, context: HouqinContext) -> LogDraft |
     return draft
 
 
-async def _fits(update: Update, context: HouqinContext, items: list[str], added: list[str]) -> bool:
-    total = sum(len(i) for i in items) + sum(len(i) for i in added)
+async def _fits(
+    update: Update, context: HouqinContext, items: list[worklogs.LogItem], added: list[str]
+) -> bool:
+    total = sum(worklogs.item_length(i) for i in [*items, *added])
     if len(items) + len(added) <= worklogs.MAX_ITEMS and total <= worklogs.MAX_LOG_CHARS:
         return True
     await reply(

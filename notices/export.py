@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from notices.worklogs import item_text
 from school.i18n import N_
 from storage import worklogs
 from storage.stats import Month
@@ -166,7 +167,8 @@ async def ledger_workbook(
             filed_at = log.filed_at.astimezone(profile.tz).replace(
                 tzinfo=None, second=0, microsecond=0
             )
-            items, photos = "\n".join(log.items), len(log.photos)
+            items = "\n".join(item_text(item, profile, t_) for item in log.items)
+            photos = len(log.photos)
             status = t_(LATE if log.late else ON_TIME)
             row = [log.day, entry.person.name, post, items, photos, log.hours, filed_at, status]
         by_month[Month.of(entry.day)].append(row)

@@ -21,10 +21,11 @@ from notices.recipients import tell
 from notices.render import TELEGRAM_TEXT_LIMIT, button, esc, keyboard, language_of, queue_long
 from notices.services import Services
 from school.i18n import N_, translator
+from school.profile import SchoolProfile
 from storage import groups, people, post_duties, worklogs
 from storage.models import GroupPurpose, Leave, Person, PostDuties, WorkLog
 from storage.post_duties import DutiesStatus
-from storage.worklogs import Access, FinishedJob, FinishedRound, Saved
+from storage.worklogs import Access, LogItem, Saved
 
 Translate = Callable[[str], str]
 
@@ -112,31 +113,25 @@ def cutoff_text(services: Services) -> str:
     return services.profile.worklog.cutoff_time.strftime("%H:%M")
 
 
-def activity_lines(
-    facts: Sequence[FinishedJob | FinishedRound], services: Services, _: Translate
-) -> list[str]:
-    """Draft items from what the bot knows: "维修：BX-2611-007 实验楼3楼女厕 水暖 已修复"."""
-    profile = services.profile
-    lines = []
-    for fact in facts:
-        if isinstance(fact, FinishedJob):
-            try:
-                category = profile.category(fact.category_key).name
-            except KeyError:
-                category = fact.category_key
-            result = _(RESULT_LABELS.get(fact.result or "", DONE_LABEL))
-            lines.append(
-                _("Repair: {number} {place} {category} {result}").format(
-                    number=fact.number, place=fact.place, category=category, result=result
-                )
-            )
-        else:
-            try:
-                plan = profile.inspection_plan(fact.plan_key).name
-            except KeyError:
-                plan = fact.plan_key
-            lines.append(_("Inspection: {plan}").format(plan=plan))
-    return lines
+def item_text(item: LogItem, profile: SchoolProfile, _: Translate) -> str:
+    """A log item as the reader reads it: a written line as written; a fact the bot knew
+    ("维修：BX-2611-007 实验楼3楼女厕 水暖 已修复") in the reader's language."""
+    if isinstance(item, str):
+        return item
+    if "repair" in item:
+        try:
+            category = profile.category(item.get("category", "")).name
+        except KeyError:
+            category = item.get("category", "")
+        result = _(RESULT_LABELS.get(item.get("result", ""), DONE_LABEL))
+        return _("Repair: {number} {place} {category} {result}").format(
+            number=item["repair"], place=item.get("place", ""), category=category, result=result
+        )
+    try:
+        plan = profile.inspection_plan(item.get("inspection", "")).name
+    except KeyError:
+        plan = item.get("inspection", "")
+    return _("Inspection: {plan}").format(plan=plan)
 
 
 def duties_for(
@@ -168,7 +163,10 @@ def render_log(log: WorkLog, services: Services, _: Translate, *, name: str | No
     if log.late:
         head += " · " + _("⏰ late (补交)")
     lines = [head]
-    lines += [f"{n}. {esc(item)}" for n, item in enumerate(log.items, start=1)]
+    profile = services.profile
+    lines += [
+        f"{n}. {esc(item_text(item, profile, _))}" for n, item in enumerate(log.items, start=1)
+    ]
     extras = _extras(len(log.photos), log.hours, _)
     filed = log.filed_at.astimezone(services.settings.tz)
     extras.append(_("filed {time}").format(time=filed.strftime("%m-%d %H:%M")))
@@ -188,7 +186,7 @@ class LogSheet:
 
     day: date
     mode: Access
-    items: Sequence[str]
+    items: Sequence[LogItem]
     photos: int = 0
     hours: float | None = None
     filed_at: str | None = None  # 'HH:MM' of the log being edited
@@ -256,7 +254,7 @@ def log_form_text(
     else:
         items_title = _("<b>Items</b>")
     items = [
-        f"{n}. {esc(_clipped(item, SHOWN_ITEM_CHARS))}"
+        f"{n}. {esc(_clipped(item_text(item, services.profile, _), SHOWN_ITEM_CHARS))}"
         for n, item in enumerate(sheet.items, start=1)
     ] or [_("(none yet)")]
     tail = []

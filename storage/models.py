@@ -290,7 +290,10 @@ class WorkLog(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id", index=True)
     day: date = Field(index=True)
-    items: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # lines written, and facts the bot knew (dicts, worded for each reader: storage.worklogs)
+    items: list[str | dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     photos: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     hours: float | None = None
     late: bool = False  # 补交: filed after the day's cutoff

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import PostDuties
 from storage.rows import saved
-from storage.worklogs import clean_items, is_row_id
+from storage.worklogs import is_row_id
 
 MAX_DUTIES_CHARS = 2000
 
@@ -56,7 +56,7 @@ async def latest_duties(session: AsyncSession, person_id: int) -> PostDuties | N
 
 def duties_lines(text: str) -> list[str]:
     """A duties text as its non-empty lines."""
-    return clean_items(text.splitlines())
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 async def submit_duties(

@@ -123,9 +123,27 @@ class Saved:
     created: bool
 
 
-def clean_items(items: Iterable[str]) -> list[str]:
-    """Strip items and drop empty ones."""
-    return [item.strip() for item in items if item and item.strip()]
+# A log item: a line the person wrote, or a fact the bot knows of their day (a repair job
+# finished, an inspection round walked), kept as data and worded in each reader's language.
+LogItem = str | dict[str, str]
+# What a fact counts for against the log's length limit.
+FACT_LENGTH = 60
+
+
+def item_length(item: LogItem) -> int:
+    """An item's length against the log's limit."""
+    return len(item) if isinstance(item, str) else FACT_LENGTH
+
+
+def clean_items(items: Iterable[LogItem]) -> list[LogItem]:
+    """Strip written items and drop empty ones; facts stay as they are."""
+    cleaned: list[LogItem] = []
+    for item in items:
+        if isinstance(item, dict):
+            cleaned.append(item)
+        elif item and item.strip():
+            cleaned.append(item.strip())
+    return cleaned
 
 
 async def save_log(
@@ -133,7 +151,7 @@ async def save_log(
     *,
     person_id: int,
     day: date,
-    items: Sequence[str],
+    items: Sequence[LogItem],
     photos: Sequence[str],
     hours: float | None,
     profile: SchoolProfile,
@@ -147,7 +165,7 @@ async def save_log(
     cleaned = clean_items(items)
     if not cleaned:
         raise SaveProblem("empty")
-    if len(cleaned) > MAX_ITEMS or sum(len(i) for i in cleaned) > MAX_LOG_CHARS:
+    if len(cleaned) > MAX_ITEMS or sum(item_length(i) for i in cleaned) > MAX_LOG_CHARS:
         raise SaveProblem("too_long")
     if len(photos) > MAX_PHOTOS:
         raise SaveProblem("too_many_photos")
@@ -395,6 +413,18 @@ class FinishedRound:
     """An inspection round the person finished that day."""
 
     plan_key: str
+
+
+def fact_item(fact: FinishedJob | FinishedRound) -> dict[str, str]:
+    """A fact as a log item (data; `notices.worklogs.item_text` words it for a reader)."""
+    if isinstance(fact, FinishedJob):
+        return {
+            "repair": fact.number,
+            "place": fact.place,
+            "category": fact.category_key,
+            "result": fact.result or "",
+        }
+    return {"inspection": fact.plan_key}
 
 
 async def day_activity(

@@ -141,7 +141,16 @@ async def test_filing_with_the_prefilled_draft_then_editing(
     assert "5. 抄录水电表" in saved and "late" not in saved
     log = await stored_log(services, plumber, date(2026, 11, 23))
     assert log is not None and not log.late and log.hours == 7.5 and len(log.photos) == 1
-    assert log.items[0].startswith("Repair: BX-2611-007")
+    # the bot's facts are kept as data, worded for whoever reads them
+    assert log.items[0] == {
+        "repair": "BX-2611-007",
+        "place": "实验楼3楼女厕",
+        "category": "plumbing",
+        "result": "fixed",
+    }
+    director = await register(sandbox, services, "张主任", Role.DIRECTOR)  # reads Chinese
+    await director.send("/logs")
+    assert "1. 维修：BX-2611-007 实验楼3楼女厕 水暖 已修复" in private_text(sandbox, director)
 
     # A second /log the same day edits the same log.
     clock.set(at(23, 21))
@@ -156,7 +165,7 @@ async def test_filing_with_the_prefilled_draft_then_editing(
     async with services.database.transaction() as session:
         rows = await worklogs.logs_between(session, date(2026, 11, 1), date(2026, 11, 30))
     assert len(rows) == 1
-    assert rows[0].items[-1] == "夜间巡查配电房" and not rows[0].items[0].startswith("Repair")
+    assert rows[0].items[-1] == "夜间巡查配电房" and "repair" not in rows[0].items[0]
 
     await plumber.send("/mylogs")
     mine = sandbox.last_message(plumber.id)
@@ -487,4 +496,4 @@ async def test_lines_added_to_a_long_log_edit_the_one_form_message(
     await cleaner.press(form, "Save")
     log = await stored_log(services, cleaner, date(2026, 11, 23))
     assert log is not None and len(log.items) == 90
-    assert log.items[0].startswith("清扫2号") and log.items[-1] == "检查楼道灯"
+    assert str(log.items[0]).startswith("清扫2号") and log.items[-1] == "检查楼道灯"
