@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -64,18 +65,33 @@ async def enqueue(
     return bool(result.rowcount)
 
 
-async def due(session: AsyncSession, *, now: datetime, limit: int = 100) -> Sequence[Notification]:
-    """Pending notifications whose time has come, oldest first."""
-    query = (
-        select(Notification)
-        .where(
-            Notification.status == NotificationStatus.PENDING,
-            col(Notification.next_attempt_at) <= now,
-        )
-        .order_by(col(Notification.id))
-        .limit(limit)
+async def due(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    limit: int = 100,
+    skip_chats: Collection[int] = (),
+) -> Sequence[Notification]:
+    """Pending notifications whose time has come, oldest first, except to `skip_chats`."""
+    query = select(Notification).where(
+        Notification.status == NotificationStatus.PENDING,
+        col(Notification.next_attempt_at) <= now,
     )
-    return (await session.exec(query)).all()
+    if skip_chats:
+        query = query.where(col(Notification.chat_id).not_in(list(skip_chats)))
+    return (await session.exec(query.order_by(col(Notification.id)).limit(limit))).all()
+
+
+async def due_chats(session: AsyncSession, *, now: datetime, among: Collection[int]) -> set[int]:
+    """Which of the chats `among` have a notification due."""
+    if not among:
+        return set()
+    query = select(Notification.chat_id).where(
+        Notification.status == NotificationStatus.PENDING,
+        col(Notification.next_attempt_at) <= now,
+        col(Notification.chat_id).in_(list(among)),
+    )
+    return set((await session.exec(query.distinct())).all())
 
 
 async def pending_count(session: AsyncSession) -> int:
@@ -84,38 +100,81 @@ async def pending_count(session: AsyncSession) -> int:
     return len((await session.exec(query)).all())
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A notification claimed for sending, as it is at that moment."""
+
+    id: int
+    key: str
+    chat_id: int
+    text: str
+    parse_mode: str | None
+    reply_markup: dict[str, Any] | None
+    photo_file_id: str | None
+
+
+_CLAIMED_COLUMNS = (
+    col(Notification.id),
+    col(Notification.key),
+    col(Notification.chat_id),
+    col(Notification.text),
+    col(Notification.parse_mode),
+    col(Notification.reply_markup),
+    col(Notification.photo_file_id),
+)
+
+
+async def _claim(
+    session: AsyncSession, condition: Any, *, now: datetime, lease: timedelta
+) -> Claimed | None:
+    result = await session.exec(
+        update(Notification)
+        .where(condition, col(Notification.status) == NotificationStatus.PENDING)
+        .values(error=IN_FLIGHT, next_attempt_at=now + lease)
+        .returning(*_CLAIMED_COLUMNS)
+        .execution_options(synchronize_session=False)
+    )
+    row = result.first()
+    return Claimed(*row) if row is not None else None
+
+
 async def mark_in_flight(
     session: AsyncSession,
     notification_id: int,
     *,
     now: datetime,
     lease: timedelta = IN_FLIGHT_LEASE,
-) -> bool:
-    """Claim a due message just before sending it; False if it is no longer pending and due.
+) -> Claimed | None:
+    """Claim a due message just before sending it; None if it is no longer pending and due.
 
     The row stays pending but is not due until the lease ends, so a crash during the request
     leaves it to be sent again (after `recover_in_flight` at the next start, or the lease).
+    Returns the row as it is now (its text may have changed since it was found due).
     """
-    result = await session.exec(
-        update(Notification)
-        .where(
-            col(Notification.id) == notification_id,
-            col(Notification.status) == NotificationStatus.PENDING,
-            col(Notification.next_attempt_at) <= now,
-        )
-        .values(error=IN_FLIGHT, next_attempt_at=now + lease)
+    return await _claim(
+        session,
+        (col(Notification.id) == notification_id) & (col(Notification.next_attempt_at) <= now),
+        now=now,
+        lease=lease,
     )
-    return bool(result.rowcount)
 
 
-async def claimed(session: AsyncSession, key: str) -> Notification | None:
-    """The notification queued `in_flight` under this key, while it is still to be sent."""
-    query = select(Notification).where(
-        Notification.key == key,
-        Notification.status == NotificationStatus.PENDING,
-        Notification.error == IN_FLIGHT,
+async def claim_key(
+    session: AsyncSession, key: str, *, now: datetime, lease: timedelta = IN_FLIGHT_LEASE
+) -> Claimed | None:
+    """Claim the message queued under `key` to send it now: one queued `in_flight` for the
+    caller to send, or one that is due again; None when there is nothing to send.
+
+    The caller holds the outbox's lock for this key, so a row marked in flight is not being
+    sent by anyone else in this process (and a previous process's were recovered at start).
+    """
+    return await _claim(
+        session,
+        (col(Notification.key) == key)
+        & or_(col(Notification.error) == IN_FLIGHT, col(Notification.next_attempt_at) <= now),
+        now=now,
+        lease=lease,
     )
-    return (await session.exec(query)).first()
 
 
 async def recover_in_flight(session: AsyncSession, *, now: datetime) -> list[str]:
@@ -143,6 +202,18 @@ async def mark_sent(
         notification.attempts += 1
         if notification.error == IN_FLIGHT:
             notification.error = None
+        session.add(notification)
+
+
+async def release(
+    session: AsyncSession, notification_id: int, *, error: str, now: datetime
+) -> None:
+    """Telegram asked to wait (429) and the sender skips that chat meanwhile: the message is
+    due again at once and no attempt is counted (it was not refused)."""
+    notification = await session.get(Notification, notification_id)
+    if notification is not None and notification.status == NotificationStatus.PENDING:
+        notification.error = error[:500]
+        notification.next_attempt_at = now
         session.add(notification)
 
 
