@@ -12,14 +12,19 @@ Telegram answered 429 for, which leaves that message due): the other chats' mess
 meanwhile, and the pass sends the skipped ones when their chat's turn comes. Answers to the
 person acting never wait behind the queue: handlers send them themselves (or with `send_now`).
 
+Edits (`queue_edit`): the edit of a message queued earlier (a repair card showing its new
+status) is queued like a notification, in the transaction of the change, under one key per
+message: a newer edit replaces one not sent yet, and an edit being sent is followed by the
+newer content, never overtaken by an older one. "Message is not modified" counts as done.
+
 Crash safety: before each request the row is marked in flight in its own committed transaction
 (`storage.outbox.mark_in_flight`, which also claims it), and the answer is recorded after. A
 crash between Telegram taking the message and the record leaves the row in flight; the next
 start sends it again (`recover`, before the first update is handled). So every notification
 is delivered at least once, and a crash duplicates at most the messages that were in flight
 (the Bot API offers no way to ask whether it arrived): the one the delivery pass was sending
-(a pass sends one at a time), plus any reporter's confirmation being sent at that moment
-(`send_after_commit`). One bot process per database is assumed.
+(a pass sends one at a time), plus any reporter's confirmation or card edit being sent at that
+moment (`send_after_commit`). One bot process per database is assumed.
 
 Shutdown (`handing_back`, used by `bot.lifecycle` on SIGTERM): a delivery pass finishes the
 message it is sending, records it, and returns; what it had not claimed stays pending for the
@@ -47,6 +52,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from notices.pacing import QUEUED, Pacer, Window
 from notices.services import Services
 from storage import groups, outbox, people
+from storage.models import Notification, NotificationStatus
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +102,8 @@ def pace_groups(window: Window | None) -> None:
 
 @asynccontextmanager
 async def _sending(key: str) -> AsyncIterator[None]:
-    """One sender at a time per key in this process (`send_now` and a delivery pass)."""
+    """One sender at a time per key in this process, so an edit's newer content never
+    overtakes (or is overtaken by) an older one on the way."""
     state = _state()
     entry = state.sending.get(key)
     if entry is None:
@@ -113,6 +120,7 @@ async def _sending(key: str) -> AsyncIterator[None]:
 
 
 UNREACHABLE_ERRORS = ("chat not found", "user is deactivated", "bot was kicked")
+NOT_MODIFIED = "message is not modified"
 
 DeliveryHook = Callable[[AsyncSession, Any, int], Awaitable[None]]
 _delivery_hooks: dict[str, DeliveryHook] = {}
@@ -166,8 +174,35 @@ async def notify(
     )
 
 
+async def queue_edit(
+    session: AsyncSession,
+    services: Services,
+    *,
+    of: str,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    parse_mode: str | None = "HTML",
+    send_after_commit: bool = False,
+) -> bool:
+    """Queue, in the caller's transaction, the edit of the message queued under key `of` to
+    show `text` and `markup` (None removes its buttons); False when there is no such message.
+
+    The latest edit wins (see the module docstring); retried like a notification until it is
+    shown. `send_after_commit`: the caller sends it with `send_now` after the commit.
+    """
+    return await outbox.enqueue_edit(
+        session,
+        of=of,
+        text=text,
+        now=services.now(),
+        parse_mode=parse_mode,
+        reply_markup=markup.to_dict() if markup is not None else None,
+        in_flight=send_after_commit,
+    )
+
+
 async def send_now(bot: Bot, services: Services, key: str) -> bool:
-    """Send the notification queued under `key` with `send_after_commit`, now;
+    """Send the notification (or edit) queued under `key` with `send_after_commit`, now;
     False when there was nothing to send (it went out already: a form submitted twice).
 
     Refusals are handled as in a delivery pass: one Telegram refuses for now is left to the
@@ -179,7 +214,8 @@ async def send_now(bot: Bot, services: Services, key: str) -> bool:
             item = await outbox.claim_key(session, key, now=services.now())
         if item is None:
             return False
-        if state.pacer.ready_at(item.chat_id) > state.pacer.now():
+        wait = state.pacer.ready_at(item.chat_id) > state.pacer.now()
+        if wait and not key.startswith(outbox.EDIT_PREFIX):  # an edit adds no message
             async with services.database.transaction() as session:
                 await outbox.release(
                     session, item.id, error="waiting for the chat's turn", now=services.now()
@@ -188,7 +224,7 @@ async def send_now(bot: Bot, services: Services, key: str) -> bool:
         else:
             done = await _send(bot, services, item, DeliveryReport())
     if not done:
-        deliver_soon(bot, services)  # due again (a 429): the queue sends it
+        deliver_soon(bot, services)  # due again (a 429, or newer content): the queue sends it
     return True
 
 
@@ -360,11 +396,36 @@ async def _pause(state: _LoopState, until: float) -> None:
 
 
 async def _send(bot: Bot, services: Services, item: outbox.Claimed, report: DeliveryReport) -> bool:
-    """Send a claimed notification and record the answer; False when it stays due (Telegram
-    said 429)."""
+    """Send a claimed notification or edit and record the answer; False when it stays due
+    (Telegram said 429, or a newer edit replaced it on the way)."""
+    target: Notification | None = None
+    of = outbox.edited_key(item.key)
+    if of is not None:
+        async with services.database.reading() as session:
+            target = await outbox.by_key(session, of)
+        if target is None or target.status in (
+            NotificationStatus.FAILED,
+            NotificationStatus.UNREACHABLE,
+        ):
+            async with services.database.transaction() as session:
+                await outbox.mark_undeliverable(
+                    session,
+                    item.id,
+                    error="the message to edit was not delivered",
+                    unreachable=False,
+                )
+            report.undeliverable += 1
+            return True
+        if target.status != NotificationStatus.SENT or target.message_id is None:
+            # Its delivery makes this edit due (storage.outbox.mark_sent); the lease is a backstop.
+            async with services.database.transaction() as session:
+                await outbox.postpone(
+                    session, item.id, until=services.now() + outbox.IN_FLIGHT_LEASE
+                )
+            return True
     queued = QUEUED.set(True)
     try:
-        message_id = await _request(bot, item)
+        message_id = await _request(bot, item, target)
     except RetryAfter as exc:
         retry = (
             exc.retry_after.total_seconds()
@@ -386,6 +447,8 @@ async def _send(bot: Bot, services: Services, item: outbox.Claimed, report: Deli
         await _retry(services, item.id, f"chat migrated to {exc.new_chat_id}", None)
         report.retrying += 1
     except BadRequest as exc:
+        if target is not None and NOT_MODIFIED in str(exc).lower():
+            return await _sent(services, item, target.message_id, report)
         if any(marker in str(exc).lower() for marker in UNREACHABLE_ERRORS):
             await _unreachable(services, item, str(exc))
         else:
@@ -403,9 +466,27 @@ async def _send(bot: Bot, services: Services, item: outbox.Claimed, report: Deli
     return True
 
 
-async def _request(bot: Bot, item: outbox.Claimed) -> int | None:
-    """The Bot API call for a notification; the message id."""
+async def _request(bot: Bot, item: outbox.Claimed, target: Notification | None) -> int | None:
+    """The Bot API call for a notification, or for the edit of `target`; the message id."""
     markup = _markup(item.reply_markup, bot)
+    if target is not None:
+        if target.photo_file_id:
+            await bot.edit_message_caption(
+                chat_id=target.chat_id,
+                message_id=target.message_id,
+                caption=item.text[:1024],
+                parse_mode=item.parse_mode,
+                reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
+            )
+        else:
+            await bot.edit_message_text(
+                item.text,
+                chat_id=target.chat_id,
+                message_id=target.message_id,
+                parse_mode=item.parse_mode,
+                reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
+            )
+        return target.message_id
     if item.photo_file_id:
         message = await bot.send_photo(
             item.chat_id,
@@ -424,10 +505,13 @@ async def _request(bot: Bot, item: outbox.Claimed) -> int | None:
 async def _sent(
     services: Services, item: outbox.Claimed, message_id: int | None, report: DeliveryReport
 ) -> bool:
-    """Record a delivery (and run the delivery hooks)."""
+    """Record a delivery (and run the delivery hooks); False when a newer edit replaced the
+    content on the way: it stays due, to be sent next."""
     async with services.database.transaction() as session:
-        await outbox.mark_sent(session, item.id, message_id=message_id, now=services.now())
-        if message_id is not None:
+        done = await outbox.mark_sent(
+            session, item.id, message_id=message_id, now=services.now(), sent=item
+        )
+        if done and message_id is not None:
             for prefix, hook in _delivery_hooks.items():
                 if item.key.startswith(prefix):
                     try:
@@ -436,7 +520,7 @@ async def _sent(
                     except Exception:
                         log.exception("after delivering %s: hook %s failed", item.key, prefix)
     report.sent += 1
-    return True
+    return done
 
 
 async def _retry(services: Services, item_id: int, error: str, delay: timedelta | None) -> None:

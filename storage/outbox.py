@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import delete, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -102,7 +102,8 @@ async def pending_count(session: AsyncSession) -> int:
 
 @dataclass(frozen=True)
 class Claimed:
-    """A notification claimed for sending, as it is at that moment."""
+    """A notification claimed for sending, as it is at that moment (an edit queued later may
+    change the row's text; what was sent is compared when the answer is recorded)."""
 
     id: int
     key: str
@@ -163,7 +164,7 @@ async def claim_key(
     session: AsyncSession, key: str, *, now: datetime, lease: timedelta = IN_FLIGHT_LEASE
 ) -> Claimed | None:
     """Claim the message queued under `key` to send it now: one queued `in_flight` for the
-    caller to send, or one that is due again; None when there is nothing to send.
+    caller to send, or one that is due; None when there is nothing to send.
 
     The caller holds the outbox's lock for this key, so a row marked in flight is not being
     sent by anyone else in this process (and a previous process's were recovered at start).
@@ -175,6 +176,11 @@ async def claim_key(
         now=now,
         lease=lease,
     )
+
+
+async def by_key(session: AsyncSession, key: str) -> Notification | None:
+    """The notification queued under `key`, whatever its state."""
+    return (await session.exec(select(Notification).where(Notification.key == key))).first()
 
 
 async def recover_in_flight(session: AsyncSession, *, now: datetime) -> list[str]:
@@ -191,18 +197,47 @@ async def recover_in_flight(session: AsyncSession, *, now: datetime) -> list[str
 
 
 async def mark_sent(
-    session: AsyncSession, notification_id: int, *, message_id: int | None, now: datetime
-) -> None:
-    """Delivered."""
-    notification = await session.get(Notification, notification_id)
-    if notification is not None:
-        notification.status = NotificationStatus.SENT
-        notification.sent_at = now
-        notification.message_id = message_id
-        notification.attempts += 1
-        if notification.error == IN_FLIGHT:
-            notification.error = None
+    session: AsyncSession,
+    notification_id: int,
+    *,
+    message_id: int | None,
+    now: datetime,
+    sent: Claimed | None = None,
+) -> bool:
+    """Delivered; False when the row changed while `sent` (its content then) was on the way
+    (a newer edit superseded it): it stays pending, due now, so the newer content goes too.
+
+    A pending edit of this message (queued before it was delivered) becomes due.
+    """
+    notification = await session.get(Notification, notification_id, with_for_update=True)
+    if notification is None:
+        return True
+    notification.attempts += 1
+    if sent is not None and (
+        notification.text != sent.text
+        or notification.reply_markup != sent.reply_markup
+        or notification.parse_mode != sent.parse_mode
+    ):
+        notification.error = None
+        notification.next_attempt_at = now
         session.add(notification)
+        return False
+    notification.status = NotificationStatus.SENT
+    notification.sent_at = now
+    notification.message_id = message_id
+    if notification.error == IN_FLIGHT:
+        notification.error = None
+    session.add(notification)
+    await session.exec(
+        update(Notification)
+        .where(
+            col(Notification.key) == edit_key(notification.key),
+            col(Notification.status) == NotificationStatus.PENDING,
+            or_(col(Notification.error).is_(None), col(Notification.error) != IN_FLIGHT),
+        )
+        .values(next_attempt_at=now)
+    )
+    return True
 
 
 async def release(
@@ -215,6 +250,96 @@ async def release(
         notification.error = error[:500]
         notification.next_attempt_at = now
         session.add(notification)
+
+
+async def postpone(session: AsyncSession, notification_id: int, *, until: datetime) -> None:
+    """Not yet (an edit of a message that is not delivered yet); no attempt counted."""
+    notification = await session.get(Notification, notification_id)
+    if notification is not None and notification.status == NotificationStatus.PENDING:
+        notification.error = None
+        notification.next_attempt_at = until
+        session.add(notification)
+
+
+# --- edits ---------------------------------------------------------------------------------------
+
+EDIT_PREFIX = "edit:"
+
+
+def edit_key(of: str) -> str:
+    """The key of the edit of the message queued under `of`: one per message, so a newer
+    edit supersedes one not sent yet."""
+    return f"{EDIT_PREFIX}{of}"[:160]
+
+
+def edited_key(key: str) -> str | None:
+    """The key of the message an edit row edits; None for a row that is not an edit."""
+    return key.removeprefix(EDIT_PREFIX) if key.startswith(EDIT_PREFIX) else None
+
+
+async def enqueue_edit(
+    session: AsyncSession,
+    *,
+    of: str,
+    text: str,
+    now: datetime,
+    parse_mode: str | None = "HTML",
+    reply_markup: dict[str, Any] | None = None,
+    in_flight: bool = False,
+) -> bool:
+    """Queue the edit of the message queued under `of` to show `text` and `reply_markup`;
+    False when there is no such message.
+
+    The latest edit wins: it replaces the content of an edit not sent yet, or of the message
+    itself while that is still waiting to be sent (then no edit is needed). An edit being
+    sent keeps its claim; its sender finds the content changed when it records the answer
+    (`mark_sent`) and leaves the row due, so the newer content follows and an older one
+    never lands after it.
+    `in_flight`: the caller sends it right after the commit (`claim_key`).
+    """
+    target = (
+        await session.exec(select(Notification).where(Notification.key == of).with_for_update())
+    ).first()
+    if target is None:
+        return False
+    key = edit_key(of)
+    if target.status == NotificationStatus.PENDING and target.error != IN_FLIGHT:
+        # Not shown yet (nor being sent): it goes out as it is now, and there is nothing to
+        # edit (an edit queued while it was on the way, before Telegram refused it, is moot).
+        target.text, target.parse_mode, target.reply_markup = text, parse_mode, reply_markup
+        session.add(target)
+        await session.exec(delete(Notification).where(col(Notification.key) == key))
+        return True
+    next_attempt_at = now + IN_FLIGHT_LEASE if in_flight else now
+    error = IN_FLIGHT if in_flight else None
+    inserted = await session.exec(
+        insert_on_conflict(session, Notification)
+        .values(
+            key=key,
+            chat_id=target.chat_id,
+            text=text,
+            parse_mode=parse_mode,
+            reply_markup=reply_markup,
+            status=NotificationStatus.PENDING.value,
+            attempts=0,
+            next_attempt_at=next_attempt_at,
+            error=error,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    if inserted.rowcount:
+        return True
+    row = (
+        await session.exec(select(Notification).where(Notification.key == key).with_for_update())
+    ).one()
+    row.text, row.parse_mode, row.reply_markup = text, parse_mode, reply_markup
+    row.attempts = 0
+    if not (row.status == NotificationStatus.PENDING and row.error == IN_FLIGHT):
+        row.status = NotificationStatus.PENDING
+        row.next_attempt_at, row.error = next_attempt_at, error
+    session.add(row)
+    return True
 
 
 async def _attempt_failed(

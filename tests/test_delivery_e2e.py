@@ -1,8 +1,9 @@
 """End to end: what the bot sends gets there, whatever Telegram answers on the way.
 
-A repair group past Telegram's 20 messages a minute (or answered 429) holds up no one else:
-other people's answers and notices go on while the group's cards wait their turn, and each
-card arrives once.
+A repair card's edit that Telegram refuses is retried until the card shows the job as it is
+(the latest state, never an older one), and a repair group past Telegram's 20 messages a
+minute (or answered 429) holds up no one else: other people's answers and notices go on
+while the group's cards wait their turn, and each card arrives once.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
@@ -137,6 +139,58 @@ def _edits_of(sandbox: BotApiSandbox, card: SentMessage) -> list[tuple[int, str]
         for method, params, status in sandbox.requests
         if method == "editMessageText" and int(params.get("message_id", 0)) == card.message_id
     ]
+
+
+# --- item 2: a card edit Telegram refuses ---------------------------------------------------------
+
+
+async def test_a_card_edit_telegram_refuses_once_is_retried_until_the_card_shows_it(
+    sandbox: BotApiSandbox, services: Services, clock: ManualClock, cast: Cast
+) -> None:
+    ticket = await _report(services, sandbox, cast)
+    card = _card(sandbox, cast.repair, ticket.number)
+    assert card.buttons == [["Take", "Assign", "Return"]]
+    sandbox.fail_next("editMessageText", status=500, chat_id=cast.repair.id)
+    answer = await cast.worker.press(card, "Take")
+    assert answer is not None and "You took" in str(answer.text)
+    assert sandbox.stats["faults"] == 1
+    assert "Waiting to be taken" in card.shown_text  # Telegram refused the edit
+
+    clock.advance(timedelta(minutes=1))
+    await outbox.deliver(cast.app.bot, services)  # the outbox job, every 5 seconds
+    assert "Taken" in card.shown_text and "张师傅" in card.shown_text
+    assert "Waiting to be taken" not in card.shown_text
+    assert "Take" not in [label for row in card.buttons for label in row]
+    assert [status for status, _text in _edits_of(sandbox, card)] == [500, 200]
+    clock.advance(timedelta(hours=1))
+    assert (await outbox.deliver(cast.app.bot, services)).sent == 0  # shown: nothing left
+
+
+async def test_the_latest_card_never_gives_way_to_an_older_edit(
+    sandbox: BotApiSandbox, services: Services, clock: ManualClock, cast: Cast
+) -> None:
+    """Two changes whose edits Telegram refuses: the retry shows the second, and the first is
+    never sent after it."""
+    ticket = await _report(services, sandbox, cast)
+    card = _card(sandbox, cast.repair, ticket.number)
+    sandbox.fail_next("editMessageText", status=502, chat_id=cast.repair.id, count=2)
+    await cast.director.press(card, "Assign")
+    await cast.director.press(sandbox.last_message(cast.director.id), "张师傅")
+    assert "Waiting to be taken" in card.shown_text
+    private = sandbox.last_message(cast.worker.id)  # the job, with its buttons, to 张师傅
+    assert ticket.number in private.shown_text
+    await cast.worker.press(private, "Start repair")
+    assert "Waiting to be taken" in card.shown_text and sandbox.stats["faults"] == 2
+
+    clock.advance(timedelta(minutes=1))
+    await outbox.deliver(cast.app.bot, services)
+    assert "Being repaired" in card.shown_text and "张师傅" in card.shown_text
+    edits = _edits_of(sandbox, card)
+    assert [status for status, _text in edits] == [502, 502, 200]
+    assert "Being repaired" in edits[-1][1]
+    clock.advance(timedelta(hours=1))
+    await outbox.deliver(cast.app.bot, services)
+    assert len(_edits_of(sandbox, card)) == 3  # the older state is never sent
 
 
 # --- item 3: a slow group holds up no one else ----------------------------------------------------
