@@ -403,9 +403,10 @@ async def _send(bot: Bot, services: Services, item: outbox.Claimed, report: Deli
     if of is not None:
         async with services.database.reading() as session:
             target = await outbox.by_key(session, of)
-        if target is None or target.status in (
-            NotificationStatus.FAILED,
-            NotificationStatus.UNREACHABLE,
+        if (
+            target is None
+            or target.status in (NotificationStatus.FAILED, NotificationStatus.UNREACHABLE)
+            or (target.status == NotificationStatus.SENT and target.message_id is None)
         ):
             async with services.database.transaction() as session:
                 await outbox.mark_undeliverable(
@@ -416,13 +417,9 @@ async def _send(bot: Bot, services: Services, item: outbox.Claimed, report: Deli
                 )
             report.undeliverable += 1
             return True
-        if target.status != NotificationStatus.SENT or target.message_id is None:
-            # Its delivery makes this edit due (storage.outbox.mark_sent); the lease is a backstop.
+        if target.status != NotificationStatus.SENT:
             async with services.database.transaction() as session:
-                await outbox.postpone(
-                    session, item.id, until=services.now() + outbox.IN_FLIGHT_LEASE
-                )
-            return True
+                return await outbox.wait_for_original(session, item.id, of=of, now=services.now())
     queued = QUEUED.set(True)
     try:
         message_id = await _request(bot, item, target)

@@ -252,13 +252,27 @@ async def release(
         session.add(notification)
 
 
-async def postpone(session: AsyncSession, notification_id: int, *, until: datetime) -> None:
-    """Not yet (an edit of a message that is not delivered yet); no attempt counted."""
+async def wait_for_original(
+    session: AsyncSession,
+    notification_id: int,
+    *,
+    of: str,
+    now: datetime,
+    lease: timedelta = IN_FLIGHT_LEASE,
+) -> bool:
+    """An edit whose message (`of`) is not delivered yet waits for it: the delivery makes the
+    edit due (`mark_sent`), the lease is a backstop. False when the message was delivered
+    meanwhile: the edit is due now. No attempt is counted."""
+    target = (
+        await session.exec(select(Notification).where(Notification.key == of).with_for_update())
+    ).first()
+    delivered = target is not None and target.status == NotificationStatus.SENT
     notification = await session.get(Notification, notification_id)
     if notification is not None and notification.status == NotificationStatus.PENDING:
         notification.error = None
-        notification.next_attempt_at = until
+        notification.next_attempt_at = now if delivered else now + lease
         session.add(notification)
+    return not delivered
 
 
 # --- edits ---------------------------------------------------------------------------------------
