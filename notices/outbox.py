@@ -214,7 +214,7 @@ async def send_now(bot: Bot, services: Services, key: str) -> bool:
             item = await outbox.claim_key(session, key, now=services.now())
         if item is None:
             return False
-        wait = state.pacer.ready_at(item.chat_id) > state.pacer.now()
+        wait = not state.pacer.ready(item.chat_id)
         if wait and not key.startswith(outbox.EDIT_PREFIX):  # an edit adds no message
             async with services.database.transaction() as session:
                 await outbox.release(
@@ -266,9 +266,9 @@ def deliver_soon(bot: Bot, services: Services) -> None:
     state = _state()
     if state.handing_back:
         return  # shutting down: it stays pending for the next start
+    state.wake.set()  # a pass waiting for a slow chat's turn looks at what is new
     if state.background is not None and not state.background.done():
         state.again = True
-        state.wake.set()  # a pass waiting for a slow chat looks again
         return
 
     async def run() -> None:
@@ -352,6 +352,7 @@ async def deliver(bot: Bot, services: Services, *, limit: int = 200) -> Delivery
     report = DeliveryReport()
     state = _state()
     pacing = state.pacer
+    state.wake.set()  # a pass waiting for a slow chat's turn sends what is new meanwhile
     async with state.lock:
         await recover(services)
         while not state.handing_back:

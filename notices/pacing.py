@@ -64,9 +64,9 @@ class Pacer:
     def _window(self, chat_id: int) -> Window | None:
         return self.group if chat_id < 0 else None
 
-    def ready_at(self, chat_id: int) -> float:
-        """When `chat_id` may be sent its next message (now, or later)."""
-        now = self._clock()
+    def ready_at(self, chat_id: int, now: float | None = None) -> float:
+        """When `chat_id` may be sent its next message (`now`, or later)."""
+        now = self._clock() if now is None else now
         ready = self._paused.get(chat_id, now)
         if ready <= now:
             self._paused.pop(chat_id, None)
@@ -89,13 +89,14 @@ class Pacer:
 
     def ready(self, chat_id: int) -> bool:
         """Whether `chat_id` may be sent a message now."""
-        return self.ready_at(chat_id) <= self._clock()
+        now = self._clock()
+        return self.ready_at(chat_id, now) <= now
 
     def blocked(self) -> dict[int, float]:
         """The chats that may not be sent to now, with when they may."""
         now = self._clock()
         chats = {*self._paused, *self._sent}
-        return {chat: at for chat in chats if (at := self.ready_at(chat)) > now}
+        return {chat: at for chat in chats if (at := self.ready_at(chat, now)) > now}
 
     def reserve(self, chat_id: int, count: int = 1) -> list[_Stamp]:
         """Count `count` messages being sent to `chat_id` now (nothing for a private chat)."""

@@ -121,6 +121,10 @@ def _cards(sandbox: BotApiSandbox, group: SandboxGroup) -> list[SentMessage]:
     return [m for m in sandbox.messages(group.id, from_bot=True) if "🔧" in m.shown_text]
 
 
+def _says(text: str) -> Callable[[SentMessage], bool]:
+    return lambda message: message.shown_text == text
+
+
 def _first_event(
     sandbox: BotApiSandbox, matches: Callable[[SentMessage], bool], kind: str = "message"
 ) -> int:
@@ -201,8 +205,8 @@ async def test_a_group_past_its_limit_holds_up_no_one_else(
 ) -> None:
     """40 new jobs at once for a repair group that Telegram lets have 20 messages a "minute":
     while the cards wait their turn, 张师傅 takes the first job (the card shows it and the
-    reporter hears of it) and the director's /whoami is answered, all before the group's
-    21st card; then every card arrives, once."""
+    reporter hears of it), the director's /whoami is answered and the teachers' group gets
+    its notices, all before the repair group's 21st card; then every card arrives, once."""
     sandbox, cast = limited
     reporters = [sandbox.add_user(f"老师{i:02d}") for i in range(CARDS)]
     for reporter in reporters:
@@ -214,6 +218,15 @@ async def test_a_group_past_its_limit_holds_up_no_one_else(
     mark = sandbox.mark()
     await cast.worker.press(first, "Take", settle=False)
     await cast.director.send("/whoami", settle=False)
+    for words in ("停水通知", "停电通知"):  # another group's notices, a moment apart
+        async with services.database.transaction() as session:
+            await outbox.notify(
+                session, services, key=f"teachers:{words}", chat_id=cast.teachers.id, text=words
+            )
+        outbox.deliver_soon(cast.app.bot, services)
+        await sandbox.wait_for_message(
+            cast.teachers.id, _says(words), timeout=3 * WINDOW, since=mark
+        )
     answer = await sandbox.wait_for_message(
         cast.director.id, lambda m: "You are" in m.shown_text, timeout=3 * WINDOW, since=mark
     )
@@ -229,8 +242,10 @@ async def test_a_group_past_its_limit_holds_up_no_one_else(
         timeout=3 * WINDOW,
         since=mark,
     )
+    group_notice = await sandbox.wait_for_message(cast.teachers.id, _says("停电通知"), since=mark)
     cards = _cards(sandbox, cast.repair)
     st21 = _first_event(sandbox, lambda m: len(cards) > 20 and m is cards[20])
+    assert _first_event(sandbox, lambda m: m is group_notice) < st21
     assert _first_event(sandbox, lambda m: m is answer) < st21
     assert _first_event(sandbox, lambda m: m is notice) < st21
     assert _first_event(sandbox, lambda m: m is taken, kind="edit") < st21
