@@ -54,6 +54,7 @@ async def deactivate(bot: Bot, services: Services, person_id: int) -> Deactivate
         )
         for change in changes:
             await ticket_notices.tell_sent_back(session, services, change, person.name)
+            await ticket_notices.queue_card_edit(session, services, change.ticket)
         await tell_deactivated(session, services, person)
     outbox.deliver_soon(bot, services)
     for change in changes:

@@ -60,6 +60,8 @@ async def _move(
         )
         if change.event is not None and tell is not None:
             await tell(session, change)
+        if change.changed:
+            await told.queue_card_edit(session, services, change.ticket)
     if change.changed:
         outbox.deliver_soon(bot, services)
         await told.refresh_card(bot, services, ticket_id)
@@ -292,6 +294,9 @@ async def comment(
         added = await moves.add_rating_comment(
             session, ticket_id, reporter_telegram_id=reporter_telegram_id, comment=text
         )
+        ticket = await store.get_ticket(session, ticket_id) if added else None
+        if ticket is not None:
+            await told.queue_card_edit(session, services, ticket)
     await told.refresh_card(bot, services, ticket_id)
     return added
 
@@ -442,6 +447,7 @@ async def auto_accept(bot: Bot, services: Services) -> list[Change]:
             await told.tell_reporter(
                 session, services, ticket, event, _auto_accepted(services, ticket)
             )
+            await told.queue_card_edit(session, services, ticket)
     for change in changes:
         assert change.ticket.id is not None
         await told.refresh_card(bot, services, change.ticket.id)

@@ -1,8 +1,8 @@
 """Broadcast at Telegram's limit: notifications to 500 private chats and 10 groups.
 
 The sandbox enforces Telegram's flood limits (30 messages/s overall, 20/min per group,
-about 1/s per private chat) and answers 429 past them. The real bot delivers the outbox
-through python-telegram-bot's AIORateLimiter. Prints the total time against the theoretical
+about 1/s per private chat) and answers 429 past them. The real bot delivers the outbox,
+paced per chat (notices.pacing, bot.rate_limit). Prints the total time against the theoretical
 minimum at 30 messages/s, the 429s received and the messages lost (must be 0).
 
     python -m bench.broadcast [--people 500] [--groups 10]

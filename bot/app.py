@@ -12,7 +12,6 @@ from typing import Any
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     BaseUpdateProcessor,
@@ -26,6 +25,7 @@ from telegram.ext import (
 )
 
 from bot.persistence import DatabasePersistence
+from bot.rate_limit import ChatRateLimiter
 from bot.telegram_http import AiohttpRequest
 from handlers import appraisal, buttons, common, groups, inspections, people, tickets, worklogs
 from handlers.context import BotData, HouqinApp, HouqinContext
@@ -188,10 +188,11 @@ def build_application(services: Services) -> HouqinApp:
         # Every text the bot writes is HTML (user content goes through notices.render.esc).
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         .persistence(DatabasePersistence(services.database, services.clock))
-        # Group limits (20/min) and 429 retries apply to every request; the 30 messages/s
-        # overall limit is for bulk notifications, so notices.outbox applies it to what it
-        # delivers, and answers to the person acting are not queued behind a broadcast.
-        .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=RATE_LIMIT_RETRIES))
+        # Flood limits per chat (a group's 20/min, a 429 for one chat) apply to every request
+        # and hold back that chat only; the 30 messages/s overall limit is for bulk
+        # notifications, so notices.outbox applies it to what it delivers, and answers to
+        # the person acting are not queued behind a broadcast.
+        .rate_limiter(ChatRateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .concurrent_updates(PerPersonUpdateProcessor())
         .request(connections[0])
         .get_updates_request(connections[1])

@@ -22,6 +22,7 @@ from bot.lifecycle import Lifecycle, polling
 from devtools.sandbox.server import BotApiSandbox
 from handlers.context import HouqinApp
 from notices import outbox
+from notices.pacing import Window
 from notices.services import Services
 
 
@@ -74,6 +75,9 @@ async def running_bot(
             prepare(application)
         sandbox.watch_application(application)
         sandbox.extra_idle_checks.append(outbox.is_idle)
+        # Pace groups as this Bot API counts (not at all when it enforces no limits).
+        count, seconds = sandbox.group_limit
+        outbox.pace_groups(Window(count, seconds) if sandbox.enforce_limits else None)
 
     try:
         async with running_application(

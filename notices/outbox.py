@@ -2,9 +2,20 @@
 
 Handlers and jobs call `notify()` inside their transaction, so a notification exists exactly
 when the change it announces was committed; then `deliver()` sends what is due. A message that
-Telegram refuses for now (429 beyond the rate limiter's own retries, 5xx, timeout, dropped
-connection) stays pending with a backoff; a 403 marks the person unreachable instead of
-retrying forever. A repeating job (`scheduler.jobs`) delivers whatever is left.
+Telegram refuses for now (5xx, timeout, dropped connection) stays pending with a backoff; a
+403 marks the person unreachable instead of retrying forever. A repeating job
+(`scheduler.jobs`) delivers whatever is left.
+
+Pacing per chat (`notices.pacing`): a delivery pass sends at most 30 messages a second overall
+and skips a chat that must wait (a group that had its 20 messages this minute, or a chat
+Telegram answered 429 for, which leaves that message due): the other chats' messages go
+meanwhile, and the pass sends the skipped ones when their chat's turn comes. Answers to the
+person acting never wait behind the queue: handlers send them themselves (or with `send_now`).
+
+Edits (`queue_edit`): the edit of a message queued earlier (a repair card showing its new
+status) is queued like a notification, in the transaction of the change, under one key per
+message: a newer edit replaces one not sent yet, and an edit being sent is followed by the
+newer content, never overtaken by an older one. "Message is not modified" counts as done.
 
 Crash safety: before each request the row is marked in flight in its own committed transaction
 (`storage.outbox.mark_in_flight`, which also claims it), and the answer is recorded after. A
@@ -12,8 +23,8 @@ crash between Telegram taking the message and the record leaves the row in fligh
 start sends it again (`recover`, before the first update is handled). So every notification
 is delivered at least once, and a crash duplicates at most the messages that were in flight
 (the Bot API offers no way to ask whether it arrived): the one the delivery pass was sending
-(a pass sends one at a time), plus any reporter's confirmation being sent at that moment
-(`send_after_commit`). One bot process per database is assumed.
+(a pass sends one at a time), plus any reporter's confirmation or card edit being sent at that
+moment (`send_after_commit`). One bot process per database is assumed.
 
 Shutdown (`handing_back`, used by `bot.lifecycle` on SIGTERM): a delivery pass finishes the
 message it is sending, records it, and returns; what it had not claimed stays pending for the
@@ -24,6 +35,7 @@ So a clean stop sends nothing twice; only a kill (SIGKILL, power loss) can, as a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -37,8 +49,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot, InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
+from notices.pacing import QUEUED, Pacer, Window
 from notices.services import Services
 from storage import groups, outbox, people
+from storage.models import Notification, NotificationStatus
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +72,9 @@ class _LoopState:
     again: bool = False  # more was queued while the background delivery ran
     tasks: set[asyncio.Task[None]] = field(default_factory=set)  # other background work
     handing_back: bool = False  # shutting down: send nothing more that is not being sent
+    wake: asyncio.Event = field(default_factory=asyncio.Event)  # more queued, or stopping
+    pacer: Pacer = field(default_factory=Pacer)  # each chat's flood limits
+    sending: dict[str, tuple[asyncio.Lock, list[int]]] = field(default_factory=dict)  # per key
 
 
 _states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
@@ -73,7 +90,37 @@ def _state() -> _LoopState:
     return state
 
 
+def pacer() -> Pacer:
+    """This event loop's record of each chat's flood limits (shared with bot.rate_limit)."""
+    return _state().pacer
+
+
+def pace_groups(window: Window | None) -> None:
+    """Pace groups at `window` (None: not at all, for a Bot API without flood limits)."""
+    _state().pacer.group = window
+
+
+@asynccontextmanager
+async def _sending(key: str) -> AsyncIterator[None]:
+    """One sender at a time per key in this process, so an edit's newer content never
+    overtakes (or is overtaken by) an older one on the way."""
+    state = _state()
+    entry = state.sending.get(key)
+    if entry is None:
+        entry = state.sending[key] = (asyncio.Lock(), [0])
+    lock, users = entry
+    users[0] += 1
+    try:
+        async with lock:
+            yield
+    finally:
+        users[0] -= 1
+        if not users[0]:
+            del state.sending[key]
+
+
 UNREACHABLE_ERRORS = ("chat not found", "user is deactivated", "bot was kicked")
+NOT_MODIFIED = "message is not modified"
 
 DeliveryHook = Callable[[AsyncSession, Any, int], Awaitable[None]]
 _delivery_hooks: dict[str, DeliveryHook] = {}
@@ -93,6 +140,7 @@ class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     undeliverable: int = 0
+    waiting: int = 0  # Telegram said 429: due again when that chat's pause is over
 
 
 async def notify(
@@ -126,17 +174,58 @@ async def notify(
     )
 
 
-async def send_now(bot: Bot, services: Services, key: str) -> None:
-    """Send the notification queued under `key` with `send_after_commit`, now.
+async def queue_edit(
+    session: AsyncSession,
+    services: Services,
+    *,
+    of: str,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    parse_mode: str | None = "HTML",
+    send_after_commit: bool = False,
+) -> bool:
+    """Queue, in the caller's transaction, the edit of the message queued under key `of` to
+    show `text` and `markup` (None removes its buttons); False when there is no such message.
+
+    The latest edit wins (see the module docstring); retried like a notification until it is
+    shown. `send_after_commit`: the caller sends it with `send_now` after the commit.
+    """
+    return await outbox.enqueue_edit(
+        session,
+        of=of,
+        text=text,
+        now=services.now(),
+        parse_mode=parse_mode,
+        reply_markup=markup.to_dict() if markup is not None else None,
+        in_flight=send_after_commit,
+    )
+
+
+async def send_now(bot: Bot, services: Services, key: str) -> bool:
+    """Send the notification (or edit) queued under `key` with `send_after_commit`, now;
+    False when there was nothing to send (it went out already: a form submitted twice).
 
     Refusals are handled as in a delivery pass: one Telegram refuses for now is left to the
-    next pass. Nothing is sent if it went out already (a form submitted twice).
+    queue, which a background pass then sends.
     """
-    async with services.database.reading() as session:
-        item = await outbox.claimed(session, key)
-    if item is not None:
-        assert item.id is not None
-        await _deliver_one(bot, services, item.id, item, DeliveryReport())
+    state = _state()
+    async with _sending(key):
+        async with services.database.transaction() as session:
+            item = await outbox.claim_key(session, key, now=services.now())
+        if item is None:
+            return False
+        wait = not state.pacer.ready(item.chat_id)
+        if wait and not key.startswith(outbox.EDIT_PREFIX):  # an edit adds no message
+            async with services.database.transaction() as session:
+                await outbox.release(
+                    session, item.id, error="waiting for the chat's turn", now=services.now()
+                )
+            done = False
+        else:
+            done = await _send(bot, services, item, DeliveryReport())
+    if not done:
+        deliver_soon(bot, services)  # due again (a 429, or newer content): the queue sends it
+    return True
 
 
 async def recover(services: Services) -> None:
@@ -177,6 +266,7 @@ def deliver_soon(bot: Bot, services: Services) -> None:
     state = _state()
     if state.handing_back:
         return  # shutting down: it stays pending for the next start
+    state.wake.set()  # a pass waiting for a slow chat's turn looks at what is new
     if state.background is not None and not state.background.done():
         state.again = True
         return
@@ -228,6 +318,7 @@ async def handing_back() -> AsyncIterator[None]:
     return, leaving the rest pending for the next start; no background delivery starts."""
     state = _state()
     state.handing_back = True
+    state.wake.set()
     try:
         yield
     finally:
@@ -253,86 +344,181 @@ async def settled(timeout: float) -> bool:  # noqa: ASYNC109
 
 
 async def deliver(bot: Bot, services: Services, *, limit: int = 200) -> DeliveryReport:
-    """Send every due notification once; one pass at a time in this process."""
+    """Send every due notification once; one pass at a time in this process.
+
+    Returns when nothing is due. A chat that must wait (its group window is full, or Telegram
+    answered 429) is skipped while the others are served, then waited for.
+    """
     report = DeliveryReport()
     state = _state()
+    pacing = state.pacer
+    state.wake.set()  # a pass waiting for a slow chat's turn sends what is new meanwhile
     async with state.lock:
         await recover(services)
-        while True:
+        while not state.handing_back:
+            state.wake.clear()
+            blocked = pacing.blocked()
             async with services.database.reading() as session:
-                batch = list(await outbox.due(session, now=services.now(), limit=limit))
+                now = services.now()
+                batch = list(await outbox.due(session, now=now, limit=limit, skip_chats=blocked))
+                waiting = (
+                    set() if batch else await outbox.due_chats(session, now=now, among=blocked)
+                )
             if not batch:
-                return report
+                if not waiting:
+                    return report
+                await _pause(state, min(blocked[chat] for chat in waiting))
+                continue
             for item in batch:
                 assert item.id is not None
                 if state.handing_back:
                     return report
+                if not pacing.ready(item.chat_id):
+                    continue  # its chat's turn comes later; the others' messages go now
                 await state.limiter.acquire()
                 if state.handing_back:
                     return report
-                async with services.database.transaction() as session:
-                    claimed = await outbox.mark_in_flight(session, item.id, now=services.now())
-                if claimed:
-                    await _deliver_one(bot, services, item.id, item, report)
-            if len(batch) < limit:
-                return report
+                if not pacing.ready(item.chat_id):
+                    continue
+                async with _sending(item.key):
+                    async with services.database.transaction() as session:
+                        claimed = await outbox.mark_in_flight(session, item.id, now=services.now())
+                    if claimed is not None:
+                        await _send(bot, services, claimed, report)
+        return report
 
 
-async def _deliver_one(
-    bot: Bot, services: Services, item_id: int, item: Any, report: DeliveryReport
-) -> None:
+async def _pause(state: _LoopState, until: float) -> None:
+    """Wait until `until` (the pacer's clock), or until more is queued or the bot stops."""
+    delay = until - state.pacer.now()
+    if delay > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.wake.wait(), delay)
+
+
+async def _send(bot: Bot, services: Services, item: outbox.Claimed, report: DeliveryReport) -> bool:
+    """Send a claimed notification or edit and record the answer; False when it stays due
+    (Telegram said 429, or a newer edit replaced it on the way)."""
+    target: Notification | None = None
+    of = outbox.edited_key(item.key)
+    if of is not None:
+        async with services.database.reading() as session:
+            target = await outbox.by_key(session, of)
+        if (
+            target is None
+            or target.status in (NotificationStatus.FAILED, NotificationStatus.UNREACHABLE)
+            or (target.status == NotificationStatus.SENT and target.message_id is None)
+        ):
+            async with services.database.transaction() as session:
+                await outbox.mark_undeliverable(
+                    session,
+                    item.id,
+                    error="the message to edit was not delivered",
+                    unreachable=False,
+                )
+            report.undeliverable += 1
+            return True
+        if target.status != NotificationStatus.SENT:
+            async with services.database.transaction() as session:
+                return await outbox.wait_for_original(session, item.id, of=of, now=services.now())
+    queued = QUEUED.set(True)
     try:
-        markup = _markup(item.reply_markup, bot)
-        if item.photo_file_id:
-            message = await bot.send_photo(
-                item.chat_id,
-                item.photo_file_id,
-                caption=item.text[:1024],
-                parse_mode=item.parse_mode,
-                reply_markup=markup,
-            )
-        else:
-            message = await bot.send_message(
-                item.chat_id, item.text, parse_mode=item.parse_mode, reply_markup=markup
-            )
+        message_id = await _request(bot, item, target)
     except RetryAfter as exc:
         retry = (
-            exc.retry_after
+            exc.retry_after.total_seconds()
             if isinstance(exc.retry_after, timedelta)
-            else timedelta(seconds=float(exc.retry_after))
+            else float(exc.retry_after)
         )
-        await _retry(services, item_id, f"429 retry after {retry}", retry)
-        report.retrying += 1
+        _state().pacer.pause(item.chat_id, retry)
+        log.info("notification %s waits %.0f s for chat %s (429)", item.key, retry, item.chat_id)
+        async with services.database.transaction() as session:
+            await outbox.release(
+                session, item.id, error=f"429 retry after {retry:.0f} s", now=services.now()
+            )
+        report.waiting += 1
+        return False
     except Forbidden as exc:
         await _unreachable(services, item, str(exc))
         report.undeliverable += 1
     except ChatMigrated as exc:
-        await _retry(services, item_id, f"chat migrated to {exc.new_chat_id}", None)
+        await _retry(services, item.id, f"chat migrated to {exc.new_chat_id}", None)
         report.retrying += 1
     except BadRequest as exc:
+        if target is not None and NOT_MODIFIED in str(exc).lower():
+            return await _sent(services, item, target.message_id, report)
         if any(marker in str(exc).lower() for marker in UNREACHABLE_ERRORS):
             await _unreachable(services, item, str(exc))
         else:
             log.error("notification %s refused: %s", item.key, exc)
             async with services.database.transaction() as session:
-                await outbox.mark_undeliverable(session, item_id, error=str(exc), unreachable=False)
+                await outbox.mark_undeliverable(session, item.id, error=str(exc), unreachable=False)
         report.undeliverable += 1
     except TelegramError as exc:  # NetworkError, TimedOut, 5xx
-        await _retry(services, item_id, f"{type(exc).__name__}: {exc}", None)
+        await _retry(services, item.id, f"{type(exc).__name__}: {exc}", None)
         report.retrying += 1
     else:
-        async with services.database.transaction() as session:
-            await outbox.mark_sent(
-                session, item_id, message_id=message.message_id, now=services.now()
+        return await _sent(services, item, message_id, report)
+    finally:
+        QUEUED.reset(queued)
+    return True
+
+
+async def _request(bot: Bot, item: outbox.Claimed, target: Notification | None) -> int | None:
+    """The Bot API call for a notification, or for the edit of `target`; the message id."""
+    markup = _markup(item.reply_markup, bot)
+    if target is not None:
+        if target.photo_file_id:
+            await bot.edit_message_caption(
+                chat_id=target.chat_id,
+                message_id=target.message_id,
+                caption=item.text[:1024],
+                parse_mode=item.parse_mode,
+                reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
             )
+        else:
+            await bot.edit_message_text(
+                item.text,
+                chat_id=target.chat_id,
+                message_id=target.message_id,
+                parse_mode=item.parse_mode,
+                reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
+            )
+        return target.message_id
+    if item.photo_file_id:
+        message = await bot.send_photo(
+            item.chat_id,
+            item.photo_file_id,
+            caption=item.text[:1024],
+            parse_mode=item.parse_mode,
+            reply_markup=markup,
+        )
+    else:
+        message = await bot.send_message(
+            item.chat_id, item.text, parse_mode=item.parse_mode, reply_markup=markup
+        )
+    return message.message_id
+
+
+async def _sent(
+    services: Services, item: outbox.Claimed, message_id: int | None, report: DeliveryReport
+) -> bool:
+    """Record a delivery (and run the delivery hooks); False when a newer edit replaced the
+    content on the way: it stays due, to be sent next."""
+    async with services.database.transaction() as session:
+        done = await outbox.mark_sent(
+            session, item.id, message_id=message_id, now=services.now(), sent=item
+        )
+        if done and message_id is not None:
             for prefix, hook in _delivery_hooks.items():
                 if item.key.startswith(prefix):
                     try:
                         async with session.begin_nested():
-                            await hook(session, item, message.message_id)
+                            await hook(session, item, message_id)
                     except Exception:
                         log.exception("after delivering %s: hook %s failed", item.key, prefix)
-        report.sent += 1
+    report.sent += 1
+    return done
 
 
 async def _retry(services: Services, item_id: int, error: str, delay: timedelta | None) -> None:

@@ -19,7 +19,7 @@ from telegram.error import TelegramError
 
 from notices import outbox
 from notices.recipients import group_translator, tell, tell_group, translator_for
-from notices.render import edit_or_ignore, esc
+from notices.render import esc
 from notices.services import Services
 from notices.ticket_buttons import RESULT_LABELS, Result, card_markup
 from school.i18n import N_, Translate
@@ -237,33 +237,47 @@ async def card_delivered(session: AsyncSession, notification: Any, message_id: i
 outbox.on_delivered("ticket:", card_delivered)
 
 
+async def queue_card_edit(session: AsyncSession, services: Services, ticket: Ticket) -> bool:
+    """Queue, in the transaction of a change, the edit of the ticket's card in the repair group
+    to show the ticket as it is now; `refresh_card` sends it after the commit.
+
+    Queued in the outbox under one key per card, so Telegram refusing the edit (a 5xx, a
+    time-out) leaves it to be retried, and a newer state of the card supersedes an older one
+    (notices.outbox). A card not posted yet goes out as it is now. False without a card (no
+    repair group was bound when the ticket was filed).
+    """
+    assert ticket.id is not None
+    if ticket.group_message_id is None:
+        # Delivered by an outbox pass before the delivery hook existed: link it now.
+        sent = await outbox_store.sent_to(session, card_key(ticket.id))
+        if sent is not None:
+            await store.link_card(session, ticket.id, chat_id=sent[0], message_id=sent[1])
+    text, markup = await render_card(session, services, ticket, group_translator(services))
+    return await outbox.queue_edit(
+        session,
+        services,
+        of=card_key(ticket.id),
+        text=text,
+        markup=markup,
+        send_after_commit=True,
+    )
+
+
 async def refresh_card(bot: Bot, services: Services, ticket_id: int) -> None:
-    """Edit the ticket's card in the repair group to show its current status and holder."""
-    _ = group_translator(services)
+    """After the commit of a change that ran `queue_card_edit`: edit the card now. If Telegram
+    refuses, the outbox retries the edit (the latest one) until the card shows it.
+
+    A change that queued no edit (a caller without `queue_card_edit`) gets one queued now,
+    after its commit, so its card is still brought up to date and retried.
+    """
+    key = outbox_store.edit_key(card_key(ticket_id))
+    if await outbox.send_now(bot, services, key):
+        return
     async with services.database.transaction() as session:
         ticket = await store.get_ticket(session, ticket_id)
-        if ticket is None:
-            return
-        if ticket.group_message_id is None:
-            # Delivered by an outbox pass before the delivery hook existed: link it now.
-            sent = await outbox_store.sent_to(session, card_key(ticket_id))
-            if sent is None:
-                return  # not delivered yet: the outbox posts the current card later
-            await store.link_card(session, ticket_id, chat_id=sent[0], message_id=sent[1])
-            ticket.group_chat_id, ticket.group_message_id = sent
-        text, markup = await render_card(session, services, ticket, _)
-    assert ticket.group_chat_id is not None and ticket.group_message_id is not None
-    try:
-        await edit_or_ignore(
-            bot.edit_message_text(
-                chat_id=ticket.group_chat_id,
-                message_id=ticket.group_message_id,
-                text=text,
-                reply_markup=markup,
-            )
-        )
-    except TelegramError as exc:
-        log.warning("could not edit the card of ticket %s: %s", ticket_id, exc)
+        queued = ticket is not None and await queue_card_edit(session, services, ticket)
+    if queued:
+        await outbox.send_now(bot, services, key)
 
 
 # --- who is told ---------------------------------------------------------------------------------

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -64,18 +65,33 @@ async def enqueue(
     return bool(result.rowcount)
 
 
-async def due(session: AsyncSession, *, now: datetime, limit: int = 100) -> Sequence[Notification]:
-    """Pending notifications whose time has come, oldest first."""
-    query = (
-        select(Notification)
-        .where(
-            Notification.status == NotificationStatus.PENDING,
-            col(Notification.next_attempt_at) <= now,
-        )
-        .order_by(col(Notification.id))
-        .limit(limit)
+async def due(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    limit: int = 100,
+    skip_chats: Collection[int] = (),
+) -> Sequence[Notification]:
+    """Pending notifications whose time has come, oldest first, except to `skip_chats`."""
+    query = select(Notification).where(
+        Notification.status == NotificationStatus.PENDING,
+        col(Notification.next_attempt_at) <= now,
     )
-    return (await session.exec(query)).all()
+    if skip_chats:
+        query = query.where(col(Notification.chat_id).not_in(list(skip_chats)))
+    return (await session.exec(query.order_by(col(Notification.id)).limit(limit))).all()
+
+
+async def due_chats(session: AsyncSession, *, now: datetime, among: Collection[int]) -> set[int]:
+    """Which of the chats `among` have a notification due."""
+    if not among:
+        return set()
+    query = select(Notification.chat_id).where(
+        Notification.status == NotificationStatus.PENDING,
+        col(Notification.next_attempt_at) <= now,
+        col(Notification.chat_id).in_(list(among)),
+    )
+    return set((await session.exec(query.distinct())).all())
 
 
 async def pending_count(session: AsyncSession) -> int:
@@ -84,38 +100,87 @@ async def pending_count(session: AsyncSession) -> int:
     return len((await session.exec(query)).all())
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A notification claimed for sending, as it is at that moment (an edit queued later may
+    change the row's text; what was sent is compared when the answer is recorded)."""
+
+    id: int
+    key: str
+    chat_id: int
+    text: str
+    parse_mode: str | None
+    reply_markup: dict[str, Any] | None
+    photo_file_id: str | None
+
+
+_CLAIMED_COLUMNS = (
+    col(Notification.id),
+    col(Notification.key),
+    col(Notification.chat_id),
+    col(Notification.text),
+    col(Notification.parse_mode),
+    col(Notification.reply_markup),
+    col(Notification.photo_file_id),
+)
+
+
+async def _claim(
+    session: AsyncSession, condition: Any, *, now: datetime, lease: timedelta
+) -> Claimed | None:
+    result = await session.exec(
+        update(Notification)
+        .where(condition, col(Notification.status) == NotificationStatus.PENDING)
+        .values(error=IN_FLIGHT, next_attempt_at=now + lease)
+        .returning(*_CLAIMED_COLUMNS)
+        .execution_options(synchronize_session=False)
+    )
+    row = result.first()
+    return Claimed(*row) if row is not None else None
+
+
 async def mark_in_flight(
     session: AsyncSession,
     notification_id: int,
     *,
     now: datetime,
     lease: timedelta = IN_FLIGHT_LEASE,
-) -> bool:
-    """Claim a due message just before sending it; False if it is no longer pending and due.
+) -> Claimed | None:
+    """Claim a due message just before sending it; None if it is no longer pending and due.
 
     The row stays pending but is not due until the lease ends, so a crash during the request
     leaves it to be sent again (after `recover_in_flight` at the next start, or the lease).
+    Returns the row as it is now (its text may have changed since it was found due).
     """
-    result = await session.exec(
-        update(Notification)
-        .where(
-            col(Notification.id) == notification_id,
-            col(Notification.status) == NotificationStatus.PENDING,
-            col(Notification.next_attempt_at) <= now,
-        )
-        .values(error=IN_FLIGHT, next_attempt_at=now + lease)
+    return await _claim(
+        session,
+        (col(Notification.id) == notification_id) & (col(Notification.next_attempt_at) <= now),
+        now=now,
+        lease=lease,
     )
-    return bool(result.rowcount)
 
 
-async def claimed(session: AsyncSession, key: str) -> Notification | None:
-    """The notification queued `in_flight` under this key, while it is still to be sent."""
-    query = select(Notification).where(
-        Notification.key == key,
-        Notification.status == NotificationStatus.PENDING,
-        Notification.error == IN_FLIGHT,
+async def claim_key(
+    session: AsyncSession, key: str, *, now: datetime, lease: timedelta = IN_FLIGHT_LEASE
+) -> Claimed | None:
+    """Claim the message queued under `key` to send it now: one queued `in_flight` for the
+    caller to send, or one that is due; None when there is nothing to send.
+
+    The caller holds the outbox's lock for this key, so a row marked in flight is not being
+    sent by anyone else in this process (and a previous process's were recovered at start).
+    """
+    return await _claim(
+        session,
+        (col(Notification.key) == key)
+        & or_(col(Notification.error) == IN_FLIGHT, col(Notification.next_attempt_at) <= now),
+        now=now,
+        lease=lease,
     )
-    return (await session.exec(query)).first()
+
+
+async def by_key(session: AsyncSession, key: str) -> Notification | None:
+    """The notification queued under `key`, whatever its state."""
+    return (await session.exec(select(Notification).where(Notification.key == key))).first()
 
 
 async def recover_in_flight(session: AsyncSession, *, now: datetime) -> list[str]:
@@ -132,18 +197,163 @@ async def recover_in_flight(session: AsyncSession, *, now: datetime) -> list[str
 
 
 async def mark_sent(
-    session: AsyncSession, notification_id: int, *, message_id: int | None, now: datetime
-) -> None:
-    """Delivered."""
-    notification = await session.get(Notification, notification_id)
-    if notification is not None:
-        notification.status = NotificationStatus.SENT
-        notification.sent_at = now
-        notification.message_id = message_id
-        notification.attempts += 1
-        if notification.error == IN_FLIGHT:
-            notification.error = None
+    session: AsyncSession,
+    notification_id: int,
+    *,
+    message_id: int | None,
+    now: datetime,
+    sent: Claimed | None = None,
+) -> bool:
+    """Delivered; False when the row changed while `sent` (its content then) was on the way
+    (a newer edit superseded it): it stays pending, due now, so the newer content goes too.
+
+    A pending edit of this message (queued before it was delivered) becomes due.
+    """
+    notification = await session.get(Notification, notification_id, with_for_update=True)
+    if notification is None:
+        return True
+    notification.attempts += 1
+    if sent is not None and (
+        notification.text != sent.text
+        or notification.reply_markup != sent.reply_markup
+        or notification.parse_mode != sent.parse_mode
+    ):
+        notification.error = None
+        notification.next_attempt_at = now
         session.add(notification)
+        return False
+    notification.status = NotificationStatus.SENT
+    notification.sent_at = now
+    notification.message_id = message_id
+    if notification.error == IN_FLIGHT:
+        notification.error = None
+    session.add(notification)
+    await session.exec(
+        update(Notification)
+        .where(
+            col(Notification.key) == edit_key(notification.key),
+            col(Notification.status) == NotificationStatus.PENDING,
+            or_(col(Notification.error).is_(None), col(Notification.error) != IN_FLIGHT),
+        )
+        .values(next_attempt_at=now)
+    )
+    return True
+
+
+async def release(
+    session: AsyncSession, notification_id: int, *, error: str, now: datetime
+) -> None:
+    """Telegram asked to wait (429) and the sender skips that chat meanwhile: the message is
+    due again at once and no attempt is counted (it was not refused)."""
+    notification = await session.get(Notification, notification_id)
+    if notification is not None and notification.status == NotificationStatus.PENDING:
+        notification.error = error[:500]
+        notification.next_attempt_at = now
+        session.add(notification)
+
+
+async def wait_for_original(
+    session: AsyncSession,
+    notification_id: int,
+    *,
+    of: str,
+    now: datetime,
+    lease: timedelta = IN_FLIGHT_LEASE,
+) -> bool:
+    """An edit whose message (`of`) is not delivered yet waits for it: the delivery makes the
+    edit due (`mark_sent`), the lease is a backstop. False when the message was delivered
+    meanwhile: the edit is due now. No attempt is counted."""
+    target = (
+        await session.exec(select(Notification).where(Notification.key == of).with_for_update())
+    ).first()
+    delivered = target is not None and target.status == NotificationStatus.SENT
+    notification = await session.get(Notification, notification_id)
+    if notification is not None and notification.status == NotificationStatus.PENDING:
+        notification.error = None
+        notification.next_attempt_at = now if delivered else now + lease
+        session.add(notification)
+    return not delivered
+
+
+# --- edits ---------------------------------------------------------------------------------------
+
+EDIT_PREFIX = "edit:"
+
+
+def edit_key(of: str) -> str:
+    """The key of the edit of the message queued under `of`: one per message, so a newer
+    edit supersedes one not sent yet."""
+    return f"{EDIT_PREFIX}{of}"[:160]
+
+
+def edited_key(key: str) -> str | None:
+    """The key of the message an edit row edits; None for a row that is not an edit."""
+    return key.removeprefix(EDIT_PREFIX) if key.startswith(EDIT_PREFIX) else None
+
+
+async def enqueue_edit(
+    session: AsyncSession,
+    *,
+    of: str,
+    text: str,
+    now: datetime,
+    parse_mode: str | None = "HTML",
+    reply_markup: dict[str, Any] | None = None,
+    in_flight: bool = False,
+) -> bool:
+    """Queue the edit of the message queued under `of` to show `text` and `reply_markup`;
+    False when there is no such message.
+
+    The latest edit wins: it replaces the content of an edit not sent yet, or of the message
+    itself while that is still waiting to be sent (then no edit is needed). An edit being
+    sent keeps its claim; its sender finds the content changed when it records the answer
+    (`mark_sent`) and leaves the row due, so the newer content follows and an older one
+    never lands after it.
+    `in_flight`: the caller sends it right after the commit (`claim_key`).
+    """
+    target = (
+        await session.exec(select(Notification).where(Notification.key == of).with_for_update())
+    ).first()
+    if target is None:
+        return False
+    key = edit_key(of)
+    if target.status == NotificationStatus.PENDING and target.error != IN_FLIGHT:
+        # Not shown yet (nor being sent): it goes out as it is now, and there is nothing to
+        # edit (an edit queued while it was on the way, before Telegram refused it, is moot).
+        target.text, target.parse_mode, target.reply_markup = text, parse_mode, reply_markup
+        session.add(target)
+        await session.exec(delete(Notification).where(col(Notification.key) == key))
+        return True
+    next_attempt_at = now + IN_FLIGHT_LEASE if in_flight else now
+    error = IN_FLIGHT if in_flight else None
+    inserted = await session.exec(
+        insert_on_conflict(session, Notification)
+        .values(
+            key=key,
+            chat_id=target.chat_id,
+            text=text,
+            parse_mode=parse_mode,
+            reply_markup=reply_markup,
+            status=NotificationStatus.PENDING.value,
+            attempts=0,
+            next_attempt_at=next_attempt_at,
+            error=error,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    if inserted.rowcount:
+        return True
+    row = (
+        await session.exec(select(Notification).where(Notification.key == key).with_for_update())
+    ).one()
+    row.text, row.parse_mode, row.reply_markup = text, parse_mode, reply_markup
+    row.attempts = 0
+    if not (row.status == NotificationStatus.PENDING and row.error == IN_FLIGHT):
+        row.status = NotificationStatus.PENDING
+        row.next_attempt_at, row.error = next_attempt_at, error
+    session.add(row)
+    return True
 
 
 async def _attempt_failed(

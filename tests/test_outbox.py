@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from devtools.harness import running_bot, until
@@ -118,3 +119,54 @@ async def test_a_clean_stop_finishes_the_message_being_sent_and_hands_back_the_r
         report = await outbox.deliver(application.bot, services)
     assert report.sent == len(rest)
     assert sorted(arrived()) == sorted(user.id for user in users)  # each once
+
+
+async def _edit(services: Services, of: str, text: str) -> bool:
+    async with services.database.transaction() as session:
+        return await outbox.queue_edit(session, services, of=of, text=text)
+
+
+async def test_an_edit_telegram_finds_already_shown_counts_as_done(
+    services: Services, sandbox: BotApiSandbox, clock: ManualClock
+) -> None:
+    async with running_bot(services, sandbox) as application:
+        teacher = await register(sandbox, services, "王芳", Role.TEACHER)
+        await _queue(services, teacher.id, "card", "待接单")
+        await outbox.deliver(application.bot, services)
+        assert await _edit(services, "card", "待接单")  # e.g. sent again after a time-out
+        report = await outbox.deliver(application.bot, services)
+        assert report.sent == 1 and report.retrying == 0
+        assert (await _status(services, "edit:card")).status == NotificationStatus.SENT
+        assert await _edit(services, "card", "已接单")
+        assert (await outbox.deliver(application.bot, services)).sent == 1
+        clock.advance(timedelta(hours=1))
+        assert (await outbox.deliver(application.bot, services)).sent == 0
+        [message] = sandbox.messages(teacher.id, from_bot=True)[-1:]
+        assert message.shown_text == "已接单"
+        assert not await _edit(services, "no such message", "已接单")
+
+
+async def test_an_edit_of_a_message_not_sent_yet_is_sent_with_it_or_right_after(
+    services: Services, sandbox: BotApiSandbox
+) -> None:
+    async with running_bot(services, sandbox) as application:
+        teacher = await register(sandbox, services, "王芳", Role.TEACHER)
+        before = len(sandbox.messages(teacher.id, from_bot=True))
+        await _queue(services, teacher.id, "waiting", "待接单")
+        assert await _edit(services, "waiting", "已接单")  # not sent yet: it goes as it is now
+        await outbox.deliver(application.bot, services)
+        sent = sandbox.messages(teacher.id, from_bot=True)[before:]
+        assert [m.shown_text for m in sent] == ["已接单"] and not sent[0].edits
+
+        sandbox.latency = 0.3  # Telegram takes the message halfway through the call
+        await _queue(services, teacher.id, "on the way", "待接单")
+        delivering = asyncio.create_task(outbox.deliver(application.bot, services))
+        await until(lambda: sandbox.stats["requests"] > 0 and _on_the_way(sandbox), "the send")
+        assert await _edit(services, "on the way", "维修中")  # while it is being sent
+        await delivering
+        message = sandbox.messages(teacher.id, from_bot=True)[-1]
+        assert message.shown_text == "维修中" and len(message.edits) == 1
+
+
+def _on_the_way(sandbox: BotApiSandbox) -> bool:
+    return any(m.shown_text == "待接单" for m in sandbox.messages(from_bot=True)[-1:])

@@ -150,17 +150,24 @@ class BotApiSandbox:
         bot_name: str = "后勤通",
         enforce_limits: bool = False,
         latency: float | tuple[float, float] = 0.0,
+        group_limit: tuple[int, float] = (20, 60.0),
     ) -> None:
         """`latency`: how long every Bot API call takes on the way, in seconds, as Telegram's
         servers are some way off (about 0.25 s from China): a fixed time, or a (low, high)
         range drawn uniformly per call. Half of it passes before the call takes effect and
         half after, so a bot can be stopped after Telegram took a message and before the
-        answer arrived, as with the real Bot API."""
+        answer arrived, as with the real Bot API.
+
+        `enforce_limits`: answer 429 past Telegram's flood limits: 30 messages/s overall,
+        about 1/s per private chat, and `group_limit` (messages, seconds) per group, 20 a
+        minute as Telegram counts it: past the 20th, retry after the time until the oldest
+        of them is a minute old (tests may shorten the minute)."""
         self.token = token
         self.bot_username = bot_username
         self.bot_name = bot_name
         self.enforce_limits = enforce_limits
         self.latency = latency
+        self.group_limit = group_limit
         self.bot_id = int(token.split(":", 1)[0])
         self.spec = BotApiSpec.load()
         self.users: dict[int, SandboxUser] = {}
@@ -196,6 +203,7 @@ class BotApiSandbox:
         self._open_queries: set[str] = set()
         self._faults: dict[str, list[_Fault]] = {}
         self._buckets: dict[str, _Bucket] = {}
+        self._group_sent: dict[int, list[float]] = {}
         self._keyboards: dict[int, list[list[str]]] = {}
         self._next_user_id = 1001
         self._next_group_seq = 1
@@ -822,18 +830,28 @@ class BotApiSandbox:
 
     def _rate_limit(self, chat: Chat) -> None:
         keys = [("all", 30.0, 30.0)]
+        sent: list[float] | None = None
         if isinstance(chat, SandboxGroup):
-            keys.append((f"chat{chat.id}", 20.0, 20.0 / 60.0))
+            sent = self._group_sent.setdefault(chat.id, [])
         else:
             keys.append((f"chat{chat.id}", 3.0, 1.0))
         buckets = [self._buckets.setdefault(k, _Bucket(cap, rate)) for k, cap, rate in keys]
         wait = max(b.wait_time() for b in buckets)
+        now = time.monotonic()
+        if sent is not None:
+            count, seconds = self.group_limit
+            sent[:] = [at for at in sent if at > now - seconds]
+            if len(sent) >= count:
+                self.stats["429 group"] += 1
+                wait = max(wait, sent[len(sent) - count] + seconds - now)
         if wait > 0:
             self.stats["429"] += 1
             retry = max(1, math.ceil(wait))
             raise ApiError(429, f"Too Many Requests: retry after {retry}", retry_after=retry)
         for bucket in buckets:
             bucket.take()
+        if sent is not None:
+            sent.append(now)
 
     # ----------------------------------------------------------------- control API (manual use)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 from typing import Any
@@ -207,6 +208,27 @@ async def test_flood_limits() -> None:
             with pytest.raises(RetryAfter):
                 await bot.send_message(user.id, "too fast")
         assert sandbox.stats["429"] == 1
+
+
+async def test_a_group_takes_its_messages_per_minute_as_telegram_counts() -> None:
+    """20 a minute (here 3 in 2 s): past them, retry after the oldest is a "minute" old."""
+    async with BotApiSandbox(enforce_limits=True, group_limit=(3, 2.0)) as sandbox:
+        boss = sandbox.add_user("张主任")
+        group = sandbox.add_group("维修群", members=[boss])
+        await sandbox.add_bot_to_group(group, by=boss, settle=False)
+        bot = Bot(sandbox.token, base_url=sandbox.base_url, base_file_url=sandbox.base_file_url)
+        async with bot:
+            started = time.monotonic()
+            for i in range(3):
+                await bot.send_message(group.id, f"m{i}")
+            with pytest.raises(RetryAfter) as refused:
+                await bot.send_message(group.id, "too many")
+            assert refused.value.retry_after in (1, 2, timedelta(seconds=1), timedelta(seconds=2))
+            await asyncio.sleep(max(0.0, started + 2.05 - time.monotonic()))
+            await bot.send_message(group.id, "a minute later")
+        assert sandbox.stats["429 group"] == 1
+        texts = [m.text for m in sandbox.messages(group.id, from_bot=True)]
+        assert texts[-4:] == ["m0", "m1", "m2", "a minute later"]
 
 
 async def test_groups_and_members(sandbox: BotApiSandbox, app: App) -> None:
