@@ -228,10 +228,9 @@ async def form_message(update: Update, context: HouqinContext) -> object:
     message = update.effective_message
     assert message is not None
     form = _load(context)
-    _ = context._
-    profile = context.services.profile
     if form is None:
         return END
+    _, profile = context._, context.services.profile
     step = form.step
     text = (message.text or "").strip()
     if step == "category":

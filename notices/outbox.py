@@ -165,10 +165,8 @@ async def notify(
         session,
         key=key,
         chat_id=chat_id,
-        text=text,
+        content=outbox.Content(text, parse_mode, markup.to_dict() if markup is not None else None),
         now=services.now(),
-        parse_mode=parse_mode,
-        reply_markup=markup.to_dict() if markup is not None else None,
         photo_file_id=photo_file_id,
         in_flight=send_after_commit,
     )
@@ -181,7 +179,6 @@ async def queue_edit(
     of: str,
     text: str,
     markup: InlineKeyboardMarkup | None = None,
-    parse_mode: str | None = "HTML",
     send_after_commit: bool = False,
 ) -> bool:
     """Queue, in the caller's transaction, the edit of the message queued under key `of` to
@@ -190,14 +187,9 @@ async def queue_edit(
     The latest edit wins (see the module docstring); retried like a notification until it is
     shown. `send_after_commit`: the caller sends it with `send_now` after the commit.
     """
+    content = outbox.Content(text, "HTML", markup.to_dict() if markup is not None else None)
     return await outbox.enqueue_edit(
-        session,
-        of=of,
-        text=text,
-        now=services.now(),
-        parse_mode=parse_mode,
-        reply_markup=markup.to_dict() if markup is not None else None,
-        in_flight=send_after_commit,
+        session, of=of, content=content, now=services.now(), in_flight=send_after_commit
     )
 
 

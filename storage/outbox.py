@@ -26,15 +26,40 @@ IN_DOUBT = "in doubt after a restart: it may have been delivered before; sent ag
 IN_FLIGHT_LEASE = timedelta(minutes=2)
 
 
+@dataclass(frozen=True)
+class Content:
+    """What a message shows: its text, how Telegram parses it, its buttons (as JSON)."""
+
+    text: str
+    parse_mode: str | None = "HTML"
+    reply_markup: dict[str, Any] | None = None
+
+
+def _new_row(
+    key: str, chat_id: int, content: Content, now: datetime, in_flight: bool
+) -> dict[str, Any]:
+    """The columns of a row queued now (`in_flight`: already claimed by its sender)."""
+    return {
+        "key": key[:160],
+        "chat_id": chat_id,
+        "text": content.text,
+        "parse_mode": content.parse_mode,
+        "reply_markup": content.reply_markup,
+        "status": NotificationStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now + IN_FLIGHT_LEASE if in_flight else now,
+        "error": IN_FLIGHT if in_flight else None,
+        "created_at": now,
+    }
+
+
 async def enqueue(
     session: AsyncSession,
     *,
     key: str,
     chat_id: int,
-    text: str,
+    content: Content,
     now: datetime,
-    parse_mode: str | None = "HTML",
-    reply_markup: dict[str, Any] | None = None,
     photo_file_id: str | None = None,
     in_flight: bool = False,
 ) -> bool:
@@ -43,19 +68,7 @@ async def enqueue(
     `in_flight`: the caller sends it itself right after the commit (`claimed` finds it), so
     it is queued already claimed; if that send never happens, the lease makes it due again.
     """
-    values = {
-        "key": key[:160],
-        "chat_id": chat_id,
-        "text": text,
-        "parse_mode": parse_mode,
-        "reply_markup": reply_markup,
-        "photo_file_id": photo_file_id,
-        "status": NotificationStatus.PENDING.value,
-        "attempts": 0,
-        "next_attempt_at": now + IN_FLIGHT_LEASE if in_flight else now,
-        "error": IN_FLIGHT if in_flight else None,
-        "created_at": now,
-    }
+    values = _new_row(key, chat_id, content, now, in_flight) | {"photo_file_id": photo_file_id}
     statement = (
         insert_on_conflict(session, Notification)
         .values(**values)
@@ -292,14 +305,7 @@ def edited_key(key: str) -> str | None:
 
 
 async def enqueue_edit(
-    session: AsyncSession,
-    *,
-    of: str,
-    text: str,
-    now: datetime,
-    parse_mode: str | None = "HTML",
-    reply_markup: dict[str, Any] | None = None,
-    in_flight: bool = False,
+    session: AsyncSession, *, of: str, content: Content, now: datetime, in_flight: bool = False
 ) -> bool:
     """Queue the edit of the message queued under `of` to show `text` and `reply_markup`;
     False when there is no such message.
@@ -320,26 +326,15 @@ async def enqueue_edit(
     if target.status == NotificationStatus.PENDING and target.error != IN_FLIGHT:
         # Not shown yet (nor being sent): it goes out as it is now, and there is nothing to
         # edit (an edit queued while it was on the way, before Telegram refused it, is moot).
-        target.text, target.parse_mode, target.reply_markup = text, parse_mode, reply_markup
+        target.text, target.parse_mode = content.text, content.parse_mode
+        target.reply_markup = content.reply_markup
         session.add(target)
         await session.exec(delete(Notification).where(col(Notification.key) == key))
         return True
-    next_attempt_at = now + IN_FLIGHT_LEASE if in_flight else now
-    error = IN_FLIGHT if in_flight else None
+    values = _new_row(key, target.chat_id, content, now, in_flight)
     inserted = await session.exec(
         insert_on_conflict(session, Notification)
-        .values(
-            key=key,
-            chat_id=target.chat_id,
-            text=text,
-            parse_mode=parse_mode,
-            reply_markup=reply_markup,
-            status=NotificationStatus.PENDING.value,
-            attempts=0,
-            next_attempt_at=next_attempt_at,
-            error=error,
-            created_at=now,
-        )
+        .values(**values)
         .on_conflict_do_nothing(index_elements=["key"])
     )
     if inserted.rowcount:
@@ -347,11 +342,15 @@ async def enqueue_edit(
     row = (
         await session.exec(select(Notification).where(Notification.key == key).with_for_update())
     ).one()
-    row.text, row.parse_mode, row.reply_markup = text, parse_mode, reply_markup
+    row.text, row.parse_mode, row.reply_markup = (
+        content.text,
+        content.parse_mode,
+        content.reply_markup,
+    )
     row.attempts = 0
     if not (row.status == NotificationStatus.PENDING and row.error == IN_FLIGHT):
         row.status = NotificationStatus.PENDING
-        row.next_attempt_at, row.error = next_attempt_at, error
+        row.next_attempt_at, row.error = values["next_attempt_at"], values["error"]
     session.add(row)
     return True
 

@@ -28,16 +28,16 @@ MAX_REASON = 500
 MAX_NOTE = 1000
 
 
+@dataclass(eq=False)
 class NotAllowed(Exception):
-    """The person may not do this to the ticket; `reason` names why.
+    """The person may not do this to the ticket; `reason` names why: 'not_yours' (someone
+    else holds it), 'not_reporter', 'role', 'too_soon' (with `until`), 'nobody'."""
 
-    Reasons: 'not_yours' (someone else holds it), 'not_reporter', 'role', 'too_soon'.
-    """
+    reason: str
+    until: datetime | None = None
 
-    def __init__(self, reason: str, *, until: datetime | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.until = until
+    def __post_init__(self) -> None:
+        super().__init__(self.reason)
 
 
 @dataclass(frozen=True)

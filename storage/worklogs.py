@@ -106,13 +106,16 @@ async def get_log(session: AsyncSession, person_id: int, day: date) -> WorkLog |
     return (await session.exec(query)).first()
 
 
+@dataclass(eq=False)
 class SaveProblem(Exception):
-    """A log cannot be saved; ``access`` says why (closed, too old, future) or ``empty``."""
+    """A log cannot be saved: `reason` is an `Access` value (closed, too old, future), or
+    'empty', 'too_long', 'too_many_photos', 'hours'; `log` is the day's log if there is one."""
 
-    def __init__(self, reason: str, log: WorkLog | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.log = log
+    reason: str
+    log: WorkLog | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.reason)
 
 
 @dataclass(frozen=True)

@@ -220,7 +220,7 @@ async def test_b_broadcast_killed_half_way_delivers_every_message(
                 session,
                 key=f"crash:remind:{user.id}",
                 chat_id=user.id,
-                text=f"今天的工作日志还没有填写 ({user.id})",
+                content=stored_outbox.Content(f"今天的工作日志还没有填写 ({user.id})"),
                 now=now,
             )
 

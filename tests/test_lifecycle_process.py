@@ -163,7 +163,7 @@ async def test_b_sigterm_during_a_broadcast_three_times_delivers_each_message_on
                     session,
                     key=f"broadcast:{user.id}",
                     chat_id=user.id,
-                    text=f"今天的工作日志还没有填写 ({user.id})",
+                    content=stored_outbox.Content(f"今天的工作日志还没有填写 ({user.id})"),
                     now=now,
                 )
         staff_ids = {user.id for user in staff}
