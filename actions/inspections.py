@@ -124,13 +124,14 @@ def checklist_item(services: Services, round_: InspectionRound, key: str) -> Ins
 
 @dataclass(frozen=True)
 class Position:
-    """Where a round's walk stands: the next item (None: all marked) and the last round's
-    problem with it."""
+    """Where a round's walk stands: the next item (None: all marked), the last round's
+    problem with it, and the 异常 found so far (with their tickets)."""
 
     round: InspectionRound
     walk: store.Progress
     item: InspectionItem | None
     previous: results.Problem | None
+    problems: list[results.Problem] = field(default_factory=list)
 
 
 async def position(services: Services, round_id: int) -> Position | None:
@@ -145,7 +146,8 @@ async def position(services: Services, round_id: int) -> Position | None:
         if item is not None:
             earlier = await results.previous_problems(session, services.profile, round_)
             previous = next((p for p in earlier if p.mark.item_key == item.key), None)
-    return Position(round_, walk, item, previous)
+        problems = await results.problems_of(session, services.profile, walk)
+    return Position(round_, walk, item, previous, problems)
 
 
 async def start(services: Services, round_id: int, person: Person) -> list[results.Problem]:

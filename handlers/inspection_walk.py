@@ -110,11 +110,11 @@ async def _show_next(
         await _send_or_edit(update, context, walk_texts.refused("no_round", _), None, edit=edit)
         return END
     if at.item is None:
-        text = walk_texts.walk_finished(services, at.round, at.walk, _, done_note)
+        text = walk_texts.walk_finished(services, at.round, at.walk, _, done_note, at.problems)
         await _send_or_edit(update, context, text, None, edit=edit)
         return END
     text, markup = walk_texts.walk_item(
-        services, at.round, at.walk, at.item, at.previous, _, done_note
+        services, at.round, at.walk, at.item, at.previous, _, done_note, at.problems
     )
     await _send_or_edit(update, context, text, markup, edit=edit)
     return WALK
@@ -218,8 +218,10 @@ async def mark_ok(update: Update, context: HouqinContext, data: WalkButton) -> s
     elif marked.count:
         note = walk_texts.marked_ok(item, _)
     else:
-        note = walk_texts.already_marked(item, marked.first_by, _)
-    await query.answer(None if marked.count else _("Somebody marked it already."))
+        note = walk_texts.already_marked(item, marked.first_by, _, me=person)
+    await query.answer(
+        None if marked.count else walk_texts.already_marked_answer(marked.first_by, person, _)
+    )
     outbox.deliver_soon(context.bot, services)
     return await _show_next(update, context, data.round_id, edit=True, done_note=note)
 
@@ -394,7 +396,7 @@ async def _save_problem(
         number = marked.ticket.number if marked.ticket else None
         note = walk_texts.problem_recorded(item, number, _)
     else:
-        note = walk_texts.already_marked(item, marked.first_by, _)
+        note = walk_texts.already_marked(item, marked.first_by, _, me=person)
     drop_draft(context, DRAFT)
     if marked.ticket is not None:
         await ticket_notices.publish_ticket(context.bot, services, marked.ticket)

@@ -34,8 +34,10 @@ def walk_item(
     previous: results.Problem | None,
     t_: Translate,
     done_note: str | None = None,
+    problems: Sequence[results.Problem] = (),
 ) -> tuple[str, InlineKeyboardMarkup]:
-    """The walk's next item with 正常 / 异常 / 本区域全部正常 / 暂停 (HTML)."""
+    """The walk's next item with 正常 / 异常 / 本区域全部正常 / 暂停, and the 异常 found so
+    far with their ticket numbers (HTML)."""
     assert round_.id is not None
     lines = []
     if done_note:
@@ -56,6 +58,7 @@ def walk_item(
         lines.append(t_("Where: {places}").format(places=places))
     if previous is not None:
         lines.append(t_("⚠️ Last round: {problem}").format(problem=problem_line(previous, t_)))
+    lines += problems_so_far(problems, t_)
     rid = round_.id
     rows = [
         [
@@ -77,8 +80,9 @@ def walk_finished(
     walk: store.Progress,
     t_: Translate,
     done_note: str | None = None,
+    problems: Sequence[results.Problem] = (),
 ) -> str:
-    """The end of the walk: every item is marked (HTML)."""
+    """The end of the walk: every item is marked; the 异常 with their tickets (HTML)."""
     ok = sum(1 for m in walk.marks.values() if m.ok)
     text = t_("✅ <b>{plan}</b>: all {total} items checked, {ok} normal, {bad} with problems. "
               "The result has been announced. Thank you!").format(
@@ -87,7 +91,21 @@ def walk_finished(
         ok=ok,
         bad=walk.done - ok,
     )  # fmt: skip
+    text = "\n".join([text, *problems_so_far(problems, t_)])
     return f"{done_note}\n\n{text}" if done_note else text
+
+
+def problems_so_far(problems: Sequence[results.Problem], t_: Translate) -> list[str]:
+    """The round's 异常 so far, each with its repair ticket's number: lines that stay in view
+    while the walk moves on (HTML; none without a problem)."""
+    if not problems:
+        return []
+    lines = ["", t_("<b>Problems found in this round</b>")]
+    for p in problems:
+        item = item_line(p.item) if p.item is not None else esc(p.mark.item_key)
+        number = esc(p.ticket.number) if p.ticket is not None else "—"
+        lines.append(t_("• {item} · repair ticket {number}").format(item=item, number=number))
+    return lines
 
 
 def recheck(problems: Sequence[results.Problem], t_: Translate) -> str:
@@ -114,11 +132,29 @@ def area_marked_ok(area: str, count: int, t_: Translate) -> str:
     return t_("✅ {area}: {count} items marked normal.").format(area=esc(area), count=count)
 
 
-def already_marked(item: InspectionItem, by: Person | None, t_: Translate) -> str:
-    """Somebody marked the item first."""
+def _by_me(by: Person | None, me: Person | None) -> bool:
+    return by is not None and me is not None and by.id == me.id
+
+
+def already_marked(
+    item: InspectionItem, by: Person | None, t_: Translate, me: Person | None = None
+) -> str:
+    """The item was marked before: by the presser (a double tap, an old button) or by
+    somebody else, who is named."""
+    if _by_me(by, me):
+        return t_("ℹ️ {item}: you already marked this item").format(item=item_line(item))
     return t_("ℹ️ {item}: already marked by {name}").format(
         item=item_line(item), name=esc(by.name if by else "?")
     )
+
+
+def already_marked_answer(by: Person | None, me: Person, t_: Translate) -> str:
+    """The short answer to a press on an item marked before."""
+    if _by_me(by, me):
+        return t_("You already marked this item.")
+    if by is None:
+        return t_("Somebody marked it already.")
+    return t_("{name} marked this item already.").format(name=by.name)
 
 
 def problem_recorded(item: InspectionItem, ticket_number: str | None, t_: Translate) -> str:

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from school.profile import InspectionItem, SchoolProfile
 from storage.inspections import (
+    Progress,
     inspectors_of,
     item_or_none,
     items_of,
@@ -86,12 +87,10 @@ async def _tickets(session: AsyncSession, ids: set[int]) -> dict[int, Ticket]:
     return {t.id: t for t in (await session.exec(query)).all() if t.id is not None}
 
 
-async def summary(
-    session: AsyncSession, profile: SchoolProfile, round_: InspectionRound
-) -> RoundSummary:
-    """The round's results: marks, problems with their tickets, inspectors and who marked."""
-    assert round_.id is not None
-    walk = await progress(session, profile, round_)
+async def problems_of(
+    session: AsyncSession, profile: SchoolProfile, walk: Progress
+) -> list[Problem]:
+    """The 异常 among a walk's marks, in checklist order, each with its repair ticket."""
     marks = walk.marks
     tickets = await _tickets(session, {m.ticket_id for m in marks.values() if m.ticket_id})
     problems = [
@@ -101,6 +100,17 @@ async def summary(
     ]
     order = {item.key: item.number for item in walk.items}
     problems.sort(key=lambda p: order.get(p.mark.item_key, 999))
+    return problems
+
+
+async def summary(
+    session: AsyncSession, profile: SchoolProfile, round_: InspectionRound
+) -> RoundSummary:
+    """The round's results: marks, problems with their tickets, inspectors and who marked."""
+    assert round_.id is not None
+    walk = await progress(session, profile, round_)
+    marks = walk.marks
+    problems = await problems_of(session, profile, walk)
     inspectors = await inspectors_of(session, round_.id)
     marker_ids = {m.marked_by_id for m in marks.values()}
     known = {p.id: p for p in inspectors if p.id is not None}
