@@ -35,6 +35,7 @@ class Refusal(StrEnum):
     NO_ROUND = "no_round"
     NOT_INSPECTOR = "not_inspector"
     COMPLETED = "completed"
+    TOO_LATE = "too_late"  # closed, and the time for late marks is over
     NO_ITEM = "no_item"  # not (or no longer) on the round's checklist
 
 
@@ -114,7 +115,31 @@ async def round_to_mark(
             return Refusal.NOT_INSPECTOR
     if round_.status == store.COMPLETED:
         return Refusal.COMPLETED
+    if not store.takes_marks(services.profile, round_, services.now()):
+        return Refusal.TOO_LATE
     return round_
+
+
+@dataclass(frozen=True)
+class RoundOver:
+    """A round that takes no more marks, as told to an inspector pressing one of its old
+    buttons: its result, who marked it, whether the presser did, and until when it took
+    marks."""
+
+    summary: results.RoundSummary
+    marked_by_me: bool
+    until: datetime
+
+
+async def round_over(services: Services, round_id: int, person: Person) -> RoundOver | None:
+    """The result of a round that is completed or past its late marks (None otherwise)."""
+    async with services.database.reading() as session:
+        round_ = await store.get_round(session, round_id)
+        if round_ is None or store.takes_marks(services.profile, round_, services.now()):
+            return None
+        summary = await results.summary(session, services.profile, round_)
+    mine = any(m.marked_by_id == person.id for m in summary.marks.values())
+    return RoundOver(summary, mine, store.marks_until(services.profile, round_))
 
 
 def checklist_item(services: Services, round_: InspectionRound, key: str) -> InspectionItem | None:
@@ -289,7 +314,8 @@ class Overview:
 async def overview(services: Services, person_id: int, *, recent: int) -> Overview:
     """What /inspections shows."""
     async with services.database.reading() as session:
-        mine = await store.rounds_of_person(session, person_id)
+        unfinished = await store.rounds_of_person(session, person_id)
+        mine = [r for r in unfinished if store.takes_marks(services.profile, r, services.now())]
         rounds = await store.recent_rounds(session, limit=recent)
         summaries = [await results.summary(session, services.profile, r) for r in rounds]
     return Overview(mine, summaries)

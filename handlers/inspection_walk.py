@@ -72,9 +72,24 @@ async def _round_to_mark(
         return None
     found = await act.round_to_mark(context.services, round_id, person)
     if isinstance(found, act.Refusal):
-        await reply(update, context, walk_texts.refused(found, context._))
+        await reply(update, context, await _why_not(update, context, round_id, person, found))
         return None
     return person, found
+
+
+async def _why_not(
+    update: Update, context: HouqinContext, round_id: int, person: Person, why: act.Refusal
+) -> str:
+    """Why a press may not mark the round: for a button of a round that takes no more marks
+    (completed, or past its late marks), the round's result."""
+    over = None
+    if update.callback_query is not None and why in (act.Refusal.COMPLETED, act.Refusal.TOO_LATE):
+        over = await act.round_over(context.services, round_id, person)
+    if over is None:
+        return walk_texts.refused(why, context._)
+    return walk_texts.round_over(
+        context.services, over.summary, context._, mine=over.marked_by_me, until=over.until
+    )
 
 
 async def _send_or_edit(
@@ -143,8 +158,10 @@ async def start_walk(update: Update, context: HouqinContext, data: WalkButton) -
         return None
     round_ = await act.round_to_mark(context.services, data.round_id, person)
     if isinstance(round_, act.Refusal):
-        await query.answer(walk_texts.refused(round_, context._), show_alert=True)
-        if round_ == act.Refusal.COMPLETED and query.message is not None:
+        why = await _why_not(update, context, data.round_id, person, round_)
+        await query.answer(why, show_alert=True)
+        over = round_ in (act.Refusal.COMPLETED, act.Refusal.TOO_LATE)
+        if over and query.message is not None:
             await edit_or_ignore(query.edit_message_reply_markup(None))  # the stale button goes
         return None
     await opening(context)
@@ -159,11 +176,8 @@ async def start_walk(update: Update, context: HouqinContext, data: WalkButton) -
             return await _ask_again(update, context, draft, item, round_)
     drop_draft(context, DRAFT)
     earlier = await act.start(services, data.round_id, person)
-    await query.answer(
-        _("The deadline has passed: marks made now count as late.")
-        if round_.status == store.CLOSED
-        else None
-    )
+    late = services.now() > round_.deadline_at
+    await query.answer(walk_texts.late_until(services, round_, _) if late else None)
     await edit_or_ignore(query.edit_message_reply_markup(None))
     if earlier:
         chat = update.effective_chat

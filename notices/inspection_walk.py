@@ -6,6 +6,7 @@ was refused. The walk's button data and its start are in notices.inspections.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from telegram import InlineKeyboardMarkup
 
@@ -16,6 +17,8 @@ from notices.inspections import (
     WalkButton,
     item_line,
     problem_line,
+    short_day,
+    when,
 )
 from notices.render import button, esc, keyboard
 from notices.services import Services
@@ -56,6 +59,8 @@ def walk_item(
     if plan is not None:
         places = "、".join(esc(b.name) for b in services.profile.plan_places(plan))
         lines.append(t_("Where: {places}").format(places=places))
+    if services.now() > round_.deadline_at:
+        lines.append(late_until(services, round_, t_))
     if previous is not None:
         lines.append(t_("⚠️ Last round: {problem}").format(problem=problem_line(previous, t_)))
     lines += problems_so_far(problems, t_)
@@ -198,6 +203,7 @@ REFUSALS = {
     "no_round": N_("This inspection round no longer exists."),
     "not_inspector": N_("You are not an inspector of this round."),
     "completed": N_("This round is already completed."),
+    "too_late": N_("This round is closed: the time for late marks is over."),
     "no_item": N_("This item is no longer on the checklist."),
     "marked": N_("This item is already marked."),
 }
@@ -206,3 +212,40 @@ REFUSALS = {
 def refused(why: str, t_: Translate) -> str:
     """Why a press of the walk was refused (a key of REFUSALS)."""
     return t_(REFUSALS[why])
+
+
+ANSWER_LIMIT = 200  # characters of a callback query's answer
+
+
+def late_until(services: Services, round_: InspectionRound, t_: Translate) -> str:
+    """Past the deadline: marks count as late, and until when they are taken."""
+    return t_(
+        "⏰ The deadline has passed: marks made now count as late. "
+        "Late marks are taken until {until}."
+    ).format(until=when(services, store.marks_until(services.profile, round_)))
+
+
+def round_over(
+    services: Services, s: results.RoundSummary, t_: Translate, *, mine: bool, until: datetime
+) -> str:
+    """An old 开始检查 / 继续检查 (or item button) of a round that takes no more marks (`mine`:
+    the presser marked some of it; `until`: when late marks ended): why, and its result
+    (plain text, short enough for a button's answer)."""
+    r = s.round
+    what = {"plan": s.plan_name, "day": short_day(services, r.occurrence)}
+    if r.completed_at is None:
+        text = t_("{plan} {day} is closed: late marks were taken until {until}.").format(
+            until=when(services, until), **what
+        )
+    elif mine:
+        text = t_("You already finished this round: {plan} {day}.").format(**what)
+    else:
+        text = t_("{plan} {day} was completed by {names} at {time}.").format(
+            names="、".join(p.name for p in s.markers.values()) or "—",
+            time=when(services, r.completed_at),
+            **what,
+        )
+    result = t_("{checked}/{total} checked, {ok} normal, {bad} with problems.").format(
+        checked=s.checked, total=len(s.items), ok=s.ok_count, bad=len(s.problems)
+    )
+    return f"{text}\n{result}"[:ANSWER_LIMIT]

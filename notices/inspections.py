@@ -101,7 +101,8 @@ def _time(services: Services, moment: datetime) -> str:
     return f"{_local(services, moment):%H:%M}"
 
 
-def _when(services: Services, moment: datetime) -> str:
+def when(services: Services, moment: datetime) -> str:
+    """A moment as MM-DD HH:MM in school time."""
     return f"{_local(services, moment):%m-%d %H:%M}"
 
 
@@ -160,16 +161,16 @@ def render_summary(services: Services, s: results.RoundSummary, t_: Translate) -
         lines += [f"• {item_line(item)}" for item in s.unchecked]
     if r.completed_at is not None:
         lines.append(
-            t_("Completed at {time}.").format(time=_when(services, r.completed_at))
+            t_("Completed at {time}.").format(time=when(services, r.completed_at))
             if r.completed_at <= r.deadline_at
             else t_("Completed late at {time} (deadline {deadline}).").format(
-                time=_when(services, r.completed_at), deadline=_when(services, r.deadline_at)
+                time=when(services, r.completed_at), deadline=when(services, r.deadline_at)
             )
         )
     else:
         lines.append(
             t_("Deadline {deadline} passed before the round was finished.").format(
-                deadline=_when(services, r.deadline_at)
+                deadline=when(services, r.deadline_at)
             )
         )
     return "\n".join(lines)
@@ -185,7 +186,7 @@ def render_detail(services: Services, s: results.RoundSummary, t_: Translate) ->
             status=t_(STATUS_LABELS.get(r.status, r.status)),
         ),
         t_("Inspectors: {names}").format(names=_names(s.inspectors)),
-        t_("Deadline: {deadline}").format(deadline=_when(services, r.deadline_at)),
+        t_("Deadline: {deadline}").format(deadline=when(services, r.deadline_at)),
         "",
     ]
     area = None
@@ -328,11 +329,11 @@ async def queue_opening(
         lambda t_: t_(started).format(
             plan=esc(name),
             total=total,
-            deadline=_when(services, round_.deadline_at),
+            deadline=when(services, round_.deadline_at),
             names=_names(opened.inspectors),
         ),
     )
-    deadline = _when(services, round_.deadline_at)
+    deadline = when(services, round_.deadline_at)
     opened_text = N_(
         "🔍 <b>{plan}</b> is open: {total} items, due by {deadline}. You are one of the inspectors."
     )

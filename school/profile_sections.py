@@ -211,6 +211,7 @@ class InspectionPlan(_Section):
     joint: bool = False
     run_in_vacation: bool = False
     remind_before: DurationField = parse_duration("1h")
+    late_marks_for: DurationField = parse_duration("3d")
 
     @model_validator(mode="after")
     def _has_inspectors(self) -> InspectionPlan:

@@ -1,6 +1,6 @@
 """When inspection rounds open and are due, by the school calendar and school time: which
-school days get no round, a round's deadline, its reminder, and how late a missed opening may
-still be caught up.
+school days get no round, a round's deadline, its reminder, until when it takes late marks,
+and how late a missed opening may still be caught up.
 """
 
 from __future__ import annotations
@@ -34,6 +34,23 @@ def deadline_for(profile: SchoolProfile, plan: InspectionPlan, start: datetime) 
     if plan.deadline.is_working:
         return profile.add_working_time(local, plan.deadline)
     return plan.deadline_at(local)
+
+
+def late_marks_until(
+    profile: SchoolProfile, plan: InspectionPlan, round_: InspectionRound
+) -> datetime:
+    """Until when a round takes late marks: `late_marks_for` after its deadline, and at most
+    until the plan's next round opens (its next scheduled occurrence)."""
+    deadline = round_.deadline_at
+    if plan.late_marks_for.is_working:
+        until = profile.add_working_time(deadline.astimezone(profile.tz), plan.late_marks_for)
+    else:
+        until = deadline + (plan.late_marks_for.timedelta or timedelta(0))
+    after = round_.occurrence.astimezone(profile.tz) + timedelta(seconds=1)
+    next_round = profile.plan_trigger(plan).get_next_fire_time(None, after)
+    if next_round is not None and deadline <= next_round < until:
+        until = next_round
+    return until
 
 
 def reminder_at(plan: InspectionPlan, round_: InspectionRound) -> datetime:

@@ -6,7 +6,8 @@ stored as marks (正常 / 异常 per checklist item, `place_key` "" = the plan's
 progress survives a restart: the walk simply continues with the first unmarked item.
 
 Round status: open → completed (every item marked) or → closed (the deadline passed first;
-the remaining items can still be marked late, which completes the round late).
+the remaining items can still be marked late, which completes the round late, until the plan's
+`late_marks_for` is over or its next round opens: see marks_until).
 
 A round's results (summaries, problems and their tickets, trends) are in
 storage.inspection_results; when rounds open and are due in storage.inspection_calendar.
@@ -25,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from school.profile import InspectionItem, InspectionPlan, SchoolProfile
 from storage.database import insert_on_conflict
-from storage.inspection_calendar import deadline_for, reminder_at
+from storage.inspection_calendar import deadline_for, late_marks_until, reminder_at
 from storage.models import (
     InspectionAssignment,
     InspectionMark,
@@ -75,6 +76,18 @@ def items_of(profile: SchoolProfile, round_: InspectionRound) -> list[Inspection
     if plan is None:
         return []
     return sorted(profile.plan_items(plan), key=lambda item: item.number)
+
+
+def marks_until(profile: SchoolProfile, round_: InspectionRound) -> datetime:
+    """Until when the round takes marks (late ones after its deadline); a round whose plan
+    left the profile takes none after its deadline."""
+    plan = plan_of(profile, round_)
+    return round_.deadline_at if plan is None else late_marks_until(profile, plan, round_)
+
+
+def takes_marks(profile: SchoolProfile, round_: InspectionRound, now: datetime) -> bool:
+    """Whether the round can be marked now: not completed, and not past marks_until."""
+    return round_.status != COMPLETED and now <= marks_until(profile, round_)
 
 
 def item_or_none(profile: SchoolProfile, key: str) -> InspectionItem | None:

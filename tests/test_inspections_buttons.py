@@ -26,7 +26,6 @@ NOT_VALID = "此按钮无效"
 NO_ROUND = "这次检查已不存在"
 NOT_INSPECTOR = "你不是这次检查的检查人"
 NO_ITEM = "这一项已不在检查清单中"
-COMPLETED = "这次检查已经完成了"
 
 
 async def press_data(
@@ -145,11 +144,13 @@ async def test_a_stale_start_button_of_a_finished_round_says_so(
             await press(sandbox, plumber, message, f"ins2:ok:{rid}:")
         assert "7" in last(sandbox, plumber).shown_text
 
-        assert COMPLETED in await answer_to(sandbox, fixer, f"ins2:start:{rid}:-", opening)
+        # completed by 李师傅: when, and the result
+        assert "7/7" in await answer_to(sandbox, fixer, f"ins2:start:{rid}:-", opening)
         current = sandbox._messages[(opening.chat_id, opening.message_id)]
         assert current.inline_keyboard == []  # the stale button is gone
         mark = sandbox.mark()
-        assert COMPLETED in await answer_to(sandbox, fixer, f"ins2:ok:{rid}:lights_off", opening)
+        answer = await answer_to(sandbox, fixer, f"ins2:ok:{rid}:lights_off", opening)
+        assert "李师傅" in answer and "完成" in answer
         assert [m for m in sandbox.bot_messages_since(mark) if m.chat_id == fixer.id] == []
 
 

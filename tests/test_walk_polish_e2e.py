@@ -6,6 +6,8 @@ and a saved score shows on its card. Through the real bot and the sandbox."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from sqlmodel import select
 
 from devtools.harness import running_bot
@@ -13,15 +15,22 @@ from devtools.sandbox.server import BotApiSandbox
 from notices.inspections import WalkAction, WalkButton
 from notices.services import Services
 from school.clock import ManualClock
+from school.durations import parse_duration
+from storage import inspection_calendar
 from storage.models import Ticket
+from tests.conftest import SCHOOL_TZ
 from tests.test_inspections_buttons import answer_to, marks
 from tests.test_inspections_e2e import (
+    CHECK,
+    FRIDAY_1500,
     WEEKLY_ITEMS,
     crew,
     last,
     mark_ok,
     open_weekly,
     press,
+    rounds,
+    run,
 )
 
 
@@ -67,3 +76,80 @@ async def test_a_double_tap_says_you_marked_it_yourself(
         assert "你已经" in answer and "你已经" in shown
         assert WEEKLY_ITEMS[1] in shown  # the walk goes on where it was
         assert await marks(services) == 1
+
+
+async def test_a_stale_start_button_answers_with_the_rounds_result(
+    services: Services, sandbox: BotApiSandbox, clock: ManualClock
+) -> None:
+    async with running_bot(services, sandbox) as application:
+        team = await crew(sandbox, services)
+        rid = await open_weekly(sandbox, application, clock)
+        plumber, fixer = team.plumber, team.fixer
+        plumber_opening, fixer_opening = last(sandbox, plumber), last(sandbox, fixer)
+        await press(sandbox, plumber, plumber_opening, f"ins2:start:{rid}:")
+        await press(sandbox, plumber, last(sandbox, plumber), f"ins2:area:{rid}:lights_off")
+        await press(sandbox, plumber, last(sandbox, plumber), f"ins2:area:{rid}:taps")
+        start = WalkButton(WalkAction.START, rid).encode()
+        mark = sandbox.mark()
+        mine = await answer_to(sandbox, plumber, start, plumber_opening)
+        assert "你已完成" in mine and "7/7" in mine
+        theirs = await answer_to(sandbox, fixer, start, fixer_opening)
+        assert "李师傅" in theirs and "7/7" in theirs
+        since = sandbox.bot_messages_since(mark)
+        assert not any("ins2:ok" in str(m.inline_keyboard) for m in since)  # no walk reopened
+        for opening in (plumber_opening, fixer_opening):  # the stale buttons are gone
+            assert sandbox._messages[(opening.chat_id, opening.message_id)].inline_keyboard == []
+
+
+async def test_late_marks_are_taken_until_the_profiles_limit_and_the_walk_says_until_when(
+    services: Services, sandbox: BotApiSandbox, clock: ManualClock
+) -> None:
+    async with running_bot(services, sandbox) as application:
+        team = await crew(sandbox, services)
+        rid = await open_weekly(sandbox, application, clock)
+        plumber, fixer = team.plumber, team.fixer
+        opening = last(sandbox, fixer)
+        clock.set(FRIDAY_1500.replace(hour=18, minute=30))
+        assert await run(application, CHECK) == [CHECK]  # closed at the deadline
+        await sandbox.settle()
+        start = WalkButton(WalkAction.START, rid).encode()
+        answer = await answer_to(sandbox, fixer, start, opening)
+        assert "逾期" in answer and "11-30 18:00" in answer  # the default: 3 days
+        item1 = last(sandbox, fixer).shown_text
+        assert "1/7" in item1 and "11-30 18:00" in item1
+        await mark_ok(sandbox, fixer, rid, "lights_off")
+
+        clock.set(datetime(2026, 11, 30, 18, 1, tzinfo=SCHOOL_TZ))
+        mark = sandbox.mark()
+        answer = await answer_to(sandbox, fixer, start, opening)
+        assert "11-30 18:00" in answer and "1/7" in answer  # refused, with the result
+        late_ok = WalkButton(WalkAction.OK, rid, "ac_temperature").encode()
+        await answer_to(sandbox, fixer, late_ok, last(sandbox, fixer))
+        await answer_to(sandbox, plumber, start, last(sandbox, plumber))
+        assert await marks(services) == 1
+        assert all("2/7" not in m.shown_text for m in sandbox.bot_messages_since(mark))
+        await fixer.send("/inspections")
+        listing = last(sandbox, fixer)
+        assert not any(
+            f"ins2:start:{rid}" in str(b.get("callback_data"))
+            for row in listing.inline_keyboard
+            for b in row
+        )
+
+
+async def test_late_marks_end_when_the_plans_next_round_opens(
+    services: Services, sandbox: BotApiSandbox, clock: ManualClock
+) -> None:
+    profile = services.profile
+    weekly = profile.inspection_plan("weekly")
+    async with running_bot(services, sandbox) as application:
+        await crew(sandbox, services)
+        await open_weekly(sandbox, application, clock)
+        (round_,) = await rounds(services)
+    friday_1800 = FRIDAY_1500.replace(hour=18)
+    assert inspection_calendar.late_marks_until(profile, weekly, round_) == friday_1800 + timedelta(
+        days=3
+    )
+    long = weekly.model_copy(update={"late_marks_for": parse_duration("10d")})
+    next_friday = FRIDAY_1500 + timedelta(days=7)
+    assert inspection_calendar.late_marks_until(profile, long, round_) == next_friday
