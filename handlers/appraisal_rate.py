@@ -19,8 +19,8 @@ from handlers.buttons import on_button
 from handlers.common import allowed_press, end_form, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
 from handlers.forms import END, Form, drop_draft, load_draft, opening, save_draft
-from notices.appraisal import RateButton, rate_prompt, rate_summary
-from notices.render import edit_or_ignore, esc
+from notices.appraisal import RateButton, rate_answered, rate_prompt, rate_summary
+from notices.render import edit_or_ignore
 from school.i18n import N_
 from storage import appraisal
 from storage.models import Role
@@ -41,6 +41,7 @@ class RateDraft(BaseModel):
     index: int = 0  # who is asked now
     saved: int = 0
     skipped: int = 0
+    card: int | None = None  # the message asking about the current person
 
     @property
     def month(self) -> Month:
@@ -80,8 +81,38 @@ async def ask_next(update: Update, context: HouqinContext, draft: RateDraft) -> 
         current=scores.get(person_id),
         _=_,
     )
-    await context.bot.send_message(chat.id, text, reply_markup=markup)
+    sent = await context.bot.send_message(chat.id, text, reply_markup=markup)
+    draft.card = sent.message_id
+    save_draft(context, FORM_KEY, draft)
     return STEP
+
+
+async def _answered_card(
+    context: HouqinContext, chat_id: int, draft: RateDraft, index: int, done: str
+) -> None:
+    """Show the question about the person at `index` as answered: the score as saved now
+    (no more "no score yet" beside it) and what was done, its buttons gone."""
+    if draft.card is None:
+        return
+    services = context.services
+    person_id = draft.ids[index]
+    async with services.database.reading() as session:
+        people = {p.id: p for p in await appraisal.appraised_people(session, services.profile)}
+        scores = await appraisal.leader_scores(session, draft.month)
+    if person_id not in people:
+        return
+    text = rate_answered(
+        people[person_id],
+        draft.month,
+        index=index,
+        count=len(draft.ids),
+        current=scores.get(person_id),
+        done=done,
+        _=context._,
+    )
+    await edit_or_ignore(
+        context.bot.edit_message_text(text, chat_id=chat_id, message_id=draft.card)
+    )
 
 
 async def rate_start(update: Update, context: HouqinContext) -> str | int:
@@ -147,6 +178,7 @@ async def rate_button(update: Update, context: HouqinContext, data: RateButton) 
     if not data.skip and not 0 <= data.score <= 100:  # no button of ours says so: forged
         await query.answer(_("This button is not valid. Send /start to begin again."))
         return None
+    index = draft.index
     if data.skip:
         draft.skipped += 1
         draft.index += 1
@@ -156,8 +188,9 @@ async def rate_button(update: Update, context: HouqinContext, data: RateButton) 
         done = _("Saved: {score}").format(score=data.score)
     await query.answer(done)
     message = query.message
-    if isinstance(message, Message) and message.text_html:
-        await edit_or_ignore(query.edit_message_text(f"{message.text_html}\n✅ {esc(done)}"))
+    if isinstance(message, Message):
+        draft.card = message.message_id
+        await _answered_card(context, message.chat.id, draft, index, done)
     return await ask_next(update, context, draft)
 
 
@@ -180,8 +213,11 @@ async def rate_typed(update: Update, context: HouqinContext) -> str | int | None
             update, context, _("Please type a score from 0 to 100, press a button, or /cancel.")
         )
         return None
+    index = draft.index
     await _save_score(context, draft, score)
-    await reply(update, context, _("Saved: {score}").format(score=f"{score:g}"))
+    done = _("Saved: {score}").format(score=f"{score:g}")
+    await reply(update, context, done)
+    await _answered_card(context, message.chat.id, draft, index, done)
     return await ask_next(update, context, draft)
 
 

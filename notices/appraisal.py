@@ -498,13 +498,7 @@ def rate_prompt(
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The walk's question about one person: the text and its score buttons."""
     lines = [
-        _("Leader's evaluation, {period} · {index}/{count}").format(
-            period=esc(period_label(Period.of_month(month), _)), index=index + 1, count=count
-        ),
-        f"<b>{esc(person.name)}</b>（{esc(person.post_name)}）",
-        _("Current score: {score}").format(score=f"{current:g}")
-        if current is not None
-        else _("No score yet."),
+        *_rate_card(person, month, index=index, count=count, current=current, _=_),
         _("Press a score or type one from 0 to 100. Skip keeps it as it is; /cancel stops."),
     ]
     quick = [
@@ -513,6 +507,36 @@ def rate_prompt(
     ]
     skip = button(_("Skip"), RateButton(str(month), person.id, 0, True))
     return "\n".join(lines), keyboard([quick[:4], quick[4:], [skip]])
+
+
+def _rate_card(
+    person: PersonInfo, month: Month, *, index: int, count: int, current: float | None, _: Translate
+) -> list[str]:
+    return [
+        _("Leader's evaluation, {period} · {index}/{count}").format(
+            period=esc(period_label(Period.of_month(month), _)), index=index + 1, count=count
+        ),
+        f"<b>{esc(person.name)}</b>（{esc(person.post_name)}）",
+        _("Current score: {score}").format(score=f"{current:g}")
+        if current is not None
+        else _("No score yet."),
+    ]
+
+
+def rate_answered(
+    person: PersonInfo,
+    month: Month,
+    *,
+    index: int,
+    count: int,
+    current: float | None,
+    done: str,
+    _: Translate,
+) -> str:
+    """The walk's question once answered: the person's score as saved (or as it was, when
+    skipped) and what was done, without buttons (HTML)."""
+    card = _rate_card(person, month, index=index, count=count, current=current, _=_)
+    return "\n".join([*card, f"✅ {esc(done)}"])
 
 
 def rate_summary(month: Month, *, saved: int, skipped: int, published: bool, _: Translate) -> str:

@@ -19,6 +19,7 @@ from school.durations import parse_duration
 from storage import inspection_calendar
 from storage.models import Ticket
 from tests.conftest import SCHOOL_TZ
+from tests.test_appraisal_buttons import cast
 from tests.test_inspections_buttons import answer_to, marks
 from tests.test_inspections_e2e import (
     CHECK,
@@ -153,3 +154,26 @@ async def test_late_marks_end_when_the_plans_next_round_opens(
     long = weekly.model_copy(update={"late_marks_for": parse_duration("10d")})
     next_friday = FRIDAY_1500 + timedelta(days=7)
     assert inspection_calendar.late_marks_until(profile, long, round_) == next_friday
+
+
+async def test_a_saved_score_shows_on_its_card(
+    services: Services, sandbox: BotApiSandbox, clock: ManualClock
+) -> None:
+    clock.set(datetime(2026, 11, 5, 10, tzinfo=SCHOOL_TZ))
+    async with running_bot(services, sandbox):
+        users = await cast(sandbox, services)
+        director = users["director"]
+        await director.send("/rate 2026-10")
+        first = sandbox.last_message(director.private_chat_id)
+        assert "尚未评分" in first.shown_text and "李师傅" in first.shown_text
+        await director.press(first, "90")
+        card = sandbox._messages[(first.chat_id, first.message_id)]
+        assert "90" in card.shown_text and "李师傅" in card.shown_text
+        assert "尚未评分" not in card.shown_text and card.inline_keyboard == []
+        second = sandbox.last_message(director.private_chat_id)
+        assert "陈阿姨" in second.shown_text and "尚未评分" in second.shown_text
+        await director.send("85")  # typed
+        card = sandbox._messages[(second.chat_id, second.message_id)]
+        assert "85" in card.shown_text and "陈阿姨" in card.shown_text
+        assert "尚未评分" not in card.shown_text and card.inline_keyboard == []
+    assert sandbox.rejected == []
