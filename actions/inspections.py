@@ -200,6 +200,7 @@ class Marked:
     first_by: Person | None = None
     ticket: Ticket | None = None
     completed: bool = field(default=False)
+    round: InspectionRound | None = None  # as this call left it
 
 
 async def mark_ok(
@@ -222,6 +223,7 @@ async def mark_ok(
         else:
             round_, marked = await _mark_item(session, services, round_id, item, person, None)
         await _announce_if_completed(session, services, round_, marked.completed)
+        marked.round = round_
     return marked
 
 
@@ -257,6 +259,7 @@ async def mark_problem(
     async with services.database.transaction() as session:
         round_, marked = await _mark_item(session, services, round_id, item, person, problem)
         await _announce_if_completed(session, services, round_, marked.completed)
+        marked.round = round_
     return marked
 
 

@@ -237,7 +237,14 @@ async def mark_ok(update: Update, context: HouqinContext, data: WalkButton) -> s
         None if marked.count else walk_texts.already_marked_answer(marked.first_by, person, _)
     )
     outbox.deliver_soon(context.bot, services)
+    await _completed(context, marked)
     return await _show_next(update, context, data.round_id, edit=True, done_note=note)
+
+
+async def _completed(context: HouqinContext, marked: act.Marked) -> None:
+    """A mark completed the round: its notices say so, their 开始检查 / 继续检查 gone."""
+    if marked.completed and marked.round is not None:
+        await notices.drop_start_buttons(context.bot, context.services, marked.round)
 
 
 async def mark_bad(update: Update, context: HouqinContext, data: WalkButton) -> str | int | None:
@@ -415,6 +422,7 @@ async def _save_problem(
     if marked.ticket is not None:
         await ticket_notices.publish_ticket(context.bot, services, marked.ticket)
     outbox.deliver_soon(context.bot, services)
+    await _completed(context, marked)
     return await _show_next(update, context, draft.round, edit=False, done_note=note)
 
 

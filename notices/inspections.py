@@ -8,6 +8,8 @@ alike. Texts are HTML; user content goes through `esc`.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,21 +18,24 @@ from enum import StrEnum
 from functools import partial
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import TelegramError
 
 from notices.callbacks import CallbackData
 from notices.recipients import group_translator, tell, tell_group, translator_for
-from notices.render import button, esc, keyboard, queue_long, split_text
+from notices.render import button, edit_or_ignore, esc, keyboard, queue_long, split_text
 from notices.services import Services
 from school.i18n import N_
 from school.profile import InspectionItem
 from storage import groups, people
 from storage import inspection_results as results
 from storage import inspections as store
+from storage import outbox as outbox_store
 from storage.models import GroupPurpose, InspectionRound, Person
 from storage.stats import Month
 
 Translate = Callable[[str], str]
+log = logging.getLogger(__name__)
 
 NO_KEY = "-"  # the key of a walk button that names no item or building
 
@@ -225,6 +230,40 @@ def continue_keyboard(round_id: int, t_: Translate) -> InlineKeyboardMarkup:
     return start_keyboard(round_id, t_, t_("Continue inspection"))
 
 
+def start_keys(round_id: int) -> tuple[str, str]:
+    """The outbox key prefixes of the round's messages with 开始检查 / 继续检查."""
+    return f"inspection:{round_id}:open:", f"inspection:{round_id}:remind:"
+
+
+async def drop_start_buttons(bot: Bot, services: Services, round_: InspectionRound) -> None:
+    """The round completed: its opening notices and reminders say so and lose their 开始检查 /
+    继续检查 (those delivered so far; a press on one delivered later is answered with the
+    result)."""
+    assert round_.id is not None and round_.completed_at is not None
+    done = N_("✅ This round was completed at {time}.")
+    edits = []
+    async with services.database.reading() as session:
+        for sent in await outbox_store.sent_with_prefix(session, *start_keys(round_.id)):
+            person = await people.get_person_by_telegram_id(session, sent.chat_id)
+            if person is None or sent.message_id is None:
+                continue  # the group's opening notice (no button)
+            t_ = translator_for(person, services)
+            note = t_(done).format(time=when(services, round_.completed_at))
+            edits.append((sent.chat_id, sent.message_id, f"{sent.text}\n\n{note}", sent.parse_mode))
+
+    async def edit(chat_id: int, message_id: int, text: str, parse_mode: str | None) -> None:
+        try:
+            await edit_or_ignore(
+                bot.edit_message_text(
+                    text, chat_id=chat_id, message_id=message_id, parse_mode=parse_mode
+                )
+            )
+        except TelegramError as exc:  # deleted by the person, too old to edit: a press answers
+            log.info("kept the start button of round %s in %s: %s", round_.id, chat_id, exc)
+
+    await asyncio.gather(*(edit(*one) for one in edits))
+
+
 # --- /inspections: rounds, details, trends ---------------------------------------------------
 
 
@@ -342,7 +381,7 @@ async def queue_opening(
         return t_(opened_text).format(plan=esc(name), total=total, deadline=deadline)
 
     for person in opened.inspectors:
-        key = f"inspection:{round_.id}:open:{person.id}"
+        key = f"{start_keys(round_.id)[0]}{person.id}"
         buttons = partial(start_keyboard, round_.id)
         await tell(session, services, person, key, opened_for_inspector, buttons)
 
@@ -416,7 +455,7 @@ async def queue_reminders(
     for person in await store.inspectors_of(session, round_.id):
         if person.id not in unfinished or not person.active:
             continue
-        key = f"inspection:{round_.id}:remind:{person.id}"
+        key = f"{start_keys(round_.id)[1]}{person.id}"
         buttons = partial(continue_keyboard, round_.id)
         queued = await tell(session, services, person, key, reminder, buttons)
         count += int(queued)

@@ -418,6 +418,19 @@ async def sent_to(session: AsyncSession, key: str) -> tuple[int, int] | None:
     return int(row[0]), int(row[1])
 
 
+async def sent_with_prefix(session: AsyncSession, *prefixes: str) -> list[Notification]:
+    """The delivered notifications whose key starts with one of the prefixes (to edit those
+    messages later)."""
+    if not prefixes:
+        return []
+    query = select(Notification).where(
+        or_(*(col(Notification.key).startswith(p, autoescape=True) for p in prefixes)),
+        Notification.status == NotificationStatus.SENT,
+        col(Notification.message_id).is_not(None),
+    )
+    return list((await session.exec(query.order_by(col(Notification.id)))).all())
+
+
 async def reachable_again(
     session: AsyncSession, chat_id: int, *, since: datetime, now: datetime
 ) -> int:

@@ -90,6 +90,9 @@ async def test_a_stale_start_button_answers_with_the_rounds_result(
         await press(sandbox, plumber, plumber_opening, f"ins2:start:{rid}:")
         await press(sandbox, plumber, last(sandbox, plumber), f"ins2:area:{rid}:lights_off")
         await press(sandbox, plumber, last(sandbox, plumber), f"ins2:area:{rid}:taps")
+        for opening in (plumber_opening, fixer_opening):  # they say so, their buttons gone
+            current = sandbox._messages[(opening.chat_id, opening.message_id)]
+            assert current.inline_keyboard == [] and "已于" in current.shown_text
         start = WalkButton(WalkAction.START, rid).encode()
         mark = sandbox.mark()
         mine = await answer_to(sandbox, plumber, start, plumber_opening)
@@ -98,8 +101,6 @@ async def test_a_stale_start_button_answers_with_the_rounds_result(
         assert "李师傅" in theirs and "7/7" in theirs
         since = sandbox.bot_messages_since(mark)
         assert not any("ins2:ok" in str(m.inline_keyboard) for m in since)  # no walk reopened
-        for opening in (plumber_opening, fixer_opening):  # the stale buttons are gone
-            assert sandbox._messages[(opening.chat_id, opening.message_id)].inline_keyboard == []
 
 
 async def test_late_marks_are_taken_until_the_profiles_limit_and_the_walk_says_until_when(
