@@ -377,6 +377,10 @@ async def got_place_button(update: Update, context: HouqinContext, data: WalkBut
     draft = _draft(context)
     if draft is None or draft.note is None or draft.round != data.round_id:
         return await _expired(update, context)
+    if await _round_to_mark(update, context, data.round_id) is None:  # answered why not
+        drop_draft(context, DRAFT)
+        await edit_or_ignore(query.edit_message_reply_markup(None))
+        return END
     profile = context.services.profile
     building = None
     if data.key != NO_KEY:

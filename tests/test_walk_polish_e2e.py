@@ -28,11 +28,14 @@ from tests.test_inspections_e2e import (
     crew,
     last,
     mark_ok,
+    no_rejected_requests,
     open_weekly,
     press,
     rounds,
     run,
 )
+
+__all__ = ["no_rejected_requests"]  # the Bot API must refuse nothing the bot sends here
 
 
 async def test_a_problem_keeps_its_ticket_number_in_view_while_the_walk_goes_on(
@@ -87,18 +90,22 @@ async def test_a_stale_start_button_answers_with_the_rounds_result(
         rid = await open_weekly(sandbox, application, clock)
         plumber, fixer = team.plumber, team.fixer
         plumber_opening, fixer_opening = last(sandbox, plumber), last(sandbox, fixer)
-        await press(sandbox, plumber, plumber_opening, f"ins2:start:{rid}:")
+        lists = {}
+        for user in (plumber, fixer):  # /inspections offers ▶ 继续 for the open round
+            await user.send("/inspections")
+            lists[user.id] = last(sandbox, user)
+        start = f"ins2:start:{rid}:"
+        await press(sandbox, plumber, plumber_opening, start)
         await press(sandbox, plumber, last(sandbox, plumber), f"ins2:area:{rid}:lights_off")
         await press(sandbox, plumber, last(sandbox, plumber), f"ins2:area:{rid}:taps")
         for opening in (plumber_opening, fixer_opening):  # they say so, their buttons gone
             current = sandbox._messages[(opening.chat_id, opening.message_id)]
             assert current.inline_keyboard == [] and "已于" in current.shown_text
-        start = WalkButton(WalkAction.START, rid).encode()
         mark = sandbox.mark()
-        mine = await answer_to(sandbox, plumber, start, plumber_opening)
-        assert "你已完成" in mine and "7/7" in mine
-        theirs = await answer_to(sandbox, fixer, start, fixer_opening)
-        assert "李师傅" in theirs and "7/7" in theirs
+        mine = await press(sandbox, plumber, lists[plumber.id], start)
+        assert mine is not None and "你已完成" in str(mine.text) and "7/7" in str(mine.text)
+        theirs = await press(sandbox, fixer, lists[fixer.id], start)
+        assert theirs is not None and "李师傅" in str(theirs.text) and "7/7" in str(theirs.text)
         since = sandbox.bot_messages_since(mark)
         assert not any("ins2:ok" in str(m.inline_keyboard) for m in since)  # no walk reopened
 
@@ -110,31 +117,36 @@ async def test_late_marks_are_taken_until_the_profiles_limit_and_the_walk_says_u
         team = await crew(sandbox, services)
         rid = await open_weekly(sandbox, application, clock)
         plumber, fixer = team.plumber, team.fixer
-        opening = last(sandbox, fixer)
+        opening, plumber_opening = last(sandbox, fixer), last(sandbox, plumber)
         clock.set(FRIDAY_1500.replace(hour=18, minute=30))
         assert await run(application, CHECK) == [CHECK]  # closed at the deadline
         await sandbox.settle()
-        start = WalkButton(WalkAction.START, rid).encode()
-        answer = await answer_to(sandbox, fixer, start, opening)
-        assert "逾期" in answer and "11-30 18:00" in answer  # the default: 3 days
+        start = f"ins2:start:{rid}:"
+        answer = await press(sandbox, fixer, opening, start)
+        assert answer is not None and "逾期" in str(answer.text)
+        assert "11-30 18:00" in str(answer.text)  # the default: 3 days after the deadline
         item1 = last(sandbox, fixer).shown_text
         assert "1/7" in item1 and "11-30 18:00" in item1
         await mark_ok(sandbox, fixer, rid, "lights_off")
+        walk = last(sandbox, fixer)
+        await fixer.send("/inspections")
+        listing = last(sandbox, fixer)
 
         clock.set(datetime(2026, 11, 30, 18, 1, tzinfo=SCHOOL_TZ))
         mark = sandbox.mark()
-        answer = await answer_to(sandbox, fixer, start, opening)
-        assert "11-30 18:00" in answer and "1/7" in answer  # refused, with the result
-        late_ok = WalkButton(WalkAction.OK, rid, "ac_temperature").encode()
-        await answer_to(sandbox, fixer, late_ok, last(sandbox, fixer))
-        await answer_to(sandbox, plumber, start, last(sandbox, plumber))
+        answer = await press(sandbox, fixer, listing, start)  # refused, with the result
+        assert answer is not None and "11-30 18:00" in str(answer.text)
+        assert "1/7" in str(answer.text)
+        answer = await press(sandbox, fixer, walk, f"ins2:ok:{rid}:ac_temperature")
+        assert answer is not None and "11-30 18:00" in str(answer.text)
+        answer = await press(sandbox, plumber, plumber_opening, start)
+        assert answer is not None and "11-30 18:00" in str(answer.text)
         assert await marks(services) == 1
         assert all("2/7" not in m.shown_text for m in sandbox.bot_messages_since(mark))
         await fixer.send("/inspections")
-        listing = last(sandbox, fixer)
         assert not any(
             f"ins2:start:{rid}" in str(b.get("callback_data"))
-            for row in listing.inline_keyboard
+            for row in last(sandbox, fixer).inline_keyboard
             for b in row
         )
 
@@ -178,3 +190,23 @@ async def test_a_saved_score_shows_on_its_card(
         assert "85" in card.shown_text and "陈阿姨" in card.shown_text
         assert "尚未评分" not in card.shown_text and card.inline_keyboard == []
     assert sandbox.rejected == []
+
+
+async def test_a_problem_being_written_when_late_marks_end_is_refused_in_one_answer(
+    services: Services, sandbox: BotApiSandbox, clock: ManualClock
+) -> None:
+    async with running_bot(services, sandbox) as application:
+        team = await crew(sandbox, services)
+        rid = await open_weekly(sandbox, application, clock)
+        plumber = team.plumber
+        clock.set(FRIDAY_1500.replace(hour=18, minute=30))
+        assert await run(application, CHECK) == [CHECK]
+        await press(sandbox, plumber, last(sandbox, plumber), f"ins2:start:{rid}:")
+        await press(sandbox, plumber, last(sandbox, plumber), f"ins2:bad:{rid}:lights_off")
+        await plumber.send("三楼走廊灯一直亮着")
+        await press(sandbox, plumber, last(sandbox, plumber), f"ins2:skip:{rid}:")
+        clock.set(datetime(2026, 12, 1, 9, 0, tzinfo=SCHOOL_TZ))
+        place = WalkButton(WalkAction.PLACE, rid, "teaching").encode()
+        answer = await answer_to(sandbox, plumber, place, last(sandbox, plumber))
+        assert "11-30 18:00" in answer
+        assert await marks(services) == 0
