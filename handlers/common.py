@@ -6,8 +6,9 @@ import html
 import json
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, ConversationHandler
@@ -17,6 +18,7 @@ from handlers.forms import END, drop_draft
 from storage import people
 from storage.database import DatabaseBusy
 from storage.models import Person, Role
+from storage.tickets import Voice
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,16 @@ async def typed_text(
     if await refuse_if_too_long(update, context, text, limit):
         return None
     return text
+
+
+def voice_in(message: Message) -> Voice | None:
+    """The voice message sent (its file id and length in seconds), or None."""
+    voice = message.voice
+    if voice is None:
+        return None
+    length = voice.duration
+    seconds = length.total_seconds() if isinstance(length, timedelta) else float(length)
+    return Voice(voice.file_id, round(seconds))
 
 
 async def end_form(update: Update, context: HouqinContext, draft: str, text: str) -> int:
