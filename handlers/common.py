@@ -157,6 +157,11 @@ async def unexpected_message(update: Update, context: HouqinContext) -> None:
     _ = context._
     if message.text:
         text = _("I did not understand that. Use the menu below or /help.")
+    elif message.voice:
+        text = _(
+            "To report a fault by voice, send /report and then your voice message. "
+            "/help shows what else I can do."
+        )
     else:
         text = _("I can't use that here. Use the menu below or /help.")
     await reply(update, context, text)

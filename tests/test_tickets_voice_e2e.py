@@ -24,6 +24,9 @@ async def test_voice_report_reaches_the_crew_and_the_voice_note_the_reporter(
     bot: BotApiSandbox, services: Services, cast: Cast
 ) -> None:
     teacher, plumber = cast.teacher, cast.plumber
+    # a voice outside any form says how to report with one
+    await teacher.send_voice(duration=2)
+    assert "send /report and then your voice message" in private_text(bot, teacher)
     await teacher.send("/report")
     # the first message after /report is a voice: it is the description; the category is
     # still asked with its buttons (nothing can be read from a voice here)
