@@ -29,9 +29,9 @@ from storage import tickets as store
 from storage.models import GroupChat, Person, Ticket
 from storage.ticket_flow import Actor, Move
 from storage.ticket_moves import NOTHING, Change, Details, NotAllowed
-from storage.tickets import Report, Reporter
+from storage.tickets import Report, Reporter, Voice
 
-__all__ = ["Change", "NotAllowed", "Report", "Reporter"]
+__all__ = ["Change", "NotAllowed", "Report", "Reporter", "Voice"]
 
 
 Tell = Callable[[AsyncSession, Change], Awaitable[None]]
@@ -74,10 +74,11 @@ def _reporter_hears(
     *,
     done: bool = False,
     photo: str | None = None,
+    voice: str | None = None,
 ) -> Tell:
     """The reporter and followers are told `text(t_, head)` (head: the ticket's number, place
-    and category); of a finished job (`done`) with its photo, if any, and the reporter with the
-    buttons to accept it or ask for rework."""
+    and category); of a finished job (`done`) with its photo or voice note, if any, and the
+    reporter with the buttons to accept it or ask for rework."""
 
     async def tell(session: AsyncSession, change: Change) -> None:
         assert change.event is not None
@@ -91,6 +92,7 @@ def _reporter_hears(
             lambda t_: text(t_, head),
             reporter_markup=(lambda t_: reporter_markup(ticket, t_)) if done else None,
             photo_file_id=photo,
+            voice_file_id=voice,
         )
 
     return tell
@@ -249,8 +251,10 @@ async def complete(
     result: str,
     note: str | None,
     photo: str | None,
+    voice: Voice | None = None,
 ) -> Change:
-    """维修完成: the reporter is asked to accept (with the photo of the finished work)."""
+    """维修完成: the reporter is asked to accept (with the photo of the finished work, or the
+    worker's voice note, to play)."""
 
     def message(t_: Translate, head: str) -> str:
         text = t_("{ticket} is repaired by {name}: {result}.").format(
@@ -258,11 +262,15 @@ async def complete(
         )
         if note:
             text += "\n" + t_("Note: {note}").format(note=esc(note))
+        if voice is not None:
+            text += "\n🎤 " + t_("Voice note {length}").format(length=voice.length)
         text = text[: told.CAPTION_LIMIT]
         return text + "\n" + t_("Please check it and accept, or ask for rework.")
 
-    hear = _reporter_hears(services, message, done=True, photo=photo)
-    details = Details(result=result, note=note, photo_file_id=photo)
+    hear = _reporter_hears(
+        services, message, done=True, photo=photo, voice=voice.file_id if voice else None
+    )
+    details = Details(result=result, note=note, photo_file_id=photo, voice=voice)
     return await _move(
         bot, services, ticket_id, Move.COMPLETE, _crew(services, worker), hear, details
     )

@@ -6,8 +6,9 @@ import html
 import json
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, ConversationHandler
@@ -17,6 +18,7 @@ from handlers.forms import END, drop_draft
 from storage import people
 from storage.database import DatabaseBusy
 from storage.models import Person, Role
+from storage.tickets import Voice
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,16 @@ async def typed_text(
     return text
 
 
+def voice_in(message: Message) -> Voice | None:
+    """The voice message sent (its file id and length in seconds), or None."""
+    voice = message.voice
+    if voice is None:
+        return None
+    length = voice.duration
+    seconds = length.total_seconds() if isinstance(length, timedelta) else float(length)
+    return Voice(voice.file_id, round(seconds))
+
+
 async def end_form(update: Update, context: HouqinContext, draft: str, text: str) -> int:
     """End a form (handlers.forms): its draft (user_data key `draft`) is dropped and the
     person told `text`."""
@@ -145,6 +157,11 @@ async def unexpected_message(update: Update, context: HouqinContext) -> None:
     _ = context._
     if message.text:
         text = _("I did not understand that. Use the menu below or /help.")
+    elif message.voice:
+        text = _(
+            "To report a fault by voice, send /report and then your voice message. "
+            "/help shows what else I can do."
+        )
     else:
         text = _("I can't use that here. Use the menu below or /help.")
     await reply(update, context, text)

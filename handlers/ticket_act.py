@@ -16,7 +16,7 @@ from telegram.ext import BaseHandler, MessageHandler, filters
 
 from actions import tickets as act
 from handlers.buttons import on_button
-from handlers.common import end_form, private_chat, reply, typed_text
+from handlers.common import end_form, private_chat, reply, typed_text, voice_in
 from handlers.context import HouqinContext
 from handlers.forms import END, Form, drop_draft, load_draft, opening, save_draft
 from handlers.ticket_form import PRIVATE_INPUT
@@ -69,6 +69,8 @@ class ActDraft(BaseModel):
     step: Step
     result: str | None = None
     reason: str | None = None
+    voice: str | None = None  # a voice note sent before the result was chosen
+    voice_seconds: int = 0
 
 
 # --- the act form: a reason, a date, a result, a comment -----------------------------------------
@@ -204,10 +206,16 @@ async def result_chosen(update: Update, context: HouqinContext, data: ResultButt
     save_draft(context, ACT_DRAFT, draft)
     _ = context._
     await query.answer()
+    if draft.voice is not None:  # the voice note came first: it is the note
+        await query.edit_message_text(
+            _("Result: {result}.").format(result=_(RESULT_LABELS[data.result]))
+        )
+        voice = act.Voice(draft.voice, draft.voice_seconds)
+        return await _finish_done(update, context, draft, note=None, photo=None, voice=voice)
     await query.edit_message_text(
         _(
             "Result: {result}. Send a photo of the finished work (a caption is kept as the "
-            "note), or a short note, or skip."
+            "note), a short note or a voice message, or skip."
         ).format(result=_(RESULT_LABELS[data.result])),
         reply_markup=keyboard([[button(_("Skip"), SkipButton(data.ticket_id))]]),
     )
@@ -215,7 +223,24 @@ async def result_chosen(update: Update, context: HouqinContext, data: ResultButt
 
 
 async def result_typed(update: Update, context: HouqinContext) -> object:
-    await reply(update, context, context._("Please choose the result with the buttons above."))
+    """A message before the result is chosen; a voice note is kept for the completion."""
+    message = update.effective_message
+    voice = voice_in(message) if message is not None else None
+    draft = _draft(context)
+    _ = context._
+    if voice is None or draft is None:
+        await reply(update, context, _("Please choose the result with the buttons above."))
+        return None
+    draft.voice, draft.voice_seconds = voice.file_id, voice.duration
+    save_draft(context, ACT_DRAFT, draft)
+    await reply(
+        update,
+        context,
+        "🎤 "
+        + _("Voice note kept ({length}). Now choose the result with the buttons above.").format(
+            length=voice.length
+        ),
+    )
     return None
 
 
@@ -236,7 +261,7 @@ async def skip_pressed(update: Update, context: HouqinContext, data: SkipButton)
 
 
 async def note_given(update: Update, context: HouqinContext, draft: ActDraft) -> object:
-    """A photo of the finished work (its caption is the note) or a short note."""
+    """A photo of the finished work (its caption is the note), a short note or a voice note."""
     message = update.effective_message
     assert message is not None
     if message.photo:
@@ -244,14 +269,18 @@ async def note_given(update: Update, context: HouqinContext, draft: ActDraft) ->
         return await _finish_done(
             update, context, draft, note=caption, photo=message.photo[-1].file_id
         )
+    voice = voice_in(message)
+    if voice is not None:
+        return await _finish_done(update, context, draft, note=None, photo=None, voice=voice)
     if message.text and len(message.text) <= MAX_COMMENT:
         return await _finish_done(update, context, draft, note=message.text.strip(), photo=None)
     await reply(
         update,
         context,
-        context._("Send one photo, or a note of at most {limit} characters, or press Skip.").format(
-            limit=MAX_COMMENT
-        ),
+        context._(
+            "Send one photo, a note of at most {limit} characters or a voice message, "
+            "or press Skip."
+        ).format(limit=MAX_COMMENT),
     )
     return None
 
@@ -429,7 +458,13 @@ async def _finish_defer(
 
 
 async def _finish_done(
-    update: Update, context: HouqinContext, draft: ActDraft, *, note: str | None, photo: str | None
+    update: Update,
+    context: HouqinContext,
+    draft: ActDraft,
+    *,
+    note: str | None,
+    photo: str | None,
+    voice: act.Voice | None = None,
 ) -> object:
     person = context.person
     _ = context._
@@ -444,6 +479,7 @@ async def _finish_done(
             result=draft.result or "fixed",
             note=note,
             photo=photo,
+            voice=voice,
         )
     except (act.NotAllowed, ValueError):
         return await end_form(
@@ -498,7 +534,10 @@ def act_form() -> Form:
         ],
         "note": [
             on_button(SkipButton, skip_pressed),
-            MessageHandler(PRIVATE_INPUT & (filters.TEXT | filters.PHOTO), _with_draft(note_given)),
+            MessageHandler(
+                PRIVATE_INPUT & (filters.TEXT | filters.PHOTO | filters.VOICE),
+                _with_draft(note_given),
+            ),
             others,
         ],
         "reason": [MessageHandler(text, _with_draft(reason_given)), others],

@@ -87,6 +87,8 @@ class ReportDraft(BaseModel):
     place_done: bool = False
     dup_done: bool = False
     description: str | None = None
+    voice: str | None = None  # a voice description's file id (it may stand for the text)
+    voice_seconds: int = 0
     photos: list[str] = Field(default_factory=list)
     photos_done: bool = False
     urgency: str | None = None
@@ -111,7 +113,12 @@ class ReportDraft(BaseModel):
             floor=self.floor or None,
             room=self.room or None,
             photos=tuple(self.photos),
+            voice=self.voice_description(),
         )
+
+    def voice_description(self) -> act.Voice | None:
+        """The voice message describing the fault, if one was sent."""
+        return act.Voice(self.voice, self.voice_seconds) if self.voice else None
 
 
 def _load(context: HouqinContext) -> ReportDraft | None:
@@ -157,7 +164,7 @@ def _next_step(form: ReportDraft) -> str:
         return "room"
     if not form.dup_done:
         return "duplicate"
-    if not form.description:
+    if not form.description and not form.voice:
         return "description"
     if not form.photos_done:
         return "photos"
@@ -214,7 +221,9 @@ def _summary(context: HouqinContext, form: ReportDraft) -> str:
         _("<b>Please check your repair request</b>"),
         _("Category: {value}").format(value=esc(told.category_name(profile, form.category))),
         _("Place: {value}").format(value=esc(form.place)),
-        _("Problem: {value}").format(value=esc(form.description)),
+        _("Problem: {value}").format(
+            value=esc(form.description or "") or _("(in the voice description)")
+        ),
         _("Photos: {count}").format(count=len(form.photos)),
         _("Urgency: {value}").format(
             value=esc(
@@ -225,6 +234,9 @@ def _summary(context: HouqinContext, form: ReportDraft) -> str:
             )
         ),
     ]
+    voice = form.voice_description()
+    if voice is not None:
+        lines.insert(4, told.voice_line(voice, _))
     return "\n".join(lines)
 
 
@@ -241,7 +253,7 @@ async def _prompt_duplicates(
     for ticket in found[:3]:
         lines.append(
             f"• <b>{esc(ticket.number)}</b> {esc(ticket.place)}: "
-            f"{esc(ticket.description[:80])} — "
+            f"{esc(ticket.description[:80]) or '🎤'} — "
             + told.status_line(ticket, holders.get(ticket.id), now, _)
         )
         label = _("Same problem: follow {number}").format(number=ticket.number)
@@ -297,9 +309,10 @@ def _step_prompt(
             [*rows_of(room_buttons, 4), [form_button(_("Not sure"), FormChoice.ROOM, "x")]]
         )
     elif step == "description":
-        text = _("What is wrong? Describe it in one message (at most {limit} characters).").format(
-            limit=MAX_DESCRIPTION
-        )
+        text = _(
+            "What is wrong? Describe it in one message (at most {limit} characters), "
+            "or send a voice message."
+        ).format(limit=MAX_DESCRIPTION)
     elif step == "photos":
         count = len(form.photos)
         text = _(

@@ -11,7 +11,7 @@ from telegram.ext import CommandHandler, MessageHandler, filters
 
 from actions import tickets as act
 from handlers.buttons import on_button
-from handlers.common import reply
+from handlers.common import reply, voice_in
 from handlers.context import HouqinContext
 from handlers.forms import END, Form
 from handlers.menu import menu_filter
@@ -28,6 +28,7 @@ from handlers.ticket_form import (
     _clear,
     _finish_place,
     _load,
+    _prompt,
     _save,
     _submit,
     _summary,
@@ -51,7 +52,7 @@ RESETS: dict[str, dict[str, object]] = {
         "place_done": False,
         "dup_done": False,
     },
-    "desc": {"description": None},
+    "desc": {"description": None, "voice": None, "voice_seconds": 0},
     "photo": {"photos": [], "photos_done": False},
     "urg": {"urgency": None},
 }
@@ -232,6 +233,9 @@ async def form_message(update: Update, context: HouqinContext) -> object:
         return END
     _, profile = context._, context.services.profile
     step = form.step
+    voice = voice_in(message)
+    if voice is not None:
+        return await _voice_given(update, context, form, voice)
     text = (message.text or "").strip()
     if step == "category":
         category = profile.match_category(text) if text else None
@@ -313,6 +317,26 @@ async def form_message(update: Update, context: HouqinContext) -> object:
         return await _advance(update, context, form)
     await reply(update, context, _("Please use the buttons above, or /cancel to stop."))
     return None
+
+
+async def _voice_given(
+    update: Update, context: HouqinContext, form: ReportDraft, voice: act.Voice
+) -> object:
+    """A voice message at any step describes the fault (a later one replaces it). Nothing in
+    it can be read here, so the category and place are still asked with their buttons: the
+    step waiting is asked again, or at the description step the form goes on."""
+    _ = context._
+    replaced = form.voice is not None
+    form.voice, form.voice_seconds = voice.file_id, voice.duration
+    length = voice.length
+    if replaced:
+        said = _("Voice description replaced ({length}).").format(length=length)
+    else:
+        said = _("Voice description received ({length}).").format(length=length)
+    await reply(update, context, "🎤 " + said)
+    if form.step == "description":
+        return await _advance(update, context, form)
+    return await _prompt(update, context, form)
 
 
 async def cancel_report(update: Update, context: HouqinContext) -> object:

@@ -154,8 +154,12 @@ async def notify(
     photo_file_id: str | None = None,
     parse_mode: str | None = "HTML",
     send_after_commit: bool = False,
+    voice_file_id: str | None = None,
 ) -> bool:
     """Queue a notification in the caller's transaction; False if `key` was queued before.
+
+    With `photo_file_id` (or `voice_file_id`) it goes out as that photo (voice message) with
+    the text as its caption.
 
     `send_after_commit`: the answer to the person acting, which the caller sends with
     `send_now` as soon as the transaction committed instead of leaving it to the queue (and
@@ -169,6 +173,7 @@ async def notify(
         now=services.now(),
         photo_file_id=photo_file_id,
         in_flight=send_after_commit,
+        voice_file_id=voice_file_id,
     )
 
 
@@ -460,7 +465,7 @@ async def _request(bot: Bot, item: outbox.Claimed, target: Notification | None) 
     """The Bot API call for a notification, or for the edit of `target`; the message id."""
     markup = _markup(item.reply_markup, bot)
     if target is not None:
-        if target.photo_file_id:
+        if target.photo_file_id or target.voice_file_id:
             await bot.edit_message_caption(
                 chat_id=target.chat_id,
                 message_id=target.message_id,
@@ -484,6 +489,11 @@ async def _request(bot: Bot, item: outbox.Claimed, target: Notification | None) 
             caption=item.text[:1024],
             parse_mode=item.parse_mode,
             reply_markup=markup,
+        )
+    elif item.voice_file_id:
+        text, mode = item.text[:1024], item.parse_mode
+        message = await bot.send_voice(
+            item.chat_id, item.voice_file_id, caption=text, parse_mode=mode, reply_markup=markup
         )
     else:
         message = await bot.send_message(

@@ -29,6 +29,7 @@ from storage import outbox as outbox_store
 from storage import tickets as store
 from storage.models import GroupChat, GroupPurpose, Person, Ticket, TicketEvent, TicketStatus
 from storage.ticket_flow import SHOWS_HOLDER
+from storage.tickets import Voice
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,11 @@ def local_time(services: Services, moment: datetime) -> str:
 def stars(rating: int) -> str:
     """★★★★☆."""
     return "★" * rating + "☆" * (5 - rating)
+
+
+def voice_line(voice: Voice, _: Translate) -> str:
+    """'🎤 Voice description 0:12' (a report's voice message)."""
+    return "🎤 " + _("Voice description {length}").format(length=voice.length)
 
 
 def short_number(ticket: Ticket) -> str:
@@ -163,15 +169,18 @@ def card_text(
     holder: str | None,
     photo_count: int,
     _: Translate,
+    voice: Voice | None = None,
+    done_voice: Voice | None = None,
 ) -> str:
-    """The ticket card (HTML, well under 1024 characters for short reports)."""
+    """The ticket card (HTML, well under 1024 characters for short reports); a voice
+    description and a voice note on the result are said, the voice description posted below."""
     profile = services.profile
     now = services.now()
     lines = [
         f"🔧 <b>{esc(ticket.number)}</b> · {esc(category_name(profile, ticket.category_key))}"
         f" · {esc(urgency_name(profile, ticket.urgency_key))}",
         f"📍 {esc(ticket.place)}",
-        f"📝 {esc(ticket.description[:400])}",
+        f"📝 {esc(ticket.description[:400]) or _('(in the voice description)')}",
         "👤 "
         + _("Reported by {name} at {time}").format(
             name=esc(ticket.reporter_name), time=local_time(services, ticket.created_at)
@@ -180,6 +189,8 @@ def card_text(
     ]
     if photo_count:
         lines.append("📷 " + _("{count} photo(s) below").format(count=photo_count))
+    if voice is not None:
+        lines.append(voice_line(voice, _) + " " + _("(below)"))
     lines.append(_("Status: {status}").format(status=status_line(ticket, holder, now, _)))
     reason = ticket.status_reason
     if ticket.status == TicketStatus.DEFERRED and ticket.deferred_until is not None:
@@ -195,6 +206,8 @@ def card_text(
         TicketStatus.CLOSED,
     ):
         note = f" · {esc(ticket.result_note[:200])}" if ticket.result_note else ""
+        if done_voice is not None:
+            note += " · 🎤 " + done_voice.length
         lines.append(_("Result: {result}").format(result=result_label(ticket.result, _)) + note)
     if ticket.status == TicketStatus.CLOSED and ticket.rating:
         rating = stars(ticket.rating)
@@ -213,7 +226,15 @@ async def render_card(
     assert ticket.id is not None
     photos = await store.photos_of(session, ticket.id)
     holder = await holder_name(session, ticket)
-    text = card_text(services, ticket, holder=holder, photo_count=len(photos), _=_)
+    text = card_text(
+        services,
+        ticket,
+        holder=holder,
+        photo_count=len(photos),
+        _=_,
+        voice=await store.voice_of(session, ticket.id),
+        done_voice=await store.voice_of(session, ticket.id, store.COMPLETION_VOICE),
+    )
     return text, card_markup(ticket, _)
 
 
@@ -292,9 +313,10 @@ async def tell_reporter(
     *,
     reporter_markup: Callable[[Translate], InlineKeyboardMarkup] | None = None,
     photo_file_id: str | None = None,
+    voice_file_id: str | None = None,
 ) -> None:
     """Queue an update for the reporter and every follower (same text, their language; the
-    buttons only for the reporter)."""
+    buttons only for the reporter), as the caption of a photo or voice message if given."""
 
     async def tell(
         who: str,
@@ -311,6 +333,7 @@ async def tell_reporter(
             text=message(t_),
             markup=markup(t_) if markup is not None else None,
             photo_file_id=photo_file_id,
+            voice_file_id=voice_file_id,
         )
 
     reporter = await people.get_person(session, ticket.reporter_id) if ticket.reporter_id else None
@@ -452,17 +475,21 @@ async def publish_ticket(bot: Bot, services: Services, ticket: Ticket) -> None:
 
 
 async def _deliver_card(bot: Bot, services: Services, ticket_id: int) -> None:
-    """Deliver the queued card (paced with other notifications), then its photos under it."""
+    """Deliver the queued card (paced with other notifications), then its photos and voice
+    description under it."""
     await outbox.deliver(bot, services)
     async with services.database.reading() as session:
         ticket = await store.get_ticket(session, ticket_id)
         photos = await store.photos_of(session, ticket_id)
+        voice = await store.voice_of(session, ticket_id)
     if ticket is None or ticket.group_chat_id is None or ticket.group_message_id is None:
         return  # no repair group, or the card is not delivered yet (the outbox retries it)
     if photos:
         await _send_photos(
             bot, ticket.group_chat_id, ticket.group_message_id, photos, ticket.number
         )
+    if voice is not None:
+        await _send_voice(bot, ticket.group_chat_id, ticket.group_message_id, voice, ticket.number)
 
 
 async def _send_photos(
@@ -483,3 +510,11 @@ async def _send_photos(
                 await bot.send_media_group(chat_id, media, reply_to_message_id=reply_to)
     except TelegramError as exc:
         log.warning("could not post the photos of %s: %s", number, exc)
+
+
+async def _send_voice(bot: Bot, chat_id: int, reply_to: int, voice: Voice, number: str) -> None:
+    """The report's voice description, playable in the repair group, as a reply to the card."""
+    try:
+        await bot.send_voice(chat_id, voice.file_id, caption=number, reply_to_message_id=reply_to)
+    except TelegramError as exc:
+        log.warning("could not post the voice description of %s: %s", number, exc)

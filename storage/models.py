@@ -154,6 +154,7 @@ class Notification(SQLModel, table=True):
     parse_mode: str | None = Field(default="HTML", max_length=16)
     reply_markup: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     photo_file_id: str | None = Field(default=None, max_length=255)
+    voice_file_id: str | None = Field(default=None, max_length=255)  # sent as a voice message
     status: NotificationStatus = Field(
         default=NotificationStatus.PENDING, sa_type=String(16), index=True
     )
@@ -238,15 +239,17 @@ class Ticket(SQLModel, table=True):
 
 
 class TicketPhoto(SQLModel, table=True):
-    """A photo on a ticket, kept by Telegram file_id (report or completion)."""
+    """A photo or voice message on a ticket, kept by Telegram file_id: `kind` report or
+    completion (photos), voice or completion_voice (voice messages, with their duration)."""
 
     __tablename__ = "ticket_photo"
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
     file_id: str = Field(max_length=255)
-    kind: str = Field(default="report", max_length=16)  # report | completion
+    kind: str = Field(default="report", max_length=16)  # report | completion | voice | ...
     added_at: datetime = Field(sa_type=AwareDateTime)
+    duration: int | None = None  # seconds, of a voice message
 
 
 class TicketEvent(SQLModel, table=True):

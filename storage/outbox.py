@@ -62,13 +62,15 @@ async def enqueue(
     now: datetime,
     photo_file_id: str | None = None,
     in_flight: bool = False,
+    voice_file_id: str | None = None,
 ) -> bool:
     """Queue a message; returns False when one with this key was already queued (idempotent).
 
     `in_flight`: the caller sends it itself right after the commit (`claimed` finds it), so
     it is queued already claimed; if that send never happens, the lease makes it due again.
     """
-    values = _new_row(key, chat_id, content, now, in_flight) | {"photo_file_id": photo_file_id}
+    media = {"photo_file_id": photo_file_id, "voice_file_id": voice_file_id}
+    values = _new_row(key, chat_id, content, now, in_flight) | media
     statement = (
         insert_on_conflict(session, Notification)
         .values(**values)
@@ -125,6 +127,7 @@ class Claimed:
     parse_mode: str | None
     reply_markup: dict[str, Any] | None
     photo_file_id: str | None
+    voice_file_id: str | None = None
 
 
 _CLAIMED_COLUMNS = (
@@ -135,6 +138,7 @@ _CLAIMED_COLUMNS = (
     col(Notification.parse_mode),
     col(Notification.reply_markup),
     col(Notification.photo_file_id),
+    col(Notification.voice_file_id),
 )
 
 

@@ -22,6 +22,7 @@ from storage import ticket_flow as flow
 from storage.models import Person, Ticket, TicketEvent, TicketPhoto, TicketStatus
 from storage.rows import saved
 from storage.ticket_flow import HELD, UNFINISHED, Actor, Move, Verdict, can_handle
+from storage.tickets import COMPLETION_VOICE, Voice, keep_voice
 
 RESULTS = ("fixed", "replaced", "unfixable")
 MAX_REASON = 500
@@ -99,6 +100,7 @@ class Details:
     result: str | None = None  # 维修完成: one of RESULTS
     note: str | None = None  # 维修完成
     photo_file_id: str | None = None  # 维修完成
+    voice: Voice | None = None  # 维修完成: a voice note
     rating: int | None = None  # 验收: 1-5
 
 
@@ -217,6 +219,10 @@ async def make(
             ticket_id=ticket.id, file_id=details.photo_file_id, kind="completion", added_at=now
         )
         await saved(session, photo)
+    if change.changed and move == Move.COMPLETE and details.voice is not None:
+        assert ticket.id is not None
+        keep_voice(session, ticket.id, details.voice, kind=COMPLETION_VOICE, now=now)
+        await session.flush()
     return change
 
 

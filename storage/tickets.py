@@ -91,7 +91,7 @@ async def _next_number(session: AsyncSession, profile: SchoolProfile, now: datet
 
 @dataclass(frozen=True)
 class Report:
-    """What a report says: the fault, where, how urgent, and its photos."""
+    """What a report says: the fault, where, how urgent, its photos and voice description."""
 
     category: str
     place: str
@@ -101,6 +101,7 @@ class Report:
     floor: str | None = None
     room: str | None = None
     photos: Sequence[str] = ()
+    voice: Voice | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,19 @@ class Reporter:
     def of(cls, person: Person) -> Reporter:
         """A registered person as the reporter."""
         return cls(telegram_id=person.telegram_id, name=person.name, person=person)
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A voice message kept with a ticket: Telegram's file id and its length in seconds."""
+
+    file_id: str
+    duration: int = 0  # seconds
+
+    @property
+    def length(self) -> str:
+        """Its length as a player shows it: 0:12, 1:05."""
+        return f"{self.duration // 60}:{self.duration % 60:02d}"
 
 
 async def create_ticket(
@@ -162,6 +176,8 @@ async def create_ticket(
     assert ticket.id is not None
     for file_id in report.photos:
         session.add(TicketPhoto(ticket_id=ticket.id, file_id=file_id, kind="report", added_at=now))
+    if report.voice is not None:
+        keep_voice(session, ticket.id, report.voice, kind=VOICE, now=now)
     session.add(
         TicketEvent(
             ticket_id=ticket.id,
@@ -223,6 +239,37 @@ async def photos_of(
     if kind is not None:
         query = query.where(TicketPhoto.kind == kind)
     return list((await session.exec(query.order_by(col(TicketPhoto.id)))).all())
+
+
+VOICE = "voice"  # a report's voice description
+COMPLETION_VOICE = "completion_voice"  # the worker's voice note on 维修完成
+
+
+def keep_voice(
+    session: AsyncSession, ticket_id: int, voice: Voice, *, kind: str, now: datetime
+) -> None:
+    """Keep a voice message with a ticket (in the caller's transaction)."""
+    session.add(
+        TicketPhoto(
+            ticket_id=ticket_id,
+            file_id=voice.file_id,
+            kind=kind,
+            duration=voice.duration,
+            added_at=now,
+        )
+    )
+
+
+async def voice_of(session: AsyncSession, ticket_id: int, kind: str = VOICE) -> Voice | None:
+    """The ticket's latest voice message of this kind (its description, or the completion
+    note), or None."""
+    query = (
+        select(TicketPhoto)
+        .where(TicketPhoto.ticket_id == ticket_id, TicketPhoto.kind == kind)
+        .order_by(col(TicketPhoto.id).desc())
+    )
+    row = (await session.exec(query)).first()
+    return Voice(row.file_id, row.duration or 0) if row is not None else None
 
 
 async def events_of(session: AsyncSession, ticket_id: int) -> list[TicketEvent]:

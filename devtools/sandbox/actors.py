@@ -176,8 +176,7 @@ class SandboxUser:
         self, *, chat: SandboxGroup | None = None, duration: int = 3, settle: bool = True
     ) -> SentMessage:
         """Send a voice note."""
-        file = self.sandbox.new_file(b"OggS\x00\x02" + bytes(64), "voice", "oga")
-        voice = {**file, "duration": duration, "mime_type": "audio/ogg"}
+        voice = self.sandbox.new_voice(duration)
         return await self.sandbox.user_message(self, chat, {"voice": voice}, settle=settle)
 
     async def send_document(

@@ -48,6 +48,12 @@ class SentMessage:
         return self.sender == "bot"
 
     @property
+    def voice(self) -> dict[str, Any] | None:
+        """The Voice object of a voice message (file_id, duration), or None."""
+        voice = self.data.get("voice")
+        return voice if isinstance(voice, dict) else None
+
+    @property
     def inline_keyboard(self) -> list[list[dict[str, Any]]]:
         """Rows of raw inline keyboard buttons (empty if none)."""
         if self.reply_markup and isinstance(self.reply_markup.get("inline_keyboard"), list):

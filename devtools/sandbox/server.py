@@ -53,6 +53,7 @@ SEND_METHODS = frozenset(
         "sendPhoto",
         "sendDocument",
         "sendMediaGroup",
+        "sendVoice",
         "copyMessage",
         "forwardMessage",
     }
@@ -191,6 +192,7 @@ class BotApiSandbox:
         self._paths: dict[str, _StoredFile] = {}
         self._photo_sets: dict[str, list[JsonDict]] = {}
         self._documents: dict[str, JsonDict] = {}
+        self._voices: dict[str, JsonDict] = {}  # file id -> Voice object
         self._file_seq = 0
         self._pending: list[JsonDict] = []
         self._next_update_id = 1
@@ -229,6 +231,7 @@ class BotApiSandbox:
             "sendPhoto": self._send_photo,
             "sendDocument": self._send_document,
             "sendMediaGroup": self._send_media_group,
+            "sendVoice": self._send_voice,
             "sendChatAction": self._send_chat_action,
             "answerCallbackQuery": self._answer_callback_query,
             "getChat": self._get_chat,
@@ -786,6 +789,29 @@ class BotApiSandbox:
             "file_unique_id": stored.file_unique_id,
             "file_size": len(content),
         }
+
+    def new_voice(self, duration: int, content: bytes | None = None) -> JsonDict:
+        """Create a Voice object (an OGG/Opus file of `duration` seconds)."""
+        file = self.new_file(content or b"OggS\x00\x02" + bytes(64), "voice", "oga")
+        voice = {**file, "duration": duration, "mime_type": "audio/ogg"}
+        self._voices[file["file_id"]] = voice
+        return voice
+
+    def _voice_input(self, params: JsonDict, files: dict[str, Upload]) -> JsonDict:
+        value = files.get("voice", params.get("voice"))
+        if isinstance(value, str) and value.startswith("attach://"):
+            value = files.get(value[len("attach://") :])
+        if isinstance(value, Upload):
+            return self.new_voice(int(params.get("duration") or 0), value.content)
+        if isinstance(value, str) and value in self._voices:
+            return self._voices[value]
+        raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+
+    async def _send_voice(self, params: JsonDict, files: dict[str, Upload]) -> JsonDict:
+        chat = self._writable_chat(params["chat_id"])
+        content: JsonDict = {"voice": self._voice_input(params, files)}
+        self._caption(params, content)
+        return self._bot_message(chat, params, content, kind="voice").data
 
     def new_photo_sizes(
         self, content: bytes | None = None, *, uploaded_by_user: bool = False
