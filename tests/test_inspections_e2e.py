@@ -115,6 +115,16 @@ async def open_weekly(sandbox: BotApiSandbox, application: HouqinApp, clock: Man
     return round_.id
 
 
+async def walk_started(
+    sandbox: BotApiSandbox, services: Services, application: HouqinApp, clock: ManualClock
+) -> tuple[Crew, int]:
+    """The crew registered, Friday's weekly round open, and 李师傅 walking it: (crew, round)."""
+    team = await crew(sandbox, services)
+    rid = await open_weekly(sandbox, application, clock)
+    await press(sandbox, team.plumber, last(sandbox, team.plumber), f"ins2:start:{rid}:")
+    return team, rid
+
+
 async def mark_ok(sandbox: BotApiSandbox, user: SandboxUser, rid: int, item: str) -> None:
     await press(sandbox, user, last(sandbox, user), f"ins2:ok:{rid}:{item}")
 
@@ -240,10 +250,8 @@ async def test_pause_and_resume_across_a_restart(
     services: Services, sandbox: BotApiSandbox, clock: ManualClock
 ) -> None:
     async with running_bot(services, sandbox) as application:
-        team = await crew(sandbox, services)
-        rid = await open_weekly(sandbox, application, clock)
+        team, rid = await walk_started(sandbox, services, application, clock)
         plumber = team.plumber
-        await press(sandbox, plumber, last(sandbox, plumber), f"ins2:start:{rid}:")
         await mark_ok(sandbox, plumber, rid, "lights_off")
         await mark_ok(sandbox, plumber, rid, "ac_temperature")
         await press(sandbox, plumber, last(sandbox, plumber), f"ins2:pause:{rid}:")
@@ -339,10 +347,8 @@ async def test_reminder_summary_and_missed_round_report(
     services: Services, sandbox: BotApiSandbox, clock: ManualClock
 ) -> None:
     async with running_bot(services, sandbox) as application:
-        team = await crew(sandbox, services)
-        rid = await open_weekly(sandbox, application, clock)
+        team, rid = await walk_started(sandbox, services, application, clock)
         plumber = team.plumber
-        await press(sandbox, plumber, last(sandbox, plumber), f"ins2:start:{rid}:")
         await mark_ok(sandbox, plumber, rid, "lights_off")
         clock.set(FRIDAY_1500.replace(hour=16, minute=50))
         await run(application, CHECK)

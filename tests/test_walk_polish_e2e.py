@@ -33,6 +33,7 @@ from tests.test_inspections_e2e import (
     press,
     rounds,
     run,
+    walk_started,
 )
 
 __all__ = ["no_rejected_requests"]  # the Bot API must refuse nothing the bot sends here
@@ -42,10 +43,8 @@ async def test_a_problem_keeps_its_ticket_number_in_view_while_the_walk_goes_on(
     services: Services, sandbox: BotApiSandbox, clock: ManualClock
 ) -> None:
     async with running_bot(services, sandbox) as application:
-        team = await crew(sandbox, services)
-        rid = await open_weekly(sandbox, application, clock)
+        team, rid = await walk_started(sandbox, services, application, clock)
         plumber = team.plumber
-        await press(sandbox, plumber, last(sandbox, plumber), f"ins2:start:{rid}:")
         await press(sandbox, plumber, last(sandbox, plumber), f"ins2:bad:{rid}:lights_off")
         await plumber.send("三楼走廊灯一直亮着")
         await press(sandbox, plumber, last(sandbox, plumber), f"ins2:skip:{rid}:")
@@ -67,10 +66,8 @@ async def test_a_double_tap_says_you_marked_it_yourself(
     services: Services, sandbox: BotApiSandbox, clock: ManualClock
 ) -> None:
     async with running_bot(services, sandbox) as application:
-        team = await crew(sandbox, services)
-        rid = await open_weekly(sandbox, application, clock)
+        team, rid = await walk_started(sandbox, services, application, clock)
         plumber = team.plumber
-        await press(sandbox, plumber, last(sandbox, plumber), f"ins2:start:{rid}:")
         first = last(sandbox, plumber)
         ok = WalkButton(WalkAction.OK, rid, "lights_off").encode()
         await answer_to(sandbox, plumber, ok, first)
