@@ -47,10 +47,16 @@ NUMBER_ATTEMPTS = 8
 
 def is_overdue(ticket: Ticket, now: datetime) -> bool:
     """已超时: not taken by accept_by, or not finished by finish_by."""
-    if ticket.status == TicketStatus.OPEN and ticket.accept_by is not None:
-        if now > ticket.accept_by:
-            return True
-    return ticket.status in UNFINISHED and ticket.finish_by is not None and now > ticket.finish_by
+    return overdue_at(TicketStatus(ticket.status), ticket.accept_by, ticket.finish_by, now)
+
+
+def overdue_at(
+    status: TicketStatus, accept_by: datetime | None, finish_by: datetime | None, now: datetime
+) -> bool:
+    """已超时 for a ticket's status and limits (see is_overdue)."""
+    if status == TicketStatus.OPEN and accept_by is not None and now > accept_by:
+        return True
+    return status in UNFINISHED and finish_by is not None and now > finish_by
 
 
 def most_urgent_key(profile: SchoolProfile) -> str:
