@@ -3,6 +3,7 @@ the leaders' group (definitions: README, "Repair numbers"; figures: storage.tick
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from notices.appraisal import period_label
@@ -148,7 +149,7 @@ def chart_png(
         _("Repair tickets by category, {month}").format(month=period_label(str(month), _)),
         bars,
         xlabel=_("Tickets"),
-        xmax=float(max(n for _k, n in kpis.by_category)),
+        xmax=float(5 * math.ceil(max(n for _k, n in kpis.by_category) / 5)),  # whole ticks
         font_path=font_path,
         value_format="{:.0f}",
     )
