@@ -95,6 +95,13 @@ def report_text(kpis: RepairKpis, month: Month, profile: SchoolProfile, _: Trans
         _("Median time to accept: {list}").format(list=_medians(kpis.accept_median, profile, _))
     )
     lines.append(
+        _("Taken in time: {pct} ({in_time} of {taken} jobs taken)").format(
+            pct=pct_text(kpis.accepted_on_time_pct),
+            in_time=kpis.work.accepted_on_time,
+            taken=kpis.work.taken,
+        )
+    )
+    lines.append(
         _("Median time to finish: {list}").format(list=_medians(kpis.finish_median, profile, _))
     )
     lines.append(

@@ -104,6 +104,11 @@ def last_completions(
     return last
 
 
+def accepted_in_time(accepted_at: datetime, accept_by: datetime | None) -> bool:
+    """A job is taken in time when it was taken or assigned by its accept_by (None: no limit)."""
+    return accept_by is None or accepted_at <= accept_by
+
+
 def finished_in_time(at: datetime, finish_by: datetime | None) -> bool:
     """A job is in time when its last 维修完成 is by its finish_by (None: no limit)."""
     return finish_by is None or at <= finish_by

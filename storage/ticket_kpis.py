@@ -25,7 +25,13 @@ from school.profile import SchoolProfile
 from storage import persisted_state
 from storage import ticket_flow as flow
 from storage.models import PersistedState, Ticket, TicketEvent, TicketStatus
-from storage.stats import Month, finished_in_time, last_completions
+from storage.stats import (
+    Month,
+    TicketStats,
+    accepted_in_time,
+    job_counts,
+    last_completions,
+)
 from storage.tickets import month_bounds, overdue_at
 
 QUERIES = 5  # what month_kpis runs, whatever the number of tickets
@@ -64,7 +70,8 @@ class Inputs:
     """Everything the figures are made from, for one period."""
 
     reported: Sequence[Reported] = ()
-    accepted: Sequence[tuple[str, datetime, datetime]] = ()  # (urgency, created, accepted)
+    # taken or assigned in the period: (urgency, created, accepted, accept_by)
+    accepted: Sequence[tuple[str, datetime, datetime, datetime | None]] = ()
     finished: Sequence[Finished] = ()
     reworks: int = 0  # 返修 in the period, every one
     closed: Sequence[tuple[int | None, int]] = ()  # jobs closed: (rating, times sent back)
@@ -96,16 +103,36 @@ class RepairKpis:
     by_building: tuple[tuple[str | None, int], ...]  # None: a typed place
     accept_median: dict[str, timedelta]  # by urgency key; an urgency with none is left out
     finish_median: dict[str, timedelta]
-    jobs: int  # distinct jobs finished (维修完成) in the period
-    jobs_on_time: int
+    # The school's jobs, taken jobs, 返修 and ratings, counted as the appraisal counts a
+    # worker's (storage.stats.TicketStats): jobs finished in the period, each 返修 of it, the
+    # ratings of jobs closed in it.
+    work: TicketStats
     closed: int  # jobs closed (验收, or accepted automatically) in the period
     first_time_fixed: int  # ... never sent back (返修)
-    reworks: int  # 返修 in the period, every one
-    ratings: tuple[int, ...]
     repeat_places: tuple[RepeatPlace, ...]
     open: int  # of the period's tickets, not finished yet
     overdue: int  # ... and past a limit
     total_cost: Decimal | None = field(default=None)
+
+    @property
+    def jobs(self) -> int:
+        return self.work.jobs
+
+    @property
+    def jobs_on_time(self) -> int:
+        return self.work.jobs_on_time
+
+    @property
+    def reworks(self) -> int:
+        return self.work.rework
+
+    @property
+    def ratings(self) -> tuple[int, ...]:
+        return self.work.ratings
+
+    @property
+    def accepted_on_time_pct(self) -> float | None:
+        return percent(self.work.accepted_on_time, self.work.taken)
 
     @property
     def is_empty(self) -> bool:
@@ -170,7 +197,9 @@ def figures(
     inputs: Inputs, *, start: datetime, end: datetime, now: datetime, top_places: int = 5
 ) -> RepairKpis:
     """The period's numbers from what the queries returned (pure)."""
-    last = last_completions((f.ticket_id, f.at, f.finish_by) for f in inputs.finished)
+    completions = [(f.ticket_id, f.at, f.finish_by) for f in inputs.finished]
+    jobs, jobs_on_time = job_counts(completions)
+    last = last_completions(completions)
     about = {f.ticket_id: f for f in inputs.finished}
     unfinished = [t for t in inputs.reported if t.status in flow.UNFINISHED]
     overdue = sum(1 for t in unfinished if overdue_at(t.status, t.accept_by, t.finish_by, now))
@@ -180,19 +209,23 @@ def figures(
         reported=len(inputs.reported),
         by_category=tuple((str(k), n) for k, n in _counted(t.category for t in inputs.reported)),
         by_building=_counted(t.building for t in inputs.reported),
-        accept_median=median_by(
-            (u, accepted - created) for u, created, accepted in inputs.accepted
-        ),
+        accept_median=median_by((u, taken - created) for u, created, taken, _by in inputs.accepted),
         finish_median=median_by(
             (about[ticket_id].urgency, at - about[ticket_id].created_at)
             for ticket_id, (at, _finish_by) in last.items()
         ),
-        jobs=len(last),
-        jobs_on_time=sum(1 for at, finish_by in last.values() if finished_in_time(at, finish_by)),
+        work=TicketStats(
+            jobs=jobs,
+            jobs_on_time=jobs_on_time,
+            accepted_on_time=sum(
+                1 for _u, _created, taken, by in inputs.accepted if accepted_in_time(taken, by)
+            ),
+            taken=len(inputs.accepted),
+            rework=inputs.reworks,
+            ratings=tuple(r for r, _sent_back in inputs.closed if r is not None),
+        ),
         closed=len(inputs.closed),
         first_time_fixed=sum(1 for _rating, sent_back in inputs.closed if sent_back == 0),
-        reworks=inputs.reworks,
-        ratings=tuple(r for r, _sent_back in inputs.closed if r is not None),
         repeat_places=repeat_places(inputs.reported, top_places),
         open=len(unfinished),
         overdue=overdue,
@@ -244,11 +277,11 @@ async def read_inputs(session: AsyncSession, start: datetime, end: datetime) -> 
     ]
     # Taken or assigned in the period (as the appraisal counts jobs held).
     accepted_rows = await session.exec(
-        select(Ticket.urgency_key, Ticket.created_at, Ticket.accepted_at).where(
+        select(Ticket.urgency_key, Ticket.created_at, Ticket.accepted_at, Ticket.accept_by).where(
             col(Ticket.accepted_at) >= start, col(Ticket.accepted_at) < end
         )
     )
-    accepted = [(u, created, at) for u, created, at in accepted_rows.all() if at is not None]
+    accepted = [(u, created, at, by) for u, created, at, by in accepted_rows.all() if at]
     finished_rows = await session.exec(
         select(  # type: ignore[call-overload]
             col(TicketEvent.ticket_id),

@@ -29,7 +29,7 @@ from storage.models import (
     TicketStatus,
 )
 from storage.rows import add_if_new
-from storage.stats import Month, TicketStats, job_counts
+from storage.stats import Month, TicketStats, accepted_in_time, job_counts
 from storage.ticket_flow import Move
 
 # The status machine lives in storage.ticket_flow; these names are kept for the callers.
@@ -431,7 +431,7 @@ async def month_stats(
     for assignee_id, accepted_at, accept_by in held.all():
         assert assignee_id is not None
         counts[assignee_id]["taken"] += 1
-        if accept_by is None or (accepted_at is not None and accepted_at <= accept_by):
+        if accepted_at is not None and accepted_in_time(accepted_at, accept_by):
             counts[assignee_id]["accepted_on_time"] += 1
 
     # Jobs finished this month, by who did it: a job sent back (返修) and finished again is one

@@ -59,6 +59,9 @@ async def test_the_seeded_month_gives_the_figures_worked_out_by_hand(
     # Taken in November: urgent T1 20 min, T4 40 min -> median (20 + 40) / 2 = 30 min;
     # normal T2 2 h, T3 6 h, T5 1 h -> median of (1, 2, 6) = 2 h. (T9 was taken in October.)
     assert kpis.accept_median == {"urgent": 30 * MIN, "normal": 2 * H}
+    # Taken by accept_by: T1 08:20 <= 08:30, T2, T3, T5 within 24 h; T4 20:40 > 20:30 -> 4 of 5.
+    assert (kpis.work.taken, kpis.work.accepted_on_time) == (5, 4)
+    assert kpis.accepted_on_time_pct == 80.0
     # Finished in November, report -> last 维修完成: urgent T1 4 h, T4 12 h -> (4 + 12) / 2 = 8 h;
     # normal T2 48 h, T3 144 h, T9 192 h (28 Oct 09:00 -> 5 Nov 09:00) -> median 144 h.
     assert kpis.finish_median == {"urgent": 8 * H, "normal": 144 * H}
