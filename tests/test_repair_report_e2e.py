@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from actions.repair_report import post_month
-from devtools.harness import running_bot
+from bot.app import build_application
+from bot.lifecycle import Lifecycle, polling
+from devtools.harness import running_bot, services_for_sandbox
 from devtools.sandbox.actors import SandboxGroup, SandboxUser
 from devtools.sandbox.models import SentMessage
 from devtools.sandbox.server import BotApiSandbox
@@ -149,3 +151,29 @@ async def test_a_month_without_tickets_is_not_reported(
         assert _posts(sandbox, leaders) == []
     async with services.database.reading() as session:
         assert await ticket_kpis.report_record(session, Month(2026, 10)) is None
+
+
+async def test_the_start_up_catch_up_posts_a_missed_report_once(
+    services: Services, clock: ManualClock, sandbox: BotApiSandbox
+) -> None:
+    """As `houqin run` starts: the lifecycle takes updates, then catches up; twice, once."""
+    clock.set(at(11, 20, 9))
+    async with running_bot(services, sandbox):
+        _director, worker, leaders = await _cast(sandbox, services)
+        holder = (await person_of(services, worker)).id
+        assert holder is not None
+        await seed_november(services.database, holder)
+    clock.set(at(12, 2, 11))  # down over the report day, 1 December 09:30
+    caught_up = []
+    for _start in range(2):
+        lifecycle = Lifecycle(build_application(services_for_sandbox(services, sandbox)))
+        try:
+            await lifecycle.start(polling(timeout=1))
+            caught_up.append(reporting.MONTHLY in await lifecycle.caught_up())
+            await sandbox.settle()
+        finally:
+            await lifecycle.stop()
+    assert caught_up == [True, False]
+    posted = _posts(sandbox, leaders)
+    assert [m.kind for m in posted] == ["text", "photo"]
+    assert NOVEMBER_LINES[1] in posted[0].shown_text
