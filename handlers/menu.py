@@ -62,6 +62,12 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("mytickets", N_("My repair requests"), REGISTERED, menu_label=N_("📋 My requests")),
     Command("tickets", N_("Open repair jobs"), CREW, menu_label=N_("🛠 Repair jobs")),
+    Command(
+        "stats",
+        N_("Repair numbers of a month: /stats [2026-11]"),
+        DIRECTOR,
+        group=True,
+    ),
     # Work logs (工作日志)
     Command("log", N_("Write today's work log"), STAFF, menu_label=N_("📝 Work log")),
     Command("mylogs", N_("My recent work logs"), STAFF),

@@ -126,6 +126,16 @@ class Urgency(_Section):
         return self.accept_within is None and self.finish_within is None
 
 
+class RepairReportRule(_Section):
+    """``[repair.report]``: when the monthly repair report goes to the leaders' group (day of
+    the following month, school time) and how many repeat places it lists."""
+
+    day: int = Field(1, ge=1, le=28)
+    time: HHMM = dt.time(9, 30)
+    next_working_day: bool = True
+    top_places: int = Field(5, ge=0, le=20)
+
+
 class RepairSettings(_Section):
     """``[repair]``: the repair workflow settings."""
 
@@ -137,6 +147,7 @@ class RepairSettings(_Section):
     default_category: str = "other"
     categories: list[RepairCategory] = Field(min_length=1)
     urgencies: list[Urgency] = Field(min_length=1)
+    report: RepairReportRule = RepairReportRule()
 
 
 class InspectionItem(_Section):
