@@ -62,6 +62,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("mytickets", N_("My repair requests"), REGISTERED, menu_label=N_("📋 My requests")),
     Command("tickets", N_("Open repair jobs"), CREW, menu_label=N_("🛠 Repair jobs")),
+    Command("stickers", N_("QR stickers to report at a place: /stickers [building]"), DIRECTOR),
     # Work logs (工作日志)
     Command("log", N_("Write today's work log"), STAFF, menu_label=N_("📝 Work log")),
     Command("mylogs", N_("My recent work logs"), STAFF),
