@@ -339,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     appraisal.add_argument("--out", required=True, help="the .xlsx file to write")
     appraisal.set_defaults(func=cmd_export_appraisal)
 
-    add_stickers_parser(sub)
+    add_stickers_parser(sub, _bot_username)
 
     demo = sub.add_parser("demo", help="play a scripted school against the sandbox")
     demo.add_argument("--verbose", action="store_true", help="also print the bot's logs")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cli_errors import CliError, load_profile_or_fail
 from school.clock import SystemClock
-from school.settings import load_settings
+from school.settings import Settings, load_settings
 from school.sticker_places import label_of
 
 if TYPE_CHECKING:
@@ -22,9 +23,12 @@ if TYPE_CHECKING:
     from storage.models import PlaceSticker
 
 
-def cmd_stickers(args: argparse.Namespace) -> int:
-    """Write the sheets of the profile's places (narrowed by --building / --campus)."""
-    from bot.cli import _bot_username
+Username = Callable[[Settings], Awaitable[str | None]]
+
+
+def cmd_stickers(args: argparse.Namespace, bot_username: Username) -> int:
+    """Write the sheets of the profile's places (narrowed by --building / --campus);
+    `bot_username` finds the bot's username (bot.cli: remembered, or asked of Telegram)."""
     from notices.stickers import issue_labels, sheets_pdf
     from storage.database import Database, migrate_sync
 
@@ -38,7 +42,7 @@ def cmd_stickers(args: argparse.Namespace) -> int:
     migrate_sync(settings.database_url)
 
     async def run() -> tuple[list[Label], str]:
-        username = await _bot_username(settings)
+        username = await bot_username(settings)
         if not username:
             raise CliError(
                 "the bot's username is not known yet: start the bot once, or set "
@@ -112,13 +116,15 @@ def cmd_stickers_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], bot_username: Username
+) -> None:
     """`houqin stickers …` on the command line's parser."""
     parser = sub.add_parser("stickers", help="QR stickers per place (扫码报修) as A4 PDF sheets")
     parser.add_argument("--building", help="only this building (name, alias or key)")
     parser.add_argument("--campus", help="only this campus (name or key)")
     parser.add_argument("--out", help="the .pdf file to write")
-    parser.set_defaults(func=cmd_stickers)
+    parser.set_defaults(func=lambda args: cmd_stickers(args, bot_username))
     actions = parser.add_subparsers(dest="stickers_command")
     revoke = actions.add_parser("revoke", help="retire a sticker: its token, or --place")
     revoke.add_argument("token", nargs="?", help="the token (the link's start=… part)")

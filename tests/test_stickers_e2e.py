@@ -21,8 +21,8 @@ from notices.services import Services
 from school.profile import SchoolProfile
 from school.sticker_places import StickerPlace, sticker_places
 from storage import stickers
-from storage.models import Ticket
-from tests.helpers import private_text
+from storage.models import Role, Ticket
+from tests.helpers import database_locked, impatient, private_text, register, said_busy
 from tests.test_stickers import NOW, decode_links
 from tests.test_tickets_e2e import Cast, _card, _last, _ticket, bot, cast, services
 
@@ -60,18 +60,19 @@ async def test_director_pdf_codes_open_the_form_at_their_place_and_file_in_two_t
     bot: BotApiSandbox, services: Services, cast: Cast
 ) -> None:
     teacher = cast.teacher
-    codes = await _sticker_links(bot, services, cast, "教学楼")
-    assert "本部校区 教学楼3楼302" in codes and "本部校区 教学楼3楼302 投影仪" in codes
+    codes = await _sticker_links(bot, services, cast, "实验楼")
+    room = "本部校区 实验楼4楼计算机教室一"
+    assert room in codes and f"{room} 投影仪" in codes
     # every room of the building and every piece of equipment listed there
-    assert len(codes) == len(sticker_places(services.profile, building="教学楼"))
+    assert len(codes) == len(sticker_places(services.profile, building="实验楼"))
     # only the director prints them
     await teacher.send("/stickers")
     assert "director" in private_text(bot, teacher)
 
-    # the scan: the form is already at the projector of 302, asking only what is wrong
-    await _scan(teacher, codes["本部校区 教学楼3楼302 投影仪"])
+    # the scan: the form is already at the room's projector, asking only what is wrong
+    await _scan(teacher, codes[f"{room} 投影仪"])
     asked = _last(bot, teacher)
-    assert "📍 本部校区 教学楼3楼302 投影仪" in asked.shown_text
+    assert f"📍 {room} 投影仪" in asked.shown_text
     assert "What is wrong here?" in asked.shown_text and not asked.buttons
     taps = messages = 0
     await teacher.send("开机没有画面")
@@ -87,9 +88,9 @@ async def test_director_pdf_codes_open_the_form_at_their_place_and_file_in_two_t
     assert (taps, messages) == (2, 1)
     confirmed = _last(bot, teacher)
     assert "Your repair request is filed: BX-2611-001" in confirmed.shown_text
-    assert "本部校区 教学楼3楼302 投影仪 · 多媒体" in confirmed.shown_text
+    assert f"{room} 投影仪 · 多媒体" in confirmed.shown_text
     ticket = await _ticket(services, "BX-2611-001")
-    assert (ticket.building_key, ticket.floor, ticket.room) == ("teaching", "3楼", "302")
+    assert (ticket.building_key, ticket.floor, ticket.room) == ("lab", "4楼", "计算机教室一")
     assert ticket.category_key == "av" and ticket.description == "开机没有画面"
     assert ticket.reporter_name == "王芳"
     assert "开机没有画面" in _card(bot, ticket).shown_text
@@ -97,7 +98,7 @@ async def test_director_pdf_codes_open_the_form_at_their_place_and_file_in_two_t
 
     # the room's own sticker, scanned by a colleague: the open job there comes first
     teacher2 = cast.teacher2
-    await _scan(teacher2, codes["本部校区 教学楼3楼302"])
+    await _scan(teacher2, codes[room])
     shown = _last(bot, teacher2)
     assert "Already reported here" in shown.shown_text and "BX-2611-001" in shown.shown_text
     await teacher2.press(shown, "Same problem: follow BX-2611-001")  # one tap
@@ -209,6 +210,9 @@ async def test_a_visitor_reports_and_hears_back_in_the_private_chat(
     # the crew's progress reaches the visitor in the chat the scan opened
     await cast.plumber.press(_card(bot, ticket), "Take")
     assert "was taken by 李师傅" in private_text(bot, visitor)
+    # /mytickets shows the visitor their request, though they are not registered
+    await visitor.send("/mytickets")
+    assert "BX-2611-001" in private_text(bot, visitor)
 
 
 @pytest.fixture
@@ -237,3 +241,39 @@ async def test_a_school_that_asks_visitors_to_join_first(
     await visitor.press(asked, "Ask to join as a teacher")
     assert "Your request has been sent" in private_text(sandbox, visitor)
     assert await _count_tickets(services) == 0
+
+
+# --- reliability -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_the_urgency_tap_files_before_it_says_so_and_a_restart_resumes(
+    services: Services, sandbox: BotApiSandbox
+) -> None:
+    """Scan, say what is wrong, restart the bot: the form resumes at the photo step. The
+    urgency pressed while another writer holds the database answers busy and keeps its
+    buttons; pressed again it files the report once."""
+    services = impatient(services)
+    place = StickerPlace("teaching", "3楼", "302", "投影仪", "本部校区 教学楼3楼302 投影仪")
+    async with services.database.transaction() as session:
+        [sticker] = await stickers.issue(session, [place], now=NOW)
+    async with running_bot(services, sandbox):
+        teacher = await register(sandbox, services, "王芳", Role.TEACHER, language_code="en")
+        await _scan(teacher, sticker.token)
+        await teacher.send("投影仪灯泡不亮")
+        assert "Send photos" in private_text(sandbox, teacher)
+    async with running_bot(services, sandbox):
+        await teacher.press(sandbox.last_message(teacher.id), "Skip")
+        urgency = sandbox.last_message(teacher.id)
+        assert "How urgent" in urgency.shown_text
+        with database_locked(services):
+            answer = await teacher.press(urgency, "一般")
+        assert said_busy(answer)
+        assert any("一般" in b for row in urgency.buttons for b in row)
+        assert await _count_tickets(services) == 0
+        await teacher.press(urgency, "一般")
+        assert "filed: BX-2611-001" in private_text(sandbox, teacher)
+        assert "✓" in urgency.shown_text and not urgency.buttons
+    assert await _count_tickets(services) == 1
+    assert sandbox.rejected == []
+    await services.database.dispose()
