@@ -15,6 +15,7 @@ import asyncio
 import logging
 
 from telegram import InputFile, Update
+from telegram.constants import ChatAction
 from telegram.ext import CommandHandler, filters
 
 from actions import people as people_actions
@@ -109,33 +110,46 @@ def scan_entry() -> CommandHandler[HouqinContext, object]:
 
 
 async def stickers_command(update: Update, context: HouqinContext) -> None:
-    """/stickers [building]: the sticker sheets as a PDF (director)."""
+    """/stickers [building or campus]: the sticker sheets as a PDF (director)."""
     if await require_role(update, context, {Role.DIRECTOR}) is None:
         return
     _ = context._
     services = context.services
     wanted = " ".join(context.args or []).strip() or None
-    username = context.bot.username
-    try:
-        async with services.database.transaction() as session:
-            labels = await issue_labels(
-                session, services.profile, username, now=services.now(), building=wanted
+    profile = services.profile
+    building = campus = None
+    if wanted is not None:
+        # a building (name, alias or key), or a whole campus
+        if any(wanted in (c.key, c.name) for c in profile.campuses):
+            campus = wanted
+        elif profile.find_building(wanted) is not None:
+            building = wanted
+        else:
+            names = "、".join(b.name for _c, b in profile.buildings())
+            await reply(
+                update,
+                context,
+                _("There is no building {name}. Buildings: {names}").format(
+                    name=esc(wanted), names=esc(names)
+                ),
             )
-    except KeyError:
-        names = "、".join(b.name for _c, b in services.profile.buildings())
-        await reply(
-            update,
-            context,
-            _("There is no building {name}. Buildings: {names}").format(
-                name=esc(wanted or ""), names=esc(names)
-            ),
+            return
+    async with services.database.transaction() as session:
+        labels = await issue_labels(
+            session,
+            profile,
+            context.bot.username,
+            now=services.now(),
+            building=building,
+            campus=campus,
         )
-        return
     school = services.profile.school.name
-    data = await asyncio.to_thread(sheets_pdf, school, labels)
-    filename = f"stickers-{wanted or 'all'}.pdf"
     chat = update.effective_chat
     assert chat is not None
+    # The whole school takes some seconds to draw: the chat shows it is coming.
+    await context.bot.send_chat_action(chat.id, ChatAction.UPLOAD_DOCUMENT)
+    data = await asyncio.to_thread(sheets_pdf, school, labels)
+    filename = f"stickers-{wanted or 'all'}.pdf"
     await context.bot.send_document(
         chat.id,
         InputFile(data, filename=filename, attach=True),

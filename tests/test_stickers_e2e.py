@@ -68,6 +68,8 @@ async def test_director_pdf_codes_open_the_form_at_their_place_and_file_in_two_t
     # only the director prints them
     await teacher.send("/stickers")
     assert "director" in private_text(bot, teacher)
+    await cast.director.send("/stickers 图书馆")
+    assert "There is no building 图书馆" in private_text(bot, cast.director)
 
     # the scan: the form is already at the room's projector, asking only what is wrong
     await _scan(teacher, codes[f"{room} 投影仪"])
@@ -181,6 +183,12 @@ async def test_cli_sheets_decode_to_codes_the_bot_opens(
     await _scan(cast.teacher, match.group(1))
     assert "📍 本部校区 配电房" in private_text(bot, cast.teacher)
     assert "What is wrong here?" in private_text(bot, cast.teacher)
+    # revoked by place on the command line: the code then says so
+    revoke = ["stickers", "revoke", "--place", "配电房"]
+    assert await asyncio.to_thread(houqin, revoke) == 0
+    assert await asyncio.to_thread(houqin, revoke) == 2  # nothing live there any more
+    await _scan(cast.teacher2, match.group(1))
+    assert "no longer in use (本部校区 配电房)" in private_text(bot, cast.teacher2)
 
 
 async def _count_tickets(services: Services) -> int:
@@ -207,9 +215,15 @@ async def test_a_visitor_reports_and_hears_back_in_the_private_chat(
     ticket = await _ticket(services, "BX-2611-001")
     assert ticket.reporter_id is None and ticket.category_key == "plumbing"
     assert "陈同学 (visitor)" in _card(bot, ticket).shown_text
-    # the crew's progress reaches the visitor in the chat the scan opened
+    # a second visitor at the same sticker joins it with one tap
+    other = bot.add_user("林同学")
+    await _scan(other, codes["本部校区 锅炉房1楼水处理间"])
+    await other.press(_last(bot, other), "Same problem: follow BX-2611-001")
+    assert "You now follow BX-2611-001" in private_text(bot, other)
+    # the crew's progress reaches both in the chat the scan opened
     await cast.plumber.press(_card(bot, ticket), "Take")
     assert "was taken by 李师傅" in private_text(bot, visitor)
+    assert "was taken by 李师傅" in private_text(bot, other)
     # /mytickets shows the visitor their request, though they are not registered
     await visitor.send("/mytickets")
     assert "BX-2611-001" in private_text(bot, visitor)
