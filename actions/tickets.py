@@ -418,10 +418,13 @@ async def file_report(
     return ticket
 
 
-async def duplicates(services: Services, report: Report) -> list[Ticket]:
-    """Open tickets of the same kind at the same place (同一问题?)."""
+async def duplicates(
+    services: Services, report: Report, *, any_category: bool = False
+) -> list[Ticket]:
+    """Open tickets of the same kind at the same place (同一问题?); of any kind with
+    `any_category` (a place's QR sticker shows everything open there)."""
     async with services.database.reading() as session:
-        return await store.find_duplicates(session, report)
+        return await store.find_duplicates(session, report, any_category=any_category)
 
 
 # --- scheduled ---------------------------------------------------------------------------------

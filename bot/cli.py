@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.cli_errors import CliError, explain, load_profile_or_fail
+from bot.cli_stickers import add_parser as add_stickers_parser
 from school.clock import SystemClock
 from school.settings import Mode, Settings, SettingsError, load_settings, require_token
 
@@ -337,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     appraisal.add_argument("--period", required=True, help="the month, YYYY-MM")
     appraisal.add_argument("--out", required=True, help="the .xlsx file to write")
     appraisal.set_defaults(func=cmd_export_appraisal)
+
+    add_stickers_parser(sub, _bot_username)
 
     demo = sub.add_parser("demo", help="play a scripted school against the sandbox")
     demo.add_argument("--verbose", action="store_true", help="also print the bot's logs")

@@ -68,6 +68,7 @@ COMMANDS: tuple[Command, ...] = (
         DIRECTOR,
         group=True,
     ),
+    Command("stickers", N_("QR stickers to report at a place: /stickers [building]"), DIRECTOR),
     # Work logs (工作日志)
     Command("log", N_("Write today's work log"), STAFF, menu_label=N_("📝 Work log")),
     Command("mylogs", N_("My recent work logs"), STAFF),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
@@ -65,8 +65,17 @@ class School(_Section):
     timezone: Annotated[str, AfterValidator(_check_timezone)] | None = None
 
 
+class Equipment(_Section):
+    """``[[campuses.buildings.equipment]]``: equipment at a place that gets a QR sticker of its
+    own (教学楼3楼302 投影仪); its repair category is found from its name."""
+
+    floor: Text | None = None  # None: the building itself (no floors)
+    room: Text | None = None  # None: the whole floor
+    items: list[Text] = Field(min_length=1)
+
+
 class Building(_Section):
-    """``[[campuses.buildings]]``: a building with its floors and rooms."""
+    """``[[campuses.buildings]]``: a building with its floors, rooms and listed equipment."""
 
     key: Key
     name: Text
@@ -74,6 +83,7 @@ class Building(_Section):
     kind: Text
     floors: list[Text] = []
     rooms: dict[str, list[Text]] = {}
+    equipment: list[Equipment] = []
 
     @property
     def names(self) -> list[str]:
@@ -145,6 +155,9 @@ class RepairSettings(_Section):
     working_hours: WorkingHours = WorkingHours()
     default_urgency: str = "normal"
     default_category: str = "other"
+    # Someone not registered who scans a place's QR sticker: "report" files it as a visitor
+    # (their notices come in the private chat they just opened); "join" asks them to join first.
+    visitors: Literal["report", "join"] = "report"
     categories: list[RepairCategory] = Field(min_length=1)
     urgencies: list[Urgency] = Field(min_length=1)
     report: RepairReportRule = RepairReportRule()

@@ -443,3 +443,21 @@ class AppraisalSnapshot(SQLModel, table=True):
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     computed_at: datetime = Field(sa_type=AwareDateTime)
     published_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+
+
+class PlaceSticker(SQLModel, table=True):
+    """A printed QR sticker (扫码报修): its opaque token names a place, or a piece of equipment
+    at a place, as it was when issued. A rename in the profile leaves the token as it is;
+    a revoked sticker answers that it is no longer in use."""
+
+    __tablename__ = "place_sticker"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=64, unique=True, index=True)
+    building_key: str = Field(max_length=32, index=True)
+    floor: str = Field(default="", max_length=32)  # "" when the place has no floor
+    room: str = Field(default="", max_length=64)  # "" when the sticker names a floor or building
+    equipment: str = Field(default="", max_length=64)  # "" for the place itself
+    label: str = Field(max_length=200)  # the place's label when issued (kept after a rename)
+    created_at: datetime = Field(sa_type=AwareDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=AwareDateTime)

@@ -321,12 +321,15 @@ def _norm_place(text: str) -> str:
     return re.sub(r"\s+", "", text).lower()
 
 
-async def find_duplicates(session: AsyncSession, report: Report) -> list[Ticket]:
-    """Unfinished tickets of the same category at the same place (same room, or same text)."""
+async def find_duplicates(
+    session: AsyncSession, report: Report, *, any_category: bool = False
+) -> list[Ticket]:
+    """Unfinished tickets of the same category (or of any, with `any_category`) at the same
+    place (same room, or same text)."""
     joinable = flow.FLOW[Move.FOLLOW].from_states  # the open tickets one may join
-    query = select(Ticket).where(
-        col(Ticket.status).in_(joinable), Ticket.category_key == report.category
-    )
+    query = select(Ticket).where(col(Ticket.status).in_(joinable))
+    if not any_category:
+        query = query.where(Ticket.category_key == report.category)
     candidates = (await session.exec(query.order_by(col(Ticket.id)))).all()
     wanted = _norm_place(report.place)
     found = []
