@@ -27,7 +27,18 @@ from telegram.ext import (
 from bot.persistence import DatabasePersistence
 from bot.rate_limit import ChatRateLimiter
 from bot.telegram_http import AiohttpRequest
-from handlers import appraisal, buttons, common, groups, inspections, people, tickets, worklogs
+from handlers import (
+    appraisal,
+    buttons,
+    common,
+    exports,
+    groups,
+    inspections,
+    people,
+    places,
+    tickets,
+    worklogs,
+)
 from handlers.context import BotData, HouqinApp, HouqinContext
 from handlers.forms import FormOwner
 from notices.services import Services
@@ -156,6 +167,8 @@ def register_handlers(application: HouqinApp) -> None:
     worklogs.register(application)
     inspections.register(application)
     appraisal.register(application)
+    exports.register(application)
+    places.register(application)
     people.register(application)
     groups.register(application)
 
