@@ -40,6 +40,7 @@ from handlers.ticket_presses import (
 )
 from notices import tickets as told
 from notices.render import button, edit_or_ignore, esc, keyboard
+from notices.ticket_costs import cost_summary
 from notices.ticket_buttons import (
     RESULT_LABELS,
     DeferDateButton,
@@ -455,14 +456,16 @@ async def _finish_done(update: Update, context: HouqinContext, draft: ActDraft) 
         return await end_form(
             update, context, ACT_DRAFT, _("Nothing changed: the job is no longer yours.")
         )
-    return await _told_outcome(
-        update,
-        context,
-        change,
-        lambda ticket: _("{number} is done. The reporter has been asked to accept it.").format(
+    materials = [MaterialLine.from_dict(line) for line in draft.materials]
+    hours = Decimal(draft.hours) if draft.hours else None
+
+    def done(ticket: Ticket) -> str:
+        said = _("{number} is done. The reporter has been asked to accept it.").format(
             number=esc(ticket.number)
-        ),
-    )
+        )
+        return "\n".join([said, *cost_summary(materials, hours, _)])
+
+    return await _told_outcome(update, context, change, done)
 
 
 async def _finish_with_reason(

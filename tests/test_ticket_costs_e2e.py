@@ -14,6 +14,7 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.cli_export import cmd_export_tickets
+from devtools.harness import running_bot
 from devtools.sandbox.server import BotApiSandbox
 from notices.services import Services
 from school.clock import ManualClock
@@ -81,7 +82,8 @@ async def test_completion_with_catalogue_and_typed_materials_shows_the_cost(
     async with services.database.reading() as session:
         assert await ticket_costs.lines_of(session, ticket.id or 0) == []
     await plumber.send("1.5小时")
-    assert "is done" in private_text(bot, plumber)
+    told = private_text(bot, plumber)
+    assert "is done" in told and "Cost ¥100.00" in told and "1.5 h worked" in told
 
     done = await _ticket(services, ticket.number)
     assert done.status == TicketStatus.AWAITING_ACCEPTANCE and done.hours == Decimal("1.50")
@@ -227,3 +229,30 @@ async def test_place_history_and_the_repeat_fault_flag_once(
     assert "4 repair ticket(s)" in private_text(bot, plumber)
     refused = await teacher.press(_card(bot, first), "📍 Place history")
     assert refused is not None and "Only the director" in str(refused.text)
+
+
+async def test_a_restart_in_the_materials_step_resumes_it(
+    services: Services, sandbox: BotApiSandbox
+) -> None:
+    """The materials picked so far are kept in the form's persisted draft: after a restart
+    the worker goes on where they were, and nothing was stored before the last step."""
+    async with running_bot(services, sandbox) as app:
+        cast = await repairs._cast(sandbox, services, app)
+        plumber = cast.plumber
+        ticket = await _quick_report(services, sandbox, cast, "教学楼302水龙头一直滴水")
+        await _take_and_finish_note(sandbox, cast, ticket)
+        await plumber.press(_last(sandbox, plumber), "开关面板 ¥12.00/个")
+        await plumber.press(_last(sandbox, plumber), "2")
+        materials = _last(sandbox, plumber)
+        assert "开关面板 ×2个 ¥24.00" in materials.shown_text
+    assert (await _ticket(services, ticket.number)).status == TicketStatus.ACCEPTED
+    async with running_bot(services, sandbox):
+        await plumber.send("插座 1")
+        assert "Total: ¥39.00" in private_text(sandbox, plumber)
+        await plumber.press(_last(sandbox, plumber), "✅ Done: hours next")
+        await plumber.press(_last(sandbox, plumber), "1 h")
+        assert "is done" in private_text(sandbox, plumber)
+        done = await _ticket(services, ticket.number)
+        assert done.status == TicketStatus.AWAITING_ACCEPTANCE and done.hours == Decimal(1)
+        assert "Cost ¥39.00" in _card(sandbox, ticket).shown_text
+    assert sandbox.rejected == []
