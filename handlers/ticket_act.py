@@ -40,7 +40,6 @@ from handlers.ticket_presses import (
 )
 from notices import tickets as told
 from notices.render import button, edit_or_ignore, esc, keyboard
-from notices.ticket_costs import cost_summary
 from notices.ticket_buttons import (
     RESULT_LABELS,
     DeferDateButton,
@@ -50,6 +49,7 @@ from notices.ticket_buttons import (
     TicketButton,
     pressed_move,
 )
+from notices.ticket_costs import cost_summary
 from school.i18n import N_
 from storage.models import Ticket
 from storage.ticket_costs import MaterialLine
