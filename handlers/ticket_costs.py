@@ -195,7 +195,8 @@ def costs_steps(finish: Finish) -> dict[str, Sequence[AnyHandler]]:
         if draft is None or not 0 < value <= costs.MAX_HOURS:
             return await expired(update, context)
         await query.answer()
-        await edit_or_ignore(query.edit_message_reply_markup(None))
+        chosen = context._("{hours} h worked").format(hours=costs.quantity_text(value))
+        await edit_or_ignore(query.edit_message_text("⏱ " + chosen))
         return await hours(update, context, draft, value)
 
     async def hours_typed(update: Update, context: HouqinContext) -> object:
