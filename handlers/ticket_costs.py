@@ -194,10 +194,11 @@ def costs_steps(finish: Finish) -> dict[str, Sequence[AnyHandler]]:
         value = (Decimal(data.minutes) / 60).quantize(Decimal("0.01"))
         if draft is None or not 0 < value <= costs.MAX_HOURS:
             return await expired(update, context)
+        done = await hours(update, context, draft, value)  # committed (or raised: busy)
         await query.answer()
         chosen = context._("{hours} h worked").format(hours=costs.quantity_text(value))
         await edit_or_ignore(query.edit_message_text("⏱ " + chosen))
-        return await hours(update, context, draft, value)
+        return done
 
     async def hours_typed(update: Update, context: HouqinContext) -> object:
         draft = draft_of(context)
@@ -225,7 +226,8 @@ def costs_steps(finish: Finish) -> dict[str, Sequence[AnyHandler]]:
         draft = pressed_draft(context, data.ticket_id, at)
         if draft is None:
             return await expired(update, context)
-        await query.answer()
+        if data.move not in (CostsMove.SKIP_ALL, CostsMove.NO_HOURS):
+            await query.answer()  # the others commit first: a busy database is told then
         if data.move == CostsMove.NEXT:
             return await _ask_hours(update, context, draft)
         if data.move in (CostsMove.UNDO, CostsMove.BACK):
@@ -235,10 +237,12 @@ def costs_steps(finish: Finish) -> dict[str, Sequence[AnyHandler]]:
             save_draft(context, ACT_DRAFT, draft)
             await _show_materials(update, context, draft, edit=True)
             return "materials"
-        await edit_or_ignore(query.edit_message_reply_markup(None))
         if data.move == CostsMove.SKIP_ALL:
             draft.materials = []
-        return await hours(update, context, draft, None)
+        done = await hours(update, context, draft, None)  # committed (or raised: busy)
+        await query.answer()
+        await edit_or_ignore(query.edit_message_reply_markup(None))
+        return done
 
     text = PRIVATE_INPUT & filters.TEXT
     others = MessageHandler(PRIVATE_INPUT, _not_text)

@@ -21,7 +21,7 @@ from school.clock import ManualClock
 from storage import ticket_costs
 from storage.models import Ticket, TicketStatus
 from tests import test_tickets_e2e as repairs
-from tests.helpers import private_text
+from tests.helpers import database_locked, impatient, private_text, said_busy
 from tests.test_tickets_e2e import Cast, _card, _last, _quick_report, _ticket
 
 # the repair tests' fixtures: the running bot, English services, the cast of people and groups
@@ -256,3 +256,33 @@ async def test_a_restart_in_the_materials_step_resumes_it(
         assert done.status == TicketStatus.AWAITING_ACCEPTANCE and done.hours == Decimal(1)
         assert "Cost ¥39.00" in _card(sandbox, ticket).shown_text
     assert sandbox.rejected == []
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_the_completion_is_never_said_done_before_it_is_stored(
+    services: Services, sandbox: BotApiSandbox
+) -> None:
+    """The last step while another writer holds the database: the worker is told it is busy,
+    the hours keep their buttons, and the same press completes the job once."""
+    services = impatient(services)
+    async with running_bot(services, sandbox) as app:
+        cast = await repairs._cast(sandbox, services, app)
+        plumber = cast.plumber
+        ticket = await _quick_report(services, sandbox, cast, "教学楼302水龙头一直滴水")
+        await _take_and_finish_note(sandbox, cast, ticket)
+        await plumber.press(_last(sandbox, plumber), "插座 ¥15.00/个")
+        await plumber.press(_last(sandbox, plumber), "1")
+        await plumber.press(_last(sandbox, plumber), "✅ Done: hours next")
+        asked = _last(sandbox, plumber)
+        with database_locked(services):
+            answer = await plumber.press(asked, "1 h")
+        assert said_busy(answer) or said_busy(private_text(sandbox, plumber))
+        assert "is done" not in private_text(sandbox, plumber)
+        assert "1 h" in str(asked.buttons)
+        assert (await _ticket(services, ticket.number)).status == TicketStatus.ACCEPTED
+        await plumber.press(asked, "1 h")
+        assert "is done" in private_text(sandbox, plumber)
+        async with services.database.reading() as session:
+            assert len(await ticket_costs.lines_of(session, ticket.id or 0)) == 1
+        assert (await _ticket(services, ticket.number)).hours == Decimal(1)
+    await services.database.dispose()
