@@ -31,9 +31,11 @@ from handlers import (
     appraisal,
     buttons,
     common,
+    exports,
     groups,
     inspections,
     people,
+    places,
     repair_stats,
     tickets,
     worklogs,
@@ -167,6 +169,8 @@ def register_handlers(application: HouqinApp) -> None:
     inspections.register(application)
     appraisal.register(application)
     repair_stats.register(application)
+    exports.register(application)
+    places.register(application)
     people.register(application)
     groups.register(application)
 

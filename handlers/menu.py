@@ -69,6 +69,7 @@ COMMANDS: tuple[Command, ...] = (
         group=True,
     ),
     Command("stickers", N_("QR stickers to report at a place: /stickers [building]"), DIRECTOR),
+    Command("place", N_("Repair history of a place: /place 教学楼302"), CREW),
     # Work logs (工作日志)
     Command("log", N_("Write today's work log"), STAFF, menu_label=N_("📝 Work log")),
     Command("mylogs", N_("My recent work logs"), STAFF),
@@ -97,7 +98,11 @@ COMMANDS: tuple[Command, ...] = (
         DIRECTOR,
         menu_label=N_("🏆 Appraisal"),
     ),
-    Command("export", N_("Appraisal as Excel: /export 2026-10"), DIRECTOR),
+    Command(
+        "export",
+        N_("Excel: /export 2026-10 (appraisal), /export tickets <from> <to> (repairs)"),
+        DIRECTOR,
+    ),
     # People
     Command("whoami", N_("My role and post"), REGISTERED, menu_label=N_("👤 Me")),
     Command("invite", N_("Make an invite link"), DIRECTOR, menu_label=N_("➕ Invite")),

@@ -129,8 +129,7 @@ def report_text(kpis: RepairKpis, month: Month, profile: SchoolProfile, _: Trans
                 n=len(kpis.ratings),
             )
         )
-    if kpis.total_cost is not None:
-        lines.append(_("Total cost: ¥{cost}").format(cost=f"{kpis.total_cost:,.2f}"))
+    lines.append(_("Total cost: ¥{cost}").format(cost=f"{kpis.total_cost:,.2f}"))
     if kpis.repeat_places:
         lines.append("")
         lines.append(_("Repeat places:"))

@@ -247,6 +247,10 @@ class _Checker:
         urgencies = self.items("repair", "urgencies")
         urg_base: Loc = ("repair", "urgencies")
         urg_keys = self.duplicates(self.keyed(urg_base, urgencies), Message(N_("urgency")))
+        materials = self.items("repair", "materials")
+        mat_base: Loc = ("repair", "materials")
+        self.duplicates(self.keyed(mat_base, materials), Message(N_("material")))
+        self.duplicates(self.keyed(mat_base, materials, "name"), Message(N_("material name")))
         if self.readable(repair):
             self.reference(
                 ("repair", "default_urgency"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -146,6 +147,23 @@ class RepairReportRule(_Section):
     top_places: int = Field(5, ge=0, le=20)
 
 
+class Material(_Section):
+    """``[[repair.materials]]``: a material of the catalogue the crew picks from on 维修完成."""
+
+    key: Key
+    name: Text
+    unit: Text
+    price: Decimal = Field(ge=0, le=1_000_000, decimal_places=2)  # 元 per unit
+
+
+class RepeatFaults(_Section):
+    """``[repair.repeat_faults]``: a place with `count` faults within `days` is flagged to the
+    director (修还是换?); 0 turns the flag off."""
+
+    count: int = Field(3, ge=0)
+    days: int = Field(30, ge=1, le=366)
+
+
 class RepairSettings(_Section):
     """``[repair]``: the repair workflow settings."""
 
@@ -161,6 +179,8 @@ class RepairSettings(_Section):
     categories: list[RepairCategory] = Field(min_length=1)
     urgencies: list[Urgency] = Field(min_length=1)
     report: RepairReportRule = RepairReportRule()
+    materials: list[Material] = []
+    repeat_faults: RepeatFaults = RepeatFaults()
 
 
 class InspectionItem(_Section):

@@ -9,11 +9,10 @@ time comes in as `now`.
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -24,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from school.profile import SchoolProfile
 from storage import persisted_state
 from storage import ticket_flow as flow
-from storage.models import PersistedState, Ticket, TicketEvent, TicketStatus
+from storage.models import PersistedState, Ticket, TicketEvent, TicketMaterial, TicketStatus
 from storage.stats import (
     Month,
     TicketStats,
@@ -34,7 +33,7 @@ from storage.stats import (
 )
 from storage.tickets import month_bounds, overdue_at
 
-QUERIES = 5  # what month_kpis runs, whatever the number of tickets
+QUERIES = 6  # what month_kpis runs, whatever the number of tickets
 
 
 # --- what the queries return -------------------------------------------------------------------
@@ -47,7 +46,7 @@ class Reported:
     category: str
     building: str | None
     place: str  # the label shown
-    place_key: str  # its identity (see place_identity)
+    place_key: str  # its identity (storage.place_history.place_key)
     urgency: str
     status: TicketStatus
     accept_by: datetime | None = None
@@ -75,6 +74,7 @@ class Inputs:
     finished: Sequence[Finished] = ()
     reworks: int = 0  # 返修 in the period, every one
     closed: Sequence[tuple[int | None, int]] = ()  # jobs closed: (rating, times sent back)
+    costs: Sequence[Decimal] = ()  # materials recorded on 维修完成 in the period
 
 
 # --- the figures -------------------------------------------------------------------------------
@@ -90,11 +90,7 @@ class RepeatPlace:
 
 @dataclass(frozen=True)
 class RepairKpis:
-    """A period's repair numbers (README, "Repair numbers").
-
-    `total_cost` is left for the materials feature: one function sets it with
-    `dataclasses.replace` and the report shows it when it is not None.
-    """
+    """A period's repair numbers (README, "Repair numbers")."""
 
     start: datetime
     end: datetime
@@ -112,7 +108,7 @@ class RepairKpis:
     repeat_places: tuple[RepeatPlace, ...]
     open: int  # of the period's tickets, not finished yet
     overdue: int  # ... and past a limit
-    total_cost: Decimal | None = field(default=None)
+    total_cost: Decimal = Decimal(0)  # materials recorded on 维修完成 in the period (元)
 
     @property
     def jobs(self) -> int:
@@ -229,15 +225,8 @@ def figures(
         repeat_places=repeat_places(inputs.reported, top_places),
         open=len(unfinished),
         overdue=overdue,
+        total_cost=sum(inputs.costs, Decimal(0)),
     )
-
-
-def place_identity(building: str | None, floor: str | None, room: str | None, place: str) -> str:
-    """What makes two tickets the same place: the building, floor and room picked from the
-    profile, else the typed place without spaces and case (as 同一问题 matches them)."""
-    if building is not None:
-        return f"{building}|{floor or ''}|{room or ''}"
-    return "|" + re.sub(r"\s+", "", place).lower()
 
 
 # --- reading a period --------------------------------------------------------------------------
@@ -249,8 +238,7 @@ async def read_inputs(session: AsyncSession, start: datetime, end: datetime) -> 
         select(  # type: ignore[call-overload]  # sqlmodel types up to 4 columns
             col(Ticket.category_key),
             col(Ticket.building_key),
-            col(Ticket.floor),
-            col(Ticket.room),
+            col(Ticket.place_key),
             col(Ticket.place),
             col(Ticket.urgency_key),
             col(Ticket.status),
@@ -265,13 +253,13 @@ async def read_inputs(session: AsyncSession, start: datetime, end: datetime) -> 
             category=category,
             building=building,
             place=place,
-            place_key=place_identity(building, floor, room, place),
+            place_key=place_key,
             urgency=urgency,
             status=TicketStatus(status),
             accept_by=accept_by,
             finish_by=finish_by,
         )
-        for category, building, floor, room, place, urgency, status, accept_by, finish_by in (
+        for category, building, place_key, place, urgency, status, accept_by, finish_by in (
             reported_rows.all()
         )
     ]
@@ -314,12 +302,19 @@ async def read_inputs(session: AsyncSession, start: datetime, end: datetime) -> 
             col(Ticket.closed_at) < end,
         )
     )
+    # Money is exact: summed here, not by the database (SQLite keeps it as text).
+    costs = await session.exec(
+        select(col(TicketMaterial.cost)).where(
+            col(TicketMaterial.added_at) >= start, col(TicketMaterial.added_at) < end
+        )
+    )
     return Inputs(
         reported=reported,
         accepted=accepted,
         finished=finished,
         reworks=int(reworks.one()),
         closed=[(rating, sent_back) for rating, sent_back in closed_rows.all()],
+        costs=list(costs.all()),
     )
 
 

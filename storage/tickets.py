@@ -28,6 +28,7 @@ from storage.models import (
     TicketPhoto,
     TicketStatus,
 )
+from storage.place_history import place_key
 from storage.rows import add_if_new
 from storage.stats import Month, TicketStats, accepted_in_time, job_counts
 from storage.ticket_flow import Move
@@ -165,6 +166,7 @@ async def create_ticket(
             floor=report.floor,
             room=report.room,
             place=report.place[:200],
+            place_key=place_key(report.building, report.floor, report.room, report.place),
             description=report.description,
             urgency_key=report.urgency,
             status=TicketStatus.OPEN,

@@ -4,12 +4,14 @@ tests/test_ticket_kpis.py: ten tickets written as rows, with the events the KPIs
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlmodel import select
 
 from storage.database import Database
-from storage.models import Person, Role, Ticket, TicketEvent, TicketStatus
+from storage.models import Person, Role, Ticket, TicketEvent, TicketMaterial, TicketStatus
+from storage.place_history import place_key
 from tests.conftest import SCHOOL_TZ
 
 LAB_WC = {"building_key": "lab", "floor": "3", "room": "女厕", "place": "实验楼3楼女厕"}
@@ -26,6 +28,13 @@ def at(month: int, day: int, hour: int = 9, minute: int = 0, year: int = 2026) -
 
 
 NOW = at(12, 1, 9, 30)  # when the report is made: 1 December 09:30
+
+# Materials recorded on 维修完成, by the ticket's position in the month (T1 = 0): (name,
+# quantity, unit price, when). T1's second line is dated 1 December: not in November's cost.
+MATERIALS: dict[int, list[tuple[str, str, str, datetime]]] = {
+    0: [("水龙头", "1", "35.00", at(11, 2, 12)), ("玻璃胶", "1", "12.50", at(12, 1, 8))],
+    1: [("水管接头", "3", "6.50", at(11, 3, 8)), ("软管", "1", "18.00", at(11, 4, 8))],
+}
 
 
 async def worker(database: Database, telegram_id: int = 7001) -> int:
@@ -172,9 +181,23 @@ async def seed_november(database: Database, holder: int, *, extra: int = 0) -> N
                 description="坏了",
                 **values,
             )
+            ticket.place_key = place_key(
+                ticket.building_key, ticket.floor, ticket.room, ticket.place
+            )
             session.add(ticket)
             await session.flush()
             assert ticket.id is not None
+            for name, quantity, price, when in MATERIALS.get(index - count - 1, []):
+                session.add(
+                    TicketMaterial(
+                        ticket_id=ticket.id,
+                        name=name,
+                        quantity=Decimal(quantity),
+                        unit_price=Decimal(price),
+                        cost=Decimal(quantity) * Decimal(price),
+                        added_at=when,
+                    )
+                )
             session.add(TicketEvent(ticket_id=ticket.id, action="report", at=values["created_at"]))
             for action, when in events:
                 actor = holder if action == "complete" else None
