@@ -28,6 +28,7 @@ from bench.common import bench_services, machine_line, peak_rss_mb
 from notices.services import Services
 from storage import ticket_kpis
 from storage.models import Person, Role, Ticket, TicketEvent, TicketStatus
+from storage.place_history import place_key
 from storage.stats import Month
 from storage.tickets import month_bounds
 
@@ -100,6 +101,11 @@ async def generate(services: Services, count: int) -> dict[str, int]:
                 "floor": None if typed else floor,
                 "room": None if typed else room,
                 "place": f"操场东侧路灯{n % 7}" if typed else place,
+                "place_key": (
+                    place_key(None, None, None, f"操场东侧路灯{n % 7}")
+                    if typed
+                    else place_key(building, floor, room, place)
+                ),
                 "description": "坏了",
                 "urgency_key": urgency,
                 "status": status.value,
