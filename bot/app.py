@@ -35,6 +35,7 @@ from handlers import (
     inspections,
     meters,
     people,
+    plans,
     tickets,
     worklogs,
 )
@@ -164,6 +165,7 @@ def register_handlers(application: HouqinApp) -> None:
         *inspections.forms(),
         *appraisal.forms(),
         *meters.forms(),
+        *plans.forms(),
     ]
     application.add_handler(FormOwner(forms, outside_cancel=common.cancel).conversation())
 
@@ -173,6 +175,7 @@ def register_handlers(application: HouqinApp) -> None:
     inspections.register(application)
     appraisal.register(application)
     meters.register(application)
+    plans.register(application)
     people.register(application)
     groups.register(application)
 
