@@ -9,7 +9,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -46,6 +47,23 @@ async def report(job: JobRun) -> None:
         await act.publish_report(job.bot, services, month)
 
 
+def _reads_on(profile: SchoolProfile) -> Callable[[datetime], bool]:
+    def acts_on(occurrence: datetime) -> bool:
+        day = occurrence.astimezone(profile.tz).date()
+        return profile.energy.is_reading_day(profile.calendar, day)
+
+    return acts_on
+
+
+def _reports_on(profile: SchoolProfile) -> Callable[[datetime], bool]:
+    def acts_on(occurrence: datetime) -> bool:
+        today = occurrence.astimezone(profile.tz).date()
+        due = report_due(profile, today)
+        return due is not None and due != report_due(profile, today - timedelta(days=1))
+
+    return acts_on
+
+
 def jobs(services: Services) -> list[ScheduledJob]:
     """This feature's jobs (none when the profile lists no meters)."""
     profile = services.profile
@@ -62,6 +80,7 @@ def jobs(services: Services) -> list[ScheduledJob]:
             ),
             run=ask,
             catch_up=timedelta(hours=4),
+            acts_on=_reads_on(profile),
         ),
         ScheduledJob(
             name=REPORT_JOB,
@@ -74,5 +93,6 @@ def jobs(services: Services) -> list[ScheduledJob]:
             ),
             run=report,
             catch_up=CATCH_UP,
+            acts_on=_reports_on(profile),
         ),
     ]

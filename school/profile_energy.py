@@ -4,14 +4,16 @@ reading schedule, and ``[plan]``, the semester work plan's categories and remind
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from school.calendar import CalendarSettings
+from school.cross_checks import unknown
 from school.i18n import N_
-from school.profile_fields import HHMM, WEEKDAYS, Key, Text, Weekday
-from school.profile_messages import ProfileValueError
+from school.profile_fields import HHMM, WEEKDAYS, Key, Loc, Text, Weekday
+from school.profile_messages import Message, ProfileValueError
 
 
 class _Section(BaseModel):
@@ -136,3 +138,32 @@ class PlanSettings(_Section):
     digest_on: Weekday = "mon"  # the weekly digest to the leaders' group
     digest_at: HHMM = dt.time(8, 30)
     weight: float = Field(default=0, ge=0)  # appraisal weight of plan follow-through (0: none)
+
+
+def energy_problems(
+    buildings: Iterable[str], campuses: Iterable[str], posts: Iterable[str], energy: EnergySettings
+) -> list[tuple[Loc, Message]]:
+    """References of ``[energy]`` to buildings, campuses and posts that do not exist."""
+    building_keys, campus_keys, post_keys = set(buildings), set(campuses), set(posts)
+    found: list[tuple[Loc, Message]] = []
+    for i, meter in enumerate(energy.meters):
+        at: Loc = ("energy", "meters", i)
+        if meter.building is not None and meter.building not in building_keys:
+            found.append(
+                ((*at, "building"), unknown(meter.building, building_keys, Message(N_("building"))))
+            )
+        if meter.campus is not None and meter.campus not in campus_keys:
+            found.append(
+                ((*at, "campus"), unknown(meter.campus, campus_keys, Message(N_("campus"))))
+            )
+        if meter.post not in post_keys:
+            found.append(((*at, "post"), unknown(meter.post, post_keys, Message(N_("post")))))
+    for i, rule in enumerate(energy.closed):
+        if rule.building not in building_keys:
+            found.append(
+                (
+                    ("energy", "closed", i, "building"),
+                    unknown(rule.building, building_keys, Message(N_("building"))),
+                )
+            )
+    return found
