@@ -137,7 +137,6 @@ class PlanSettings(_Section):
     remind_at: HHMM = dt.time(9, 0)
     digest_on: Weekday = "mon"  # the weekly digest to the leaders' group
     digest_at: HHMM = dt.time(8, 30)
-    weight: float = Field(default=0, ge=0)  # appraisal weight of plan follow-through (0: none)
 
 
 def energy_problems(
