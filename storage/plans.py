@@ -239,3 +239,43 @@ async def progress_since(session: AsyncSession, since: datetime) -> list[PlanPro
         .order_by(col(PlanProgress.created_at))
     )
     return list(rows.all())
+
+
+# --- follow-through, for the appraisal -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanStats:
+    """A person's plan items due in a month: done on time, done late, not done."""
+
+    due: int = 0
+    on_time: int = 0
+    late: int = 0
+    not_done: int = 0
+
+
+def follow_through(items: Sequence[PlanItem], first: date, last: date) -> PlanStats:
+    """How the items due between `first` and `last` came out (pure)."""
+    due = [i for i in items if first <= i.due <= last]
+    on_time = sum(1 for i in due if i.done_on is not None and i.done_on <= i.due)
+    late = sum(1 for i in due if i.done_on is not None and i.done_on > i.due)
+    return PlanStats(len(due), on_time, late, len(due) - on_time - late)
+
+
+async def month_stats(
+    session: AsyncSession, first: date, last: date, people: Sequence[tuple[int, str | None]]
+) -> dict[int, PlanStats]:
+    """Each person's follow-through on the items due in a month (named, or by their post);
+    people with no item due are left out."""
+    items = (
+        await session.exec(
+            select(PlanItem).where(col(PlanItem.due) >= first, col(PlanItem.due) <= last)
+        )
+    ).all()
+    found = {}
+    for person_id, post_key in people:
+        mine = [i for i in items if owned_by(i, person_id, post_key)]
+        stats = follow_through(mine, first, last)
+        if stats.due:
+            found[person_id] = stats
+    return found

@@ -26,6 +26,7 @@ from notices.services import Services
 from scheduler import jobs as schedule
 from school.clock import ManualClock
 from school.i18n import translator
+from school.profile import SchoolProfile
 from storage import plans
 from storage.models import PlanItem, PlanMilestone, PlanProgress, Role
 from tests.conftest import SCHOOL_TZ
@@ -86,7 +87,7 @@ def to_owner(sandbox: BotApiSandbox, user: SandboxUser, since: int) -> list[Sent
     return [m for m in sandbox.bot_messages_since(since) if m.chat_id == user.private_chat_id]
 
 
-# --- pure rules --------------------------------------------------------------------------------
+# --- pure rules ---
 
 
 @given(st.dates(date(2026, 1, 1), date(2027, 12, 31)), st.integers(-5, 40))
@@ -115,7 +116,7 @@ def test_semesters() -> None:
     assert plans.semester_of(date(2027, 3, 1)) == "2027春季"
 
 
-# --- import ------------------------------------------------------------------------------------
+# --- import ---
 
 
 async def test_the_template_imports_and_a_bad_file_imports_nothing(services: Services) -> None:
@@ -150,7 +151,7 @@ async def test_the_template_imports_and_a_bad_file_imports_nothing(services: Ser
     assert args.file == "plan.xlsx" and args.semester == SEMESTER
 
 
-# --- through the bot -----------------------------------------------------------------------------
+# --- through the bot ---
 
 
 async def test_reminder_then_progress_in_taps_and_one_message(
@@ -282,3 +283,81 @@ async def test_weekly_digest_once_and_overdue_flagged_once_with_the_last_note(
     )
     results = {r[0]: r[6] for r in book.worksheets[0].iter_rows(min_row=2, values_only=True)}
     assert results[GAS] == "未完成" and results[PIPES] == "进行中"
+
+
+# --- follow-through in the appraisal ---
+
+
+def test_follow_through_is_a_component_only_with_a_weight(profile: SchoolProfile) -> None:
+    from storage.appraisal.results import PersonInfo
+    from storage.appraisal.scoring import score_person
+
+    stats = plans.PlanStats(due=4, on_time=2, late=1, not_done=1)
+    person = PersonInfo(1, "李师傅", "electrician", "水电工")
+    plain = score_person(
+        person,
+        log=None,
+        ticket=None,
+        inspection=None,
+        leader=80,
+        adjustments=[],
+        incidents=[],
+        settings=profile.appraisal,
+        plan=stats,
+    )
+    assert [c.key for c in plain.components if c.key == "plan"] == []
+    weights = profile.appraisal.weights.model_copy(update={"leader": 10, "plan": 10})
+    counted = score_person(
+        person,
+        log=None,
+        ticket=None,
+        inspection=None,
+        leader=80,
+        adjustments=[],
+        incidents=[],
+        settings=profile.appraisal.model_copy(update={"weights": weights}),
+        plan=stats,
+    )
+    (component,) = [c for c in counted.components if c.key == "plan"]
+    assert component.score == pytest.approx((2 + 0.5) / 4 * 100)
+    assert counted.total == pytest.approx((80 * 10 + 62.5 * 10) / 20)
+
+
+async def test_follow_through_counts_in_the_month_it_was_due(
+    services: Services, sandbox: BotApiSandbox
+) -> None:
+    from storage.appraisal import compute_month
+    from storage.stats import Month
+
+    async with running_bot(services, sandbox):
+        await import_sample(services)
+        plumber = await register(sandbox, services, "李师傅", Role.STAFF, "electrician")
+    found = await items(services)
+    for title, done_on in (("宿舍楼热水器加装与线路增容", date(2026, 12, 30)),):
+        item = found[title]
+        assert item.id is not None
+        await act.report_progress(
+            services,
+            item.id,
+            await person_of(services, plumber),
+            percent=100,
+            note="完成",
+            photo=None,
+        )
+        async with services.database.transaction() as session:
+            stored = await session.get(PlanItem, item.id)
+            assert stored is not None
+            stored.done_on = done_on
+            session.add(stored)
+    weights = services.profile.appraisal.weights.model_copy(update={"leader": 10, "plan": 10})
+    appraisal_settings = services.profile.appraisal.model_copy(update={"weights": weights})
+    profile = services.profile.model_copy(update={"appraisal": appraisal_settings})
+    async with services.database.transaction() as session:
+        inputs, result = await compute_month(
+            session, Month(2026, 12), profile, today=date(2027, 1, 2)
+        )
+    person = await person_of(services, plumber)
+    # December: 热水器 (done on time) is the electrician's only item due that month
+    assert inputs.plans[person.id or 0] == plans.PlanStats(due=1, on_time=1, late=0, not_done=0)
+    (row,) = [r for r in result.people if r.person.id == person.id]
+    assert [c.score for c in row.components if c.key == "plan"] == [100.0]
