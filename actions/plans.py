@@ -131,6 +131,20 @@ async def weekly_digest(services: Services, occurrence: datetime) -> bool:
         )
 
 
+async def owner_known(services: Services, owner: str) -> bool:
+    """Whether an owner is a registered staff member's name or a post."""
+    async with services.database.reading() as session:
+        staff = [p for p in await people.list_people(session) if Role(p.role) != Role.TEACHER]
+    return resolve_owner(services.profile, staff, owner) != (None, None)
+
+
+async def current_semester(services: Services) -> str:
+    """The semester items go to: the latest imported, else today's."""
+    async with services.database.reading() as session:
+        latest = await store.latest_semester(session)
+    return latest or store.semester_of(services.local_now().date())
+
+
 async def overview(services: Services, person: Person) -> tuple[str | None, list[store.Entry]]:
     """The current semester's items: all of them for a director, one's own for staff."""
     async with services.database.reading() as session:

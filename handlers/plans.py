@@ -19,8 +19,10 @@ from handlers.forms import END, Form, drop_draft, load_draft, opening, save_draf
 from handlers.worklog_form import private_other, private_text
 from notices import plans as notices
 from notices.plans import PercentButton, ProgressButton, SkipNoteButton
-from notices.render import edit_or_ignore, send_long
+from notices.plans_sheet import milestones_of
+from notices.render import edit_or_ignore, esc, send_long
 from school.i18n import N_
+from storage import plans
 from storage.models import Person, Role
 
 NAME = "plan_progress"
@@ -43,7 +45,8 @@ def _chat(update: Update) -> int:
 
 
 async def plan_command(update: Update, context: HouqinContext) -> None:
-    """/plan: the semester's items by status (a director all, staff their own, with buttons)."""
+    """/plan: the semester's items by status (a director all, staff their own, with buttons);
+    /plan add 标题 | 类别 | 负责人 | 2026-12-31 [| 2026-12-10 招标完成; …]: a director adds one."""
     person = await require_role(update, context, CREW)
     if person is None:
         return
@@ -52,12 +55,70 @@ async def plan_command(update: Update, context: HouqinContext) -> None:
         await reply(update, context, _("Use /plan in a private chat with me."))
         return
     services = context.services
+    if context.args and context.args[0] == "add":
+        await _add_item(update, context, person)
+        return
     semester, found = await act.overview(services, person)
     mine = Role(person.role) != Role.DIRECTOR
     today = services.local_now().date()
     text = notices.overview(semester, found, today, _, mine=mine)
     markup = notices.progress_markup([e.item for e in found], _) if mine else None
     await send_long(context.bot, _chat(update), text, markup)
+
+
+ADD_USAGE = N_(
+    "Add a plan item: /plan add title | category | owner (name or post) | due date "
+    "[| 2026-12-10 milestone; …]"
+)
+
+
+async def _add_item(update: Update, context: HouqinContext, person: Person) -> None:
+    """A director adds (or updates, by title) one item of the current semester by chat."""
+    _ = context._
+    if Role(person.role) != Role.DIRECTOR:
+        await reply(update, context, _("Only the logistics director can do that."))
+        return
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    text = message.text.split(maxsplit=2)[2] if len(message.text.split(maxsplit=2)) > 2 else ""
+    parts = [p.strip() for p in text.split("|")]
+    if len(parts) not in (4, 5) or not all(parts[:4]):
+        await reply(update, context, _(ADD_USAGE))
+        return
+    due = plans.parse_day(parts[3])
+    milestones = milestones_of(parts[4]) if len(parts) == 5 else []
+    if due is None or milestones is None:
+        await reply(update, context, _(ADD_USAGE))
+        return
+    services = context.services
+    categories = services.profile.plan.categories
+    if parts[1] not in categories:
+        await reply(
+            update,
+            context,
+            _("Unknown category {category}; use one of: {categories}").format(
+                category=esc(parts[1]), categories=esc("、".join(categories))
+            ),
+        )
+        return
+    if not await act.owner_known(services, parts[2]):
+        await reply(
+            update,
+            context,
+            _("{owner} is neither a registered staff member nor a post.").format(
+                owner=esc(parts[2])
+            ),
+        )
+        return
+    semester = await act.current_semester(services)
+    row = plans.Row(1, parts[0][:200], parts[1], parts[2], due, milestones)
+    try:
+        added, _updated = await act.import_plan(services, semester, [row])
+    except act.PlanError as exc:
+        await reply(update, context, "\n".join(esc(p.replace("row 1: ", "")) for p in exc.problems))
+        return
+    done = _("Added to {semester}: {title}") if added else _("Updated in {semester}: {title}")
+    await reply(update, context, done.format(semester=esc(semester), title=esc(row.title)))
 
 
 async def start_progress(update: Update, context: HouqinContext, data: ProgressButton) -> object:

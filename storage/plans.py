@@ -63,6 +63,14 @@ def semester_of(day: date) -> str:
     return f"{day.year}春季"
 
 
+def parse_day(text: str) -> date | None:
+    """A date written 2026-12-31 (or 2026/12/31)."""
+    try:
+        return date.fromisoformat(text.strip().replace("/", "-"))
+    except ValueError:
+        return None
+
+
 # --- importing ---------------------------------------------------------------------------------
 
 

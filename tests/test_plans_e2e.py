@@ -361,3 +361,28 @@ async def test_follow_through_counts_in_the_month_it_was_due(
     assert inputs.plans[person.id or 0] == plans.PlanStats(due=1, on_time=1, late=0, not_done=0)
     (row,) = [r for r in result.people if r.person.id == person.id]
     assert [c.score for c in row.components if c.key == "plan"] == [100.0]
+
+
+async def test_the_director_adds_an_item_by_chat(
+    services: Services, sandbox: BotApiSandbox, clock: ManualClock
+) -> None:
+    async with running_bot(services, sandbox):
+        await import_sample(services)
+        director = await register(sandbox, services, "张主任", Role.DIRECTOR)
+        plumber = await register(sandbox, services, "李师傅", Role.STAFF, "electrician")
+        await director.send(
+            "/plan add 操场围栏油漆 | 维修改造 | 李师傅 | 2026-12-18 | 2026-12-08 采购油漆"
+        )
+        assert "操场围栏油漆" in last(sandbox, director).shown_text
+        await director.send("/plan add 食堂排烟罩清洗 | 卫生 | 食堂炊事员 | 2026-12-18")
+        assert "卫生" in last(sandbox, director).shown_text  # not a category: told which are
+        await director.send("/plan add 食堂排烟罩清洗 | 安全 | 赵师傅 | 2026-12-18")
+        assert "赵师傅" in last(sandbox, director).shown_text  # nobody of that name or post
+        await director.send("/plan add 缺字段")
+        assert "/plan add" in last(sandbox, director).shown_text
+        await plumber.send("/plan add 自己加一项 | 安全 | 李师傅 | 2026-12-18")
+        assert "自己加一项" not in str(await items(services))
+        fence = (await items(services))["操场围栏油漆"]
+        assert fence.semester == SEMESTER and fence.owner_id is not None
+        await plumber.send("/plan")
+        assert "操场围栏油漆" in last(sandbox, plumber).shown_text
