@@ -120,8 +120,6 @@ async def submit(
             earlier = [r for r in readings if r.day < day]
             used = values[key] - earlier[-1].value if earlier else None
             result.use[key] = used if used is not None and used >= 0 else None
-            if key in kept:
-                continue  # a value the reader confirmed is not alarmed about again
             meter = profile.energy.meter(key)
             for anomaly in store.anomalies_of(profile, meter, readings):
                 alert = await store.record_alert(session, anomaly, now=services.now())

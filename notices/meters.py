@@ -62,7 +62,7 @@ def fmt(value: float) -> str:
 
 
 def meter_label(profile: SchoolProfile, meter: Meter) -> str:
-    """教学楼 水表1 (m³)"""
+    """教学楼 水表1"""
     place = profile.building(meter.building).name if meter.building else ""
     return f"{place} {meter.name}".strip()
 
@@ -82,7 +82,6 @@ async def queue_request(
     session: AsyncSession, services: Services, person: Person, meters: Sequence[Meter], day: date
 ) -> bool:
     """Ask a reader for the day's readings (once per reader and day)."""
-    profile = services.profile
 
     def message(_: Translate) -> str:
         names = "、".join(esc(m.name) for m in meters)
@@ -95,7 +94,6 @@ async def queue_request(
         return keyboard([[button(_("📟 Enter readings"), ReadingsButton(day))]])
 
     assert person.id is not None
-    del profile
     return await tell(
         session, services, person, f"meters.ask.{day.isoformat()}.{person.id}", message, markup
     )

@@ -178,6 +178,13 @@ async def test_a_suspicious_reading_is_questioned_not_saved_blindly(
         async with services.database.transaction() as session:
             alerts = (await session.exec(select(EnergyAlert))).all()
         assert alerts == []
+        # A huge use the reader confirms is real: the director hears of it.
+        await team.plumber.send("/readings")
+        await team.plumber.send("水表1 10400")
+        await press(sandbox, team.plumber, last(sandbox, team.plumber), "mtq1:ok")
+        assert (await stored(services, "water_teaching"))[date(2026, 11, 27)] == 10400
+        await sandbox.settle()
+        assert button_with(last(sandbox, team.director), "mtl1:")
 
 
 async def test_a_rise_alerts_the_director_whose_one_tap_files_a_repair_ticket(
