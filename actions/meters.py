@@ -209,10 +209,13 @@ async def all_histories(services: Services) -> dict[str, list[rules.Reading]]:
 async def publish_report(bot: Bot, services: Services, month: Month) -> bool:
     """The month's energy 通报 to the staff group, once across restarts: claimed and queued in
     one transaction; then the chart is posted once (retried by a later run if Telegram failed).
-    True when this call claimed it."""
+    True when this call claimed it; a month no reading covers is not reported."""
     profile = services.profile
     known = await all_histories(services)
     lines = month_lines(profile, known, month.year, month.month)
+    if not lines:
+        log.info("no meter readings cover %s: no energy report", month)
+        return False
     async with services.database.transaction() as session:
         if await groups.group_for(session, GroupPurpose.STAFF) is None:
             return False  # nowhere to post: the next run tries again

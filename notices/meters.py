@@ -253,8 +253,6 @@ def _change(value: float | None, _: Translate) -> str:
 def report_text(school: str, month: str, lines: Sequence[Line], _: Translate) -> str:
     """The monthly energy 通报 (HTML)."""
     out = [_("<b>{school} energy report, {month}</b>").format(school=esc(school), month=month)]
-    if not lines:
-        out.append(_("No meter readings this month."))
     for kind in MeterKind:
         rows = [line for line in lines if line.kind == kind]
         if not rows:

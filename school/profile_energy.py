@@ -77,7 +77,7 @@ class EnergySettings(_Section):
     meters: list[Meter] = []
     read_on: list[Weekday] = ["fri"]  # weekly reading days (with the weekly round)
     read_month_end: bool = True  # also on the last working day of each month
-    read_at: HHMM = dt.time(15, 0)  # when the readers are asked
+    read_at: HHMM = dt.time(8, 0)  # when the readers are asked (the day to read in)
     absurd_factor: float = Field(default=5.0, gt=1)  # a reading over factor × usual: questioned
     rise_threshold: float = Field(default=0.3, gt=0)  # +30% on the previous/last year: alert
     closed_tolerance: float = Field(default=0.2, ge=0)  # use while closed over 20% of usual

@@ -111,11 +111,11 @@ async def test_readings_asked_on_friday_and_entered_in_one_message(
     async with running_bot(services, sandbox) as application:
         team = await crew(sandbox, services)
         await weekly_history(services)
-        clock.set(datetime(2026, 11, 26, 15, 0, tzinfo=SCHOOL_TZ))  # Thursday: not a reading day
+        clock.set(datetime(2026, 11, 26, 8, 0, tzinfo=SCHOOL_TZ))  # Thursday: not a reading day
         await run(application, "meters.ask")
         with pytest.raises(LookupError):
             button_with(last(sandbox, team.plumber), "mtr1:")
-        clock.set(FRIDAY_1500)
+        clock.set(datetime(2026, 11, 27, 8, 0, tzinfo=SCHOOL_TZ))  # Friday 08:00
         assert await run(application, "meters.ask") == ["meters.ask"]
         await sandbox.settle()
         asked = last(sandbox, team.plumber)
@@ -264,6 +264,22 @@ async def test_monthly_report_with_chart_once_across_restarts(
         async with services.database.transaction() as session:
             (report,) = (await session.exec(select(EnergyReport))).all()
         assert report.month == "2026-11" and report.chart == "sent"
+
+
+async def test_a_month_no_reading_covers_is_not_reported(
+    services: Services, sandbox: BotApiSandbox, clock: ManualClock
+) -> None:
+    async with running_bot(services, sandbox) as application:
+        team = await crew(sandbox, services)
+        clock.set(datetime(2026, 12, 1, 9, 0, tzinfo=SCHOOL_TZ))
+        marker = sandbox.mark()
+        await run(application, "meters.report")
+        await sandbox.settle()
+        assert [
+            m for m in sandbox.bot_messages_since(marker) if m.chat_id == team.staff_group.id
+        ] == []
+        async with services.database.transaction() as session:
+            assert (await session.exec(select(EnergyReport))).all() == []
 
 
 async def test_energy_ledger_by_building_and_month(services: Services) -> None:
