@@ -34,8 +34,10 @@ from handlers import (
     exports,
     groups,
     inspections,
+    meters,
     people,
     places,
+    plans,
     repair_stats,
     tickets,
     worklogs,
@@ -160,7 +162,14 @@ def register_handlers(application: HouqinApp) -> None:
 
     # One owner for every feature's forms, first: a person is in one form at a time and their
     # input goes to it (see handlers.forms).
-    forms = [*tickets.forms(), *worklogs.forms(), *inspections.forms(), *appraisal.forms()]
+    forms = [
+        *tickets.forms(),
+        *worklogs.forms(),
+        *inspections.forms(),
+        *appraisal.forms(),
+        *meters.forms(),
+        *plans.forms(),
+    ]
     application.add_handler(FormOwner(forms, outside_cancel=common.cancel).conversation())
 
     # Features: their commands and buttons.
@@ -171,6 +180,8 @@ def register_handlers(application: HouqinApp) -> None:
     repair_stats.register(application)
     exports.register(application)
     places.register(application)
+    meters.register(application)
+    plans.register(application)
     people.register(application)
     groups.register(application)
 

@@ -354,6 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
     tickets.set_defaults(func=cmd_export_tickets)
 
     add_stickers_parser(sub, _bot_username)
+    from bot.cli_energy import add_parsers as add_energy_parsers
+    from bot.cli_plan import add_parsers as add_plan_parsers
+
+    add_energy_parsers(export_sub)
+    add_plan_parsers(sub, export_sub)
 
     demo = sub.add_parser("demo", help="play a scripted school against the sandbox")
     demo.add_argument("--verbose", action="store_true", help="also print the bot's logs")

@@ -86,6 +86,10 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "inspections", N_("Inspection rounds and results"), CREW, menu_label=N_("🔍 Inspections")
     ),
+    # Saving water and power (节约)
+    Command("readings", N_("Enter meter readings (water, power, gas)"), CREW),
+    # The semester work plan (学期工作计划)
+    Command("plan", N_("The semester plan by status; /plan add (director)"), CREW),
     # Appraisal (考评)
     Command("myscore", N_("My appraisal: /myscore [2026-10]"), STAFF, menu_label=N_("📊 My score")),
     Command("rate", N_("Give the leader's scores for a month"), DIRECTOR),

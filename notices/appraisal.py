@@ -40,6 +40,7 @@ COMPONENT_NAMES = {
     "satisfaction": N_("Satisfaction"),
     "inspection": N_("Inspections done"),
     "leader": N_("Leader's evaluation"),
+    "plan": N_("Semester plan"),
 }
 GRADE_COLORS = ("#54A24B", "#4C78A8", "#F58518", "#E45756")
 
@@ -335,6 +336,7 @@ def left_out_text(code: str | None, _: Any) -> str:
         appraisal.NO_RATINGS: _("no rating from reporters this month"),
         appraisal.NO_ROUNDS: _("no inspection round assigned"),
         appraisal.NO_LEADER_SCORE: _("the director has not given a score"),
+        appraisal.NO_PLAN_ITEMS: _("no plan item of yours was due this month"),
         appraisal.ZERO_WEIGHT: _("weight 0 in this school's scheme"),
     }
     return texts.get(code or "", code or "")
@@ -392,6 +394,15 @@ def inputs_text(component: Component, _: Any) -> str:
                 "; in {count} of them you marked no item (others walked it): no credit"
             ).format(count=int(i["unmarked"]))
         return text
+    if component.key == "plan":
+        return _(
+            "({on_time} on time + {late} late × {factor}) ÷ {due} plan items due × 100"
+        ).format(
+            on_time=int(i.get("on_time", 0)),
+            late=int(i.get("late", 0)),
+            factor=f"{appraisal.PLAN_LATE_FACTOR:g}",
+            due=int(i.get("due", 0)),
+        )
     return _("the director's score")
 
 

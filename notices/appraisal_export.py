@@ -52,11 +52,14 @@ def _left_out(row: PersonResult, _: Translate) -> str:
 
 def month_sheet(result: AppraisalResult, title: str, _: Translate) -> Sheet:
     """One row per appraised person, ranked, then those not appraised."""
+    keys = list(appraisal.COMPONENTS)
+    if any(c.key == "plan" for row in result.people for c in row.components):
+        keys.append("plan")  # the plan counts in this school
     columns = [
         Column(_("Rank"), 6),
         Column(_("Name"), 10),
         Column(_("Post"), 10),
-        *[Column(_(COMPONENT_NAMES[key]), 10, number_format=SCORE) for key in appraisal.COMPONENTS],
+        *[Column(_(COMPONENT_NAMES[key]), 10, number_format=SCORE) for key in keys],
         Column(_("Weighted score"), 10, number_format=SCORE),
         Column(_("Bonus/deduction"), 10, number_format="+0.0;-0.0;0"),
         Column(_("Total"), 8, number_format=SCORE),
@@ -76,7 +79,7 @@ def month_sheet(result: AppraisalResult, title: str, _: Translate) -> Sheet:
                 row.rank,
                 row.person.name,
                 row.person.post_name,
-                *[scores.get(key) for key in appraisal.COMPONENTS],
+                *[scores.get(key) for key in keys],
                 row.base,
                 sum(a.points for a in row.adjustments) if row.adjustments else None,
                 row.total,

@@ -16,6 +16,7 @@ from school.calendar import CalendarSettings, add_working_time
 from school.cross_checks import Problem, cross_check, dotted
 from school.durations import Duration, parse_duration
 from school.places import PlaceMatch, normalize
+from school.profile_energy import EnergySettings, PlanSettings, energy_problems
 from school.profile_sections import (
     AppraisalSettings,
     Building,
@@ -49,6 +50,8 @@ class SchoolProfile(_Section):
     worklog: WorklogSettings = WorklogSettings()
     appraisal: AppraisalSettings = AppraisalSettings()
     calendar: CalendarSettings = CalendarSettings()
+    energy: EnergySettings = EnergySettings()
+    plan: PlanSettings = PlanSettings()
 
     @model_validator(mode="after")
     def _cross_checks(self, info: ValidationInfo) -> SchoolProfile:
@@ -63,7 +66,10 @@ class SchoolProfile(_Section):
 
     def problems(self) -> list[Problem]:
         """Cross-field problems (unique keys, references, ordering) with their locations."""
-        return cross_check(self)
+        buildings = [b.key for _campus, b in self.buildings()]
+        campuses = [c.key for c in self.campuses]
+        posts = [p.key for p in self.posts]
+        return cross_check(self) + energy_problems(buildings, campuses, posts, self.energy)
 
     # ---- lookups
 

@@ -311,6 +311,7 @@ class AppraisalWeights(_Section):
     satisfaction: float = Field(20, ge=0)
     inspection: float = Field(10, ge=0)
     leader: float = Field(20, ge=0)
+    plan: float = Field(0, ge=0)  # 学期工作计划 follow-through (0: not counted)
 
     @model_validator(mode="after")
     def _sum(self) -> AppraisalWeights:
@@ -320,14 +321,15 @@ class AppraisalWeights(_Section):
         return self
 
     def as_dict(self) -> dict[str, float]:
-        """Component name to weight."""
-        return {
+        """Component name to weight (the plan only when it counts)."""
+        weights = {
             "worklog": self.worklog,
             "tickets": self.tickets,
             "satisfaction": self.satisfaction,
             "inspection": self.inspection,
             "leader": self.leader,
         }
+        return {**weights, "plan": self.plan} if self.plan > 0 else weights
 
 
 class Grade(_Section):

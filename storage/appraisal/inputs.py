@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.appraisal.results import Adjustment, AppraisalResult, Incident, PersonInfo
 from storage.appraisal.scoring import score_month
 from storage.models import LeaderScore, Person, Role, SafetyIncident, ScoreAdjustment
+from storage.plans import PlanStats
 from storage.rows import add_if_new
 from storage.stats import InspectionStats, LogStats, Month, TicketStats
 
@@ -38,6 +39,7 @@ class MonthInputs:
     leader: dict[int, float]
     adjustments: dict[int, list[Adjustment]]
     incidents: dict[int, list[Incident]]
+    plans: dict[int, PlanStats] = field(default_factory=dict)
 
     def to_data(self) -> dict[str, Any]:
         """The inputs as JSON, frozen in the snapshot next to the results."""
@@ -56,6 +58,7 @@ class MonthInputs:
                 k: {**v, "ratings": list(v["ratings"])} for k, v in stats(self.tickets).items()
             },
             "inspections": stats(self.inspections),
+            "plans": stats(self.plans),
             "leader": {str(k): v for k, v in self.leader.items()},
             "adjustments": {
                 str(k): [{"points": a.points, "reason": a.reason} for a in v]
@@ -101,7 +104,7 @@ async def gather_month(
     session: AsyncSession, month: Month, profile: SchoolProfile, *, today: date
 ) -> MonthInputs:
     """Read a month's inputs in a constant number of queries, whatever the number of people."""
-    from storage import inspections, tickets, worklogs
+    from storage import inspections, plans, tickets, worklogs
 
     people = await appraised_people(session, profile)
     ids = [p.id for p in people]
@@ -144,6 +147,13 @@ async def gather_month(
     logs = await worklogs.month_stats(session, month, profile, today=today)
     ticket_stats = await tickets.month_stats(session, month, profile)
     rounds = await inspections.month_stats(session, month, profile)
+    follow_through = (
+        await plans.month_stats(
+            session, month.first_day, month.last_day, [(p.id, p.post_key) for p in people]
+        )
+        if profile.appraisal.weights.plan > 0
+        else {}
+    )
     return MonthInputs(
         month=month,
         people=people,
@@ -153,6 +163,7 @@ async def gather_month(
         leader=leader,
         adjustments=dict(adjustments),
         incidents=dict(incidents),
+        plans=follow_through,
     )
 
 
@@ -168,6 +179,7 @@ def score_inputs(inputs: MonthInputs, settings: AppraisalSettings) -> AppraisalR
         inputs.incidents,
         settings,
         period=str(inputs.month),
+        plans=inputs.plans,
     )
 
 

@@ -58,6 +58,7 @@ from storage.appraisal.results import (
     PersonInfo,
     PersonResult,
 )
+from storage.plans import PlanStats
 from storage.stats import InspectionStats, LogStats, TicketStats
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ COMPONENTS = ("worklog", "tickets", "satisfaction", "inspection", "leader")
 TICKET_ON_TIME_SHARE = 0.7
 TICKET_REWORK_SHARE = 0.3
 INSPECTION_LATE_FACTOR = 0.5
+PLAN_LATE_FACTOR = 0.5
 
 # Why a component was left out (codes; handlers translate them).
 NO_LOG_DAYS = "no_log_days"
@@ -74,6 +76,7 @@ NO_FINISHED_JOBS = "no_finished_jobs"
 NO_RATINGS = "no_ratings"
 NO_ROUNDS = "no_rounds"
 NO_LEADER_SCORE = "no_leader_score"
+NO_PLAN_ITEMS = "no_plan_items"
 ZERO_WEIGHT = "zero_weight"
 
 
@@ -84,7 +87,7 @@ def _clamp(value: float, low: float = 0.0, high: float = 100.0) -> float:
     return max(low, min(high, value))
 
 
-def _counts(stats: LogStats | TicketStats | InspectionStats) -> dict[str, float]:
+def _counts(stats: LogStats | TicketStats | InspectionStats | PlanStats) -> dict[str, float]:
     """The counts a component was scored from (the stats' whole numbers, in their order),
     kept as its inputs."""
     return {name: value for name, value in asdict(stats).items() if isinstance(value, int)}
@@ -148,6 +151,14 @@ def leader_component(score: float | None, weight: float) -> Component:
     return Component("leader", weight, _clamp(score), inputs={"score": score})
 
 
+def plan_component(stats: PlanStats | None, weight: float) -> Component:
+    """学期工作计划: items due this month done on time (late ones count half) over those due."""
+    if stats is None or stats.due <= 0:
+        return Component("plan", weight, None, reason=NO_PLAN_ITEMS)
+    score = _timeliness(stats.on_time, stats.late, stats.due, PLAN_LATE_FACTOR)
+    return Component("plan", weight, score, inputs=_counts(stats))
+
+
 def rescale(components: Sequence[Component]) -> list[Component]:
     """Leave out zero-weight components and scale the applicable weights to sum to 100."""
     marked = [
@@ -184,18 +195,21 @@ def score_person(
     adjustments: Sequence[Adjustment],
     incidents: Sequence[Incident],
     settings: AppraisalSettings,
+    plan: PlanStats | None = None,
 ) -> PersonResult:
-    """One person's month: components, weighted base, adjustments, total (ungraded)."""
+    """One person's month: components, weighted base, adjustments, total (ungraded). The
+    plan's follow-through is a component only when the school gives it a weight."""
     weights = settings.weights
-    components = rescale(
-        [
-            worklog_component(log, weights.worklog, settings.late_log_factor),
-            tickets_component(ticket, weights.tickets),
-            satisfaction_component(ticket, weights.satisfaction),
-            inspection_component(inspection, weights.inspection),
-            leader_component(leader, weights.leader),
-        ]
-    )
+    parts = [
+        worklog_component(log, weights.worklog, settings.late_log_factor),
+        tickets_component(ticket, weights.tickets),
+        satisfaction_component(ticket, weights.satisfaction),
+        inspection_component(inspection, weights.inspection),
+        leader_component(leader, weights.leader),
+    ]
+    if weights.plan > 0:
+        parts.append(plan_component(plan, weights.plan))
+    components = rescale(parts)
     applicable = [c for c in components if c.applies]
     base: float | None = None
     total: float | None = None
@@ -307,6 +321,7 @@ def score_month(
     settings: AppraisalSettings,
     *,
     period: str = "",
+    plans: dict[int, PlanStats] | None = None,
 ) -> AppraisalResult:
     """Score, rank and grade everybody for a month; name the 服务标兵."""
     results = [
@@ -319,6 +334,7 @@ def score_month(
             adjustments=adjustments.get(person.id, []),
             incidents=incidents.get(person.id, []),
             settings=settings,
+            plan=(plans or {}).get(person.id),
         )
         for person in people
     ]

@@ -1,6 +1,6 @@
 """QR stickers per place (扫码报修): an opaque token for a place or a piece of equipment
 
-Revision ID: 0004_stickers
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-30 10:50:00.000000
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import storage.types
 
-revision: str = "0004_stickers"
+revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

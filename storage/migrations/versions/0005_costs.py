@@ -1,7 +1,7 @@
 """materials, hours and cost of repair jobs; one key per place; repeat-fault flags
 
-Revision ID: 0005_costs
-Revises: 0004_stickers
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-30 10:40:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from storage.types import AwareDateTime, Money
 
-revision: str = "0005_costs"
-down_revision: str | None = "0004_stickers"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
