@@ -35,7 +35,7 @@ run: $(RUNTIME_STAMP)  ## run the bot for real (needs TELEGRAM_BOT_TOKEN)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy bot handlers scheduler actions notices storage school devtools tests bench
+	$(BIN)/mypy bot cockpit handlers scheduler actions notices storage school devtools tests bench
 	$(BIN)/lint-imports
 
 messages: $(STAMP)  ## re-extract translatable strings and update the catalogs

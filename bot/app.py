@@ -27,7 +27,17 @@ from telegram.ext import (
 from bot.persistence import DatabasePersistence
 from bot.rate_limit import ChatRateLimiter
 from bot.telegram_http import AiohttpRequest
-from handlers import appraisal, buttons, common, groups, inspections, people, tickets, worklogs
+from handlers import (
+    appraisal,
+    buttons,
+    cockpit,
+    common,
+    groups,
+    inspections,
+    people,
+    tickets,
+    worklogs,
+)
 from handlers.context import BotData, HouqinApp, HouqinContext
 from handlers.forms import FormOwner
 from notices.services import Services
@@ -158,6 +168,7 @@ def register_handlers(application: HouqinApp) -> None:
     appraisal.register(application)
     people.register(application)
     groups.register(application)
+    cockpit.register(application)
 
     # Fallbacks: last in MAIN_GROUP.
     application.add_handler(CommandHandler("cancel", common.cancel))

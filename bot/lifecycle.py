@@ -5,13 +5,16 @@
 Start-up, in order: drop the saved state of conversations no handler has any more (those of
 earlier releases); initialize (getMe, the saved forms); remember the bot's username, make the
 notifications a killed run left in flight due again (`notices.outbox.recover`) and publish the
-command lists; start the application and its JobQueue with every scheduled job; take updates
-(long polling or the webhook). Only then are the jobs caught up (`scheduler.jobs.catch_up`): an
-occurrence missed while the bot was down runs once, however long the start took. The timer
-never drops an occurrence for being late either: what is due is worked out from the clock and
-the database's claims (`scheduler.jobs`), not from when the timer fired.
+command lists; start the application and its JobQueue with every scheduled job; serve the
+cockpit (when HOUQIN_COCKPIT_URL is set: uvicorn in this event loop, see cockpit.server) and
+give every registered person its menu button; take updates (long polling or the webhook).
+Only then are the jobs caught up (`scheduler.jobs.catch_up`): an occurrence missed while the
+bot was down runs once, however long the start took. The timer never drops an occurrence for
+being late either: what is due is worked out from the clock and the database's claims
+(`scheduler.jobs`), not from when the timer fired.
 
-Shutdown, in order: stop taking updates; let the job being caught up (the rest wait for the
+Shutdown, in order: stop taking updates; stop the cockpit's server (open requests finish);
+let the job being caught up (the rest wait for the
 next start), the updates already taken and the running jobs finish; background deliveries
 finish the message being sent and record it, and hand the rest back (they stay pending for
 the next start); save form state; close the HTTP sessions. So SIGTERM never sends a
@@ -33,6 +36,9 @@ from telegram.ext import ConversationHandler, Updater
 
 from bot.app import services_of
 from bot.persistence import DatabasePersistence
+from cockpit.server import CockpitServer
+from cockpit.web import build_app
+from handlers.cockpit import publish_menu_buttons
 from handlers.context import HouqinApp, HouqinContext
 from handlers.menu import publish_commands
 from notices import outbox
@@ -157,6 +163,7 @@ class Lifecycle:
         self.schedule = schedule
         self._catch_up: asyncio.Task[list[str]] | None = None
         self._stopping = False
+        self.cockpit: CockpitServer | None = None
 
     async def start(self, receive: Receive) -> None:
         """Start up, take updates, then catch up the jobs missed while the bot was down."""
@@ -167,6 +174,7 @@ class Lifecycle:
         if self.schedule:
             install_schedule(application)
         await application.start()
+        await self._start_cockpit()
         assert application.updater is not None
         await receive(application.updater)
         if self.schedule:
@@ -174,6 +182,18 @@ class Lifecycle:
                 schedule.catch_up(application, stopping=lambda: self._stopping),
                 name="schedule.catch_up",
             )
+
+    async def _start_cockpit(self) -> None:
+        """Serve the cockpit when its public address is set; its menu buttons."""
+        services = services_of(self.application)
+        settings = services.settings
+        if not settings.cockpit_on:
+            return
+        self.cockpit = CockpitServer(
+            build_app(services), settings.cockpit_listen, settings.cockpit_port
+        )
+        await self.cockpit.start()
+        await publish_menu_buttons(self.application.bot, services)
 
     async def caught_up(self) -> list[str]:
         """Wait for the start-up catch-up; the names of the jobs that ran."""
@@ -187,6 +207,8 @@ class Lifecycle:
             async with outbox.handing_back():
                 if application.updater is not None and application.updater.running:
                     await application.updater.stop()
+                if self.cockpit is not None:
+                    await self.cockpit.stop()
                 if self._catch_up is not None:
                     await asyncio.gather(self._catch_up, return_exceptions=True)
                 if application.running:

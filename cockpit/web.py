@@ -1,0 +1,160 @@
+"""The cockpit's web application (Starlette): the page, its assets and the JSON API.
+
+The page and its assets are public (there is nothing in them); every API request must carry
+Telegram's signed launch data, `Authorization: tma <initData>` (see `cockpit.auth`), and the
+person behind it is looked up and their role checked for every piece of data: 401 without
+valid launch data (missing, forged, expired, another bot's), 403 for a person who may not see
+what they asked for. Nothing personal is ever put in a URL.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from cockpit import auth, views
+from notices.services import Services
+from school.i18n import translator
+from storage import people
+from storage.models import Person, Role
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+# The page loads nothing from elsewhere (no CDN: the school may be offline from the internet).
+PAGE_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'"
+)
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class Caller:
+    """The person behind a request and their translator."""
+
+    def __init__(self, person: Person, services: Services) -> None:
+        self.person = person
+        self.language = person.language or services.settings.language.value
+        self._ = translator(self.language)
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def caller(request: Request) -> Caller:
+    """Validate the launch data and find the person (401 or 403 otherwise)."""
+    services = _services(request)
+    header = request.headers.get("authorization", "")
+    scheme, _space, init_data = header.partition(" ")
+    if scheme.lower() != "tma" or not init_data:
+        raise HTTPException(401, "launch data required")
+    max_age = timedelta(hours=services.settings.cockpit_max_age_hours)
+    try:
+        user = auth.validate(
+            init_data.strip(),
+            services.settings.telegram_bot_token,
+            now=services.now(),
+            max_age=max_age,
+        )
+    except auth.InvalidInitData as exc:
+        log.info("cockpit: refused launch data (%s)", exc)
+        raise HTTPException(401, "invalid launch data") from None
+    async with services.database.reading() as session:
+        person = await people.get_person_by_telegram_id(session, user.telegram_id)
+    if not views.has_cockpit(person):
+        raise HTTPException(403, "not registered")
+    assert person is not None
+    return Caller(person, services)
+
+
+def _json(data: object) -> JSONResponse:
+    return JSONResponse(data, headers=NO_STORE)
+
+
+async def me(request: Request) -> Response:
+    """Who is looking, in which language, and the page's headings."""
+    who = await caller(request)
+    person = who.person
+    return _json(
+        {
+            "id": person.id,
+            "name": person.name,
+            "role": str(person.role),
+            "language": who.language,
+            "labels": views.labels(who._),
+        }
+    )
+
+
+async def view(request: Request) -> Response:
+    """The person's first page: the director's Today, staff's or a teacher's own page."""
+    who = await caller(request)
+    return _json(await views.own_view(_services(request), who.person, who._))
+
+
+async def today(request: Request) -> Response:
+    """The director's Today board (403 for anyone else)."""
+    who = await caller(request)
+    if who.person.role != Role.DIRECTOR:
+        raise HTTPException(403, "for the director")
+    return _json(await views.today(_services(request), who._))
+
+
+async def score(request: Request) -> Response:
+    """A person's score this month: the director sees anyone's, staff their own only."""
+    who = await caller(request)
+    try:
+        person_id = int(request.path_params["person_id"])
+    except ValueError:
+        raise HTTPException(404, "no such person") from None
+    if who.person.role != Role.DIRECTOR and who.person.id != person_id:
+        raise HTTPException(403, "not yours")
+    services = _services(request)
+    async with services.database.reading() as session:
+        person = await people.get_person(session, person_id)
+    if person is None or person.role != Role.STAFF:
+        raise HTTPException(404, "no such staff member")
+    return _json(await views.score(services, person, who._))
+
+
+async def page(_request: Request) -> Response:
+    """The single page; what it shows comes from the API."""
+    return FileResponse(
+        STATIC / "index.html",
+        headers={"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-cache"},
+    )
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=NO_STORE)
+
+
+def build_app(services: Services) -> Starlette:
+    """The cockpit for these services (settings, database, clock, profile)."""
+    app = Starlette(
+        routes=[
+            Route("/", page),
+            Route("/api/me", me),
+            Route("/api/view", view),
+            Route("/api/today", today),
+            Route("/api/score/{person_id}", score),
+            Mount("/assets", StaticFiles(directory=STATIC), name="assets"),
+        ],
+        middleware=[Middleware(GZipMiddleware, minimum_size=500)],
+        exception_handlers={HTTPException: http_error},
+    )
+    app.state.services = services
+    return app
