@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.runtime
 
-.PHONY: demo test run lint messages lock clean
+.PHONY: demo test run lint messages lock clean browser screenshots
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -26,8 +26,23 @@ $(STAMP): pyproject.toml devtools/pyproject.toml requirements-dev.lock | $(BIN)/
 demo: $(STAMP)  ## play a scripted school against the local Bot API sandbox
 	$(BIN)/houqin demo
 
-test: $(STAMP)  ## the whole suite (PostgreSQL tests skip when it is unreachable)
+test: $(STAMP) browser  ## the whole suite (PostgreSQL tests skip when it is unreachable)
 	$(BIN)/python -m pytest -q
+
+# The cockpit's browser tests drive Debian's chromium (playwright downloads no browser).
+# Installed when missing and apt-get can (as root, as in CI); otherwise those tests skip.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian's chromium for the cockpit's browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "chromium is not installed (sudo apt-get install chromium): the cockpit's browser tests will be skipped"; \
+		fi; }
+
+screenshots: $(STAMP) browser  ## the README's cockpit screenshots (docs/), with a CJK font
+	@fc-list :lang=zh 2>/dev/null | grep -q . || apt-get install -y -qq fonts-wqy-microhei >/dev/null
+	HOUQIN_SCREENSHOTS=docs $(BIN)/python -m pytest -q tests/test_cockpit_browser.py -k today
 
 run: $(RUNTIME_STAMP)  ## run the bot for real (needs TELEGRAM_BOT_TOKEN)
 	$(BIN)/houqin run

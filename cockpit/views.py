@@ -35,6 +35,7 @@ LABELS = {
     "title": N_("Logistics cockpit"),
     "today": N_("Today"),
     "tickets": N_("Open repair jobs"),
+    "open": N_("Open"),
     "overdue": N_("Overdue"),
     "urgent": N_("Urgent"),
     "nothing_open": N_("Nothing open. 👍"),

@@ -2,7 +2,8 @@
 
 Monday 23 November 2026: two teachers' reports in the teachers' group (one urgent, overdue
 by the time the page is opened), one plain one; 李师傅 files today's log, 周师傅 is on leave
-(recorded with /leave), 赵师傅's log is missing; a stranger asks to join.
+(recorded with /leave), 赵师傅's log is missing; a stranger asks to join; this week's small
+inspection round is open (opened in storage: its schedule opens it on Fridays).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from devtools.sandbox.server import BotApiSandbox
 from notices.services import Services
 from school.clock import ManualClock
 from school.settings import Language
+from storage import inspections
 from storage.models import Role
 from tests.helpers import person_of, register
 
@@ -83,6 +85,14 @@ async def seed(sandbox: BotApiSandbox, services: Services, clock: ManualClock) -
     stranger = sandbox.add_user("陈老师")
     await stranger.start_bot()
     await stranger.press(sandbox.last_message(stranger.id), "Ask to join as a teacher")
+    async with services.database.transaction() as session:
+        await inspections.open_round(
+            session,
+            profile=services.profile,
+            plan=services.profile.inspection_plan("weekly"),
+            occurrence=services.now(),
+            now=services.now(),
+        )
     clock.advance(timedelta(minutes=31))  # the urgent report is overdue (30 minutes to take)
     return School(director, electrician, fixer, guard, teacher, numbers)
 

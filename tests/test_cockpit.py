@@ -165,6 +165,7 @@ async def test_today_matches_the_chat(
     first = today["tickets"]["columns"][0]["tickets"][0]
     assert first["number"] == school.numbers[0] and first["overdue"] and first["urgent"]
     assert today["approvals"]["join_requests"] == ["陈老师"]
+    assert (today["inspection"]["done"], today["inspection"]["total"]) == (0, 7)
 
 
 async def test_launch_data_is_required_and_checked(

@@ -79,8 +79,8 @@
     var tone = t.overdue ? " overdue" : t.urgent ? " urgent" : "";
     var card = el("div", { "class": "card" + tone, "data-ticket": t.number },
       el("span", { "class": "num", text: t.number }));
+    if (t.urgent) card.appendChild(el("span", { "class": "tag warn", text: t.urgency }));
     if (t.overdue) card.appendChild(el("span", { "class": "tag bad", text: labels.overdue }));
-    else if (t.urgent) card.appendChild(el("span", { "class": "tag warn", text: t.urgency }));
     card.appendChild(el("div", { text: t.place + " · " + t.category }));
     var who = [t.building, t.holder, t.status].filter(Boolean).join(" · ");
     if (who) card.appendChild(el("div", { "class": "hint", text: who }));
@@ -91,7 +91,7 @@
     var section = el("section", { id: "board" },
       el("h2", { text: labels.tickets }),
       el("div", { "class": "stats" },
-        stat("tickets-count", tickets.count, labels.tickets),
+        stat("tickets-count", tickets.count, labels.open),
         stat("tickets-overdue", tickets.overdue, labels.overdue, tickets.overdue ? "bad" : "")));
     if (!tickets.columns.length) {
       section.appendChild(el("p", { "class": "hint", text: labels.nothing_open }));
