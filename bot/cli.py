@@ -49,7 +49,7 @@ def _setup_logging(settings: Settings) -> None:
 def cmd_run(_args: argparse.Namespace) -> int:
     """Run the bot until SIGINT/SIGTERM (see bot.lifecycle for start-up and shutdown)."""
     from bot.app import build_application
-    from bot.lifecycle import polling, serve, webhook
+    from bot.lifecycle import Receive, polling, serve, webhook
     from notices.services import Services
     from storage.database import Database, migrate_sync
 
@@ -57,6 +57,7 @@ def cmd_run(_args: argparse.Namespace) -> int:
     require_token(settings)
     _setup_logging(settings)
     profile = load_profile_or_fail(settings)
+    receive: Receive
     if settings.mode == Mode.WEBHOOK:
         if not settings.webhook_url or not settings.webhook_secret:
             raise SettingsError("WEBHOOK_URL and WEBHOOK_SECRET must be set when MODE=webhook")

@@ -30,7 +30,7 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-class CockpitServer:
+class WebServer:
     """Serves an ASGI app on host:port until stopped."""
 
     def __init__(self, app: ASGIApp, host: str, port: int) -> None:

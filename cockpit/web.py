@@ -10,6 +10,7 @@ what they asked for. Nothing personal is ever put in a URL.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from cockpit import auth, views
@@ -142,17 +143,25 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=NO_STORE)
 
 
-def build_app(services: Services) -> Starlette:
-    """The cockpit for these services (settings, database, clock, profile)."""
+def routes() -> list[BaseRoute]:
+    """The cockpit's page, assets and API."""
+    return [
+        Route("/", page),
+        Route("/api/me", me),
+        Route("/api/view", view),
+        Route("/api/today", today),
+        Route("/api/score/{person_id}", score),
+        Mount("/assets", StaticFiles(directory=STATIC), name="assets"),
+    ]
+
+
+def build_app(
+    services: Services, *, extra: Sequence[BaseRoute] = (), cockpit: bool = True
+) -> Starlette:
+    """The web application for these services (settings, database, clock, profile): the
+    cockpit's routes (unless `cockpit` is False) and any `extra` ones (the webhook)."""
     app = Starlette(
-        routes=[
-            Route("/", page),
-            Route("/api/me", me),
-            Route("/api/view", view),
-            Route("/api/today", today),
-            Route("/api/score/{person_id}", score),
-            Mount("/assets", StaticFiles(directory=STATIC), name="assets"),
-        ],
+        routes=[*extra, *(routes() if cockpit else [])],
         middleware=[Middleware(GZipMiddleware, minimum_size=500)],
         exception_handlers={HTTPException: http_error},
     )
