@@ -77,5 +77,7 @@ def web_server(application: HouqinApp, webhook: Webhook | None) -> WebServer | N
     extra = [webhook_route(application, webhook.secret)] if webhook is not None else []
     app = build_app(services, extra=extra, cockpit=settings.cockpit_on)
     if webhook is not None:
-        return WebServer(app, webhook.listen, webhook.port)
-    return WebServer(app, settings.cockpit_listen, settings.cockpit_port)
+        names = "HOUQIN_WEBHOOK_LISTEN/HOUQIN_WEBHOOK_PORT"
+        return WebServer(app, webhook.listen, webhook.port, settings=names)
+    names = "HOUQIN_COCKPIT_LISTEN/HOUQIN_COCKPIT_PORT"
+    return WebServer(app, settings.cockpit_listen, settings.cockpit_port, settings=names)

@@ -1,9 +1,9 @@
 """uvicorn running the cockpit inside the bot's own process and event loop.
 
-The socket is bound here, before uvicorn starts, so a port already in use is an ordinary
-OSError at start-up (uvicorn would exit the process). Signals stay the bot's: uvicorn does not
-install its own handlers (`bot.lifecycle.serve` owns SIGTERM and SIGINT and stops the server
-before the application).
+The socket is bound here, before uvicorn starts, so a port already in use is one line for
+the operator naming the settings (uvicorn would exit the process). Signals stay the bot's:
+uvicorn does not install its own handlers (`bot.lifecycle.serve` owns SIGTERM and SIGINT and
+stops the server before the application).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from collections.abc import Generator
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from school.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +35,11 @@ class _QuietServer(uvicorn.Server):
 class WebServer:
     """Serves an ASGI app on host:port until stopped."""
 
-    def __init__(self, app: ASGIApp, host: str, port: int) -> None:
+    def __init__(self, app: ASGIApp, host: str, port: int, *, settings: str = "") -> None:
         self.app = app
         self.host = host
         self.port = port
+        self.settings = settings  # the settings naming host and port, for the operator
         self._server: _QuietServer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -47,9 +50,13 @@ class WebServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))
-        except OSError:
+        except OSError as exc:
             sock.close()
-            raise
+            raise SettingsError(
+                f"{self.settings or 'the web server'}: cannot listen on {self.host}:{self.port} "
+                f"({exc.strerror}); another program uses the port, or the address is not one "
+                "of this machine's"
+            ) from None
         sock.listen(128)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]  # port 0 means any free port

@@ -19,6 +19,7 @@ from devtools.harness import running_bot
 from devtools.sandbox.server import BotApiSandbox
 from notices.services import Services
 from school.clock import ManualClock
+from school.settings import SettingsError, load_settings
 from storage.models import Role
 from tests.cockpit_cast import COCKPIT_URL, School, launch_data, seed, with_cockpit
 from tests.helpers import person_of, private_text, register
@@ -241,6 +242,13 @@ async def test_cockpit_command_and_menu_buttons(
     assert opener["web_app"]["url"] == COCKPIT_URL + "/"
     await stranger.send("/cockpit")
     assert "not registered" in private_text(sandbox, stranger)
+    # Deactivated: the menu button goes, and the cockpit shows them nothing.
+    signed = await launch_data(services, teacher)
+    await director.send("/people")
+    await director.press(sandbox.last_message(director.private_chat_id), "王芳")
+    await director.press(sandbox.last_message(director.private_chat_id), "Yes, deactivate")
+    assert sandbox.menu_buttons[teacher.id] == {"type": "default"}
+    assert (await fetch(services, "/api/view", signed))[0] == 403
 
 
 async def test_cockpit_off_says_how_to_turn_it_on(bot: BotApiSandbox, services: Services) -> None:
@@ -251,3 +259,25 @@ async def test_cockpit_off_says_how_to_turn_it_on(bot: BotApiSandbox, services: 
     await teacher.send("/cockpit")
     assert "HOUQIN_COCKPIT_URL" not in private_text(bot, teacher)
     assert director.id not in bot.menu_buttons and teacher.id not in bot.menu_buttons
+
+
+def test_the_cockpit_address_must_be_https() -> None:
+    with pytest.raises(SettingsError, match="HOUQIN_COCKPIT_URL: must be the public https://"):
+        load_settings(_env_file=None, cockpit_url="http://192.168.1.5:8080")
+    settings = load_settings(_env_file=None, cockpit_url="https://houqin.school.cn/")
+    assert settings.cockpit_url == "https://houqin.school.cn" and settings.cockpit_on
+    assert not load_settings(_env_file=None).cockpit_on
+
+
+async def test_a_port_in_use_is_one_line_for_the_operator(
+    services: Services, sandbox: BotApiSandbox
+) -> None:
+    import socket
+
+    served = with_cockpit(services)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", served.settings.cockpit_port))
+        taken.listen()
+        with pytest.raises(SettingsError, match="HOUQIN_COCKPIT_LISTEN/HOUQIN_COCKPIT_PORT"):
+            async with running_bot(served, sandbox):
+                pass

@@ -5,6 +5,13 @@
 
 (function () {
   var launch = new URLSearchParams(location.hash.slice(1));
+  var KEY = "houqin.launch";
+  // Kept for this tab only (a reload keeps working), as Telegram's own script does.
+  if (launch.get("tgWebAppData")) {
+    try { sessionStorage.setItem(KEY, launch.toString()); } catch (e) { /* private mode */ }
+  } else {
+    try { launch = new URLSearchParams(sessionStorage.getItem(KEY) || ""); } catch (e) { /* none */ }
+  }
   var initData = launch.get("tgWebAppData") || "";
   var labels = {};
 
