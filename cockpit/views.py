@@ -61,9 +61,32 @@ LABELS = {
     "no_logs": N_("No logs yet."),
     "month_logs": N_("This month: {on_time} on time, {late} late, {missing} missing"),
     "error": N_("Could not load the cockpit. Close it and open it again from the chat."),
+    "back": N_("Back"),
+    "timeline": N_("Timeline"),
+    "photos": N_("Photos: {count}"),
+    "reporter": N_("Reported by"),
 }
 RECENT_LOGS = 7
 MY_REPORTS = 10
+# A ticket's timeline: what each event (storage: ticket_event.action) was.
+EVENT_LABELS = {
+    "report": N_("reported it"),
+    "inspection": N_("found it in an inspection"),
+    "take": N_("took the job"),
+    "assign": N_("assigned it"),
+    "start": N_("started the repair"),
+    "defer": N_("deferred it"),
+    "release": N_("handed it over"),
+    "reject": N_("returned it"),
+    "complete": N_("finished the repair"),
+    "accept": N_("accepted the repair"),
+    "rework": N_("asked for rework"),
+    "cancel": N_("withdrew it"),
+    "nudge": N_("nudged"),
+    "follow": N_("has the same problem"),
+    "auto_accept": N_("closed as accepted (no answer)"),
+    "unassign": N_("back to the repair group (holder deactivated)"),
+}
 
 
 def labels(_: Translate) -> dict[str, str]:
@@ -259,6 +282,49 @@ async def teacher_view(services: Services, person: Person, _: Translate) -> Json
                 "status": told.status_label(t.status, _),
             }
             for t in found
+        ],
+    }
+
+
+async def may_see_ticket(session: AsyncSession, person: Person, ticket: Ticket) -> bool:
+    """The crew see every ticket; a teacher the ones they reported or follow."""
+    if person.role in (Role.DIRECTOR, Role.STAFF):
+        return True
+    if ticket.reporter_telegram_id == person.telegram_id:
+        return True
+    assert ticket.id is not None
+    followers = await store.followers_of(session, ticket.id)
+    return any(f.telegram_id == person.telegram_id for f in followers)
+
+
+async def ticket_detail(
+    session: AsyncSession, services: Services, ticket: Ticket, _: Translate
+) -> Json:
+    """A ticket's card and its timeline: who did what, when."""
+    assert ticket.id is not None
+    events = await store.events_of(session, ticket.id)
+    holders = await told.names(session, ticket.assignee_id, *(e.actor_id for e in events))
+    photos = await store.photos_of(session, ticket.id, kind=None)
+    now = services.now()
+    return {
+        **_ticket(services, ticket, holders, now),
+        "status": told.status_label(ticket.status, _),
+        "description": ticket.description,
+        "reporter": ticket.reporter_name,
+        "created": told.local_time(services, ticket.created_at),
+        "limits": told.limits_text(services, ticket, _),
+        "photos": len(photos),
+        "timeline": [
+            {
+                "at": told.local_time(services, event.at),
+                "who": holders.get(event.actor_id) if event.actor_id else None,
+                "what": _(EVENT_LABELS[event.action])
+                if event.action in EVENT_LABELS
+                else event.action,
+                "status": told.status_label(event.to_status, _) if event.to_status else None,
+                "note": event.note,
+            }
+            for event in events
         ],
     }
 

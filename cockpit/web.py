@@ -26,8 +26,9 @@ from starlette.staticfiles import StaticFiles
 from cockpit import auth, views
 from notices.services import Services
 from school.i18n import translator
-from storage import people
+from storage import people, tickets
 from storage.models import Person, Role
+from storage.worklogs import is_row_id
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,8 @@ async def score(request: Request) -> Response:
         person_id = int(request.path_params["person_id"])
     except ValueError:
         raise HTTPException(404, "no such person") from None
+    if not is_row_id(person_id):
+        raise HTTPException(404, "no such person")
     if who.person.role != Role.DIRECTOR and who.person.id != person_id:
         raise HTTPException(403, "not yours")
     services = _services(request)
@@ -128,6 +131,25 @@ async def score(request: Request) -> Response:
     if person is None or person.role != Role.STAFF:
         raise HTTPException(404, "no such staff member")
     return _json(await views.score(services, person, who._))
+
+
+async def ticket(request: Request) -> Response:
+    """One ticket and its timeline: the crew any, a teacher their own (or followed) ones."""
+    who = await caller(request)
+    services = _services(request)
+    try:
+        ticket_id = int(request.path_params["ticket_id"])
+    except ValueError:
+        raise HTTPException(404, "no such ticket") from None
+    if not is_row_id(ticket_id):
+        raise HTTPException(404, "no such ticket")
+    async with services.database.reading() as session:
+        found = await tickets.get_ticket(session, ticket_id)
+        if found is None:
+            raise HTTPException(404, "no such ticket")
+        if not await views.may_see_ticket(session, who.person, found):
+            raise HTTPException(403, "not yours")
+        return _json(await views.ticket_detail(session, services, found, who._))
 
 
 async def page(_request: Request) -> Response:
@@ -151,6 +173,7 @@ def routes() -> list[BaseRoute]:
         Route("/api/view", view),
         Route("/api/today", today),
         Route("/api/score/{person_id}", score),
+        Route("/api/ticket/{ticket_id}", ticket),
         Mount("/assets", StaticFiles(directory=STATIC), name="assets"),
     ]
 

@@ -216,6 +216,19 @@ async def test_roles_are_checked_on_the_server(
     status, reports = await fetch(services, "/api/view", as_teacher)
     assert reports["view"] == "teacher"
     assert [r["number"] for r in reports["reports"]] == sorted(school.numbers, reverse=True)
+    # A ticket and its timeline: the crew see any, a teacher their own only.
+    first = reports["reports"][-1]
+    assert first["number"] == school.numbers[0]
+    status, detail = await fetch(services, f"/api/ticket/{first['id']}", as_teacher)
+    assert status == 200 and detail["reporter"] == "王芳"
+    assert [(e["who"], e["what"]) for e in detail["timeline"]] == [("王芳", "reported it")]
+    assert (await fetch(services, f"/api/ticket/{first['id']}", as_electrician))[0] == 200
+    other = await register(sandbox, services, "刘洋", Role.TEACHER)
+    as_other = await launch_data(services, other)
+    status, body = await fetch(services, f"/api/ticket/{first['id']}", as_other)
+    assert status == 403 and "王芳" not in str(body)
+    for bogus in ("999999", "99999999999999999999", "x"):
+        assert (await fetch(services, f"/api/ticket/{bogus}", as_director))[0] == 404
     # Someone Telegram knows but the school does not: signed, yet not registered.
     stranger = sandbox.add_user("路人")
     signed = auth.launch_data(stranger.id, services.settings.telegram_bot_token, now=services.now())

@@ -131,6 +131,14 @@ async def test_today_in_chromium_matches_the_chat(
     assert await first.get_attribute("data-ticket") == school.numbers[0]
     assert "overdue" in (await first.get_attribute("class") or "")
     assert "tgWebAppData" not in page.url
+    # A press on a card opens the ticket and its timeline; "back" returns to the board.
+    await first.click()
+    await page.wait_for_selector("body[data-ready=ticket]")
+    assert school.numbers[0] in await page.inner_text("#ticket-number")
+    assert "王芳 reported it" in await page.inner_text("#timeline")
+    await page.click("#back")
+    await page.wait_for_selector("body[data-ready=director]")
+    assert await figure(page, "tickets-count") == said["tickets"]
     # Everything came from the bot itself: no CDN, no telegram.org script.
     local = f"http://127.0.0.1:{services.settings.cockpit_port}/"
     assert page.requests and all(url.startswith(local) for url in page.requests)

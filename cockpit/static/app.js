@@ -91,7 +91,39 @@
     card.appendChild(el("div", { text: t.place + " · " + t.category }));
     var who = [t.building, t.holder, t.status].filter(Boolean).join(" · ");
     if (who) card.appendChild(el("div", { "class": "hint", text: who }));
+    card.setAttribute("role", "button");
+    card.setAttribute("tabindex", "0");
+    card.addEventListener("click", function () { openTicket(t.id); });
     return card;
+  }
+
+  // One ticket: its card and timeline, in place; "back" returns to the page as it was.
+  var shown = null;
+  function openTicket(id) {
+    api("api/ticket/" + id).then(drawTicket).catch(fail);
+  }
+
+  function drawTicket(t) {
+    var main = document.getElementById("main");
+    var back = el("button", { "class": "back", id: "back", text: "← " + labels.back });
+    back.addEventListener("click", function () { draw(shown); });
+    var head = el("h2", { id: "ticket-number", text: t.number + " · " + t.status });
+    var facts = el("div", { "class": "card" + (t.overdue ? " overdue" : "") },
+      el("div", { text: t.place + " · " + t.category + " · " + t.urgency }),
+      el("p", { text: t.description }),
+      el("div", { "class": "hint", text: labels.reporter + " " + t.reporter + " · " + t.created }),
+      el("div", { "class": "hint", text: t.limits }),
+      t.photos ? el("div", { "class": "hint", text: labels.photos.replace("{count}", t.photos) }) : null);
+    var steps = el("ol", { "class": "timeline", id: "timeline" });
+    t.timeline.forEach(function (e) {
+      var line = [e.who, e.what].filter(Boolean).join(" ") + (e.status ? " → " + e.status : "");
+      steps.appendChild(el("li", {},
+        el("span", { "class": "hint", text: e.at + " " }), el("span", { text: line }),
+        e.note ? el("div", { "class": "hint", text: e.note }) : null));
+    });
+    main.replaceChildren(back, head, facts, el("h3", { text: labels.timeline }), steps);
+    document.body.setAttribute("data-ready", "ticket");
+    window.scrollTo(0, 0);
   }
 
   function board(tickets) {
@@ -198,6 +230,7 @@
   }
 
   function draw(view) {
+    shown = view;
     var main = document.getElementById("main");
     main.textContent = "";
     if (view.view === "director") {
