@@ -17,10 +17,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from actions import appraisal as appraisal_actions
 from notices import tickets as told
-from notices.appraisal import COMPONENT_NAMES
+from notices.appraisal import COMPONENT_NAMES, score_text
 from notices.services import Services
 from school.i18n import N_
-from storage import inspections, people, post_duties, worklogs
+from storage import appraisal, inspections, people, post_duties, worklogs
 from storage import tickets as store
 from storage.appraisal.results import Period
 from storage.models import Person, Role, Ticket
@@ -65,6 +65,14 @@ LABELS = {
     "timeline": N_("Timeline"),
     "photos": N_("Photos: {count}"),
     "reporter": N_("Reported by"),
+    "month": N_("This month"),
+    "ranking": N_("Ranking so far (preliminary)"),
+    "nobody": N_("Nobody was appraised in this period."),
+    "repairs": N_("Repairs this month"),
+    "jobs": N_("Finished"),
+    "on_time": N_("On time"),
+    "rework": N_("Rework"),
+    "rating": N_("Rating"),
 }
 RECENT_LOGS = 7
 MY_REPORTS = 10
@@ -283,6 +291,42 @@ async def teacher_view(services: Services, person: Person, _: Translate) -> Json
             }
             for t in found
         ],
+    }
+
+
+async def month(services: Services, _: Translate) -> Json:
+    """The director's month so far: the appraisal as /appraisal preview computes it, and the
+    repair figures it reads (jobs finished, on time, rework, ratings)."""
+    today_ = services.local_now().date()
+    this_month = Month.of(today_)
+    period = Period.of_month(this_month)
+    async with services.database.transaction() as session:  # as /appraisal preview does
+        _inputs, result = await appraisal.compute_period(
+            session, period, services.profile, today=today_
+        )
+        repairs = list((await store.month_stats(session, this_month, services.profile)).values())
+    ratings = [r for stats in repairs for r in stats.ratings]
+    return {
+        "view": "month",
+        "period": str(period),
+        "ranking": [
+            {
+                "rank": row.rank,
+                "person_id": row.person.id,
+                "name": row.person.name,
+                "total": score_text(row.total),
+                "grade": row.grade,
+                "star": row.star,
+                "vetoed": row.vetoed,
+            }
+            for row in result.ranked
+        ],
+        "repairs": {
+            "jobs": sum(s.jobs for s in repairs),
+            "on_time": sum(s.jobs_on_time for s in repairs),
+            "rework": sum(s.rework for s in repairs),
+            "rating": round(sum(ratings) / len(ratings), 1) if ratings else None,
+        },
     }
 
 

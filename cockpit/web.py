@@ -114,6 +114,14 @@ async def today(request: Request) -> Response:
     return _json(await views.today(_services(request), who._))
 
 
+async def month(request: Request) -> Response:
+    """The director's month so far (403 for anyone else)."""
+    who = await caller(request)
+    if who.person.role != Role.DIRECTOR:
+        raise HTTPException(403, "for the director")
+    return _json(await views.month(_services(request), who._))
+
+
 async def score(request: Request) -> Response:
     """A person's score this month: the director sees anyone's, staff their own only."""
     who = await caller(request)
@@ -172,6 +180,7 @@ def routes() -> list[BaseRoute]:
         Route("/api/me", me),
         Route("/api/view", view),
         Route("/api/today", today),
+        Route("/api/month", month),
         Route("/api/score/{person_id}", score),
         Route("/api/ticket/{ticket_id}", ticket),
         Mount("/assets", StaticFiles(directory=STATIC), name="assets"),

@@ -134,6 +134,20 @@ def chat_figures(tickets_text: str, logs_text: str) -> dict[str, int]:
     }
 
 
+RANKED = re.compile(r"(?m)^(\d+)\. (\S+?)(?:（[^）]*）)? (\d+\.\d|—) · ")
+
+
+async def chat_ranking(sandbox: BotApiSandbox, school: School) -> list[tuple[int, str, str]]:
+    """(rank, name, total) as /appraisal preview of this month lists them."""
+    await school.director.send("/appraisal preview 2026-11")
+    text = "\n".join(
+        m.shown_text for m in sandbox.messages(school.director.private_chat_id, from_bot=True)[-3:]
+    )
+    ranked = [(int(rank), name, total) for rank, name, total in RANKED.findall(text)]
+    assert ranked, text
+    return ranked
+
+
 async def chat_says(sandbox: BotApiSandbox, school: School) -> dict[str, int]:
     await school.director.send("/tickets")
     tickets_text = private_text(sandbox, school.director)
@@ -167,6 +181,16 @@ async def test_today_matches_the_chat(
     assert first["number"] == school.numbers[0] and first["overdue"] and first["urgent"]
     assert today["approvals"]["join_requests"] == ["陈老师"]
     assert (today["inspection"]["done"], today["inspection"]["total"]) == (0, 7)
+    # This month: the ranking /appraisal preview shows, and the repair figures.
+    ranked = await chat_ranking(sandbox, school)
+    status, month = await fetch(
+        services, "/api/month", await launch_data(services, school.director)
+    )
+    assert status == 200
+    assert [(r["rank"], r["name"], r["total"]) for r in month["ranking"]] == ranked
+    assert month["repairs"] == {"jobs": 0, "on_time": 0, "rework": 0, "rating": None}
+    as_staff = await launch_data(services, school.electrician)
+    assert (await fetch(services, "/api/month", as_staff))[0] == 403
 
 
 async def test_launch_data_is_required_and_checked(

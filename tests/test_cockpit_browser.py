@@ -24,7 +24,7 @@ from notices.services import Services
 from school.clock import ManualClock
 from storage import people
 from tests.cockpit_cast import launch_data, seed, with_cockpit
-from tests.test_cockpit import chat_says
+from tests.test_cockpit import chat_ranking, chat_says
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
@@ -139,6 +139,22 @@ async def test_today_in_chromium_matches_the_chat(
     await page.click("#back")
     await page.wait_for_selector("body[data-ready=director]")
     assert await figure(page, "tickets-count") == said["tickets"]
+    # This month's tab: the ranking /appraisal preview shows.
+    ranked = await chat_ranking(sandbox, school)
+    await page.click("#tab-month")
+    await page.wait_for_selector("body[data-ready=month]")
+    rows = page.locator("#ranking li")
+    shown_ranking = [
+        (
+            i + 1,
+            await rows.nth(i).get_attribute("data-person"),
+            await rows.nth(i).locator(".total").inner_text(),
+        )
+        for i in range(await rows.count())
+    ]
+    assert shown_ranking == ranked
+    await page.click("#tab-today")
+    await page.wait_for_selector("body[data-ready=director]")
     # Everything came from the bot itself: no CDN, no telegram.org script.
     local = f"http://127.0.0.1:{services.settings.cockpit_port}/"
     assert page.requests and all(url.startswith(local) for url in page.requests)

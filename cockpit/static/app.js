@@ -229,11 +229,48 @@
     return section;
   }
 
+  function monthPage(view) {
+    var main = document.getElementById("main");
+    var ranking = el("ol", { "class": "ranking", id: "ranking" });
+    view.ranking.forEach(function (row) {
+      ranking.appendChild(el("li", { "data-person": row.name },
+        el("span", { text: row.name + " " }), el("b", { "class": "total", text: row.total }),
+        el("span", { "class": "hint", text: " · " + (row.grade || "") + (row.star ? " 🏅" : "") })));
+    });
+    var repairs = view.repairs;
+    main.appendChild(el("section", { id: "month" },
+      el("h2", { text: labels.ranking + " · " + view.period }),
+      view.ranking.length ? ranking : el("p", { "class": "hint", text: labels.nobody }),
+      el("h2", { text: labels.repairs }),
+      el("div", { "class": "stats" },
+        stat("repairs-jobs", repairs.jobs, labels.jobs, "good"),
+        stat("repairs-on-time", repairs.on_time, labels.on_time),
+        stat("repairs-rework", repairs.rework, labels.rework, repairs.rework ? "warn" : ""),
+        stat("repairs-rating", repairs.rating == null ? "—" : repairs.rating, labels.rating))));
+  }
+
+  // The director's two pages, one tab each.
+  function tabs(active) {
+    var bar = el("nav", { "class": "tabs" });
+    [["today", labels.today, "api/view"], ["month", labels.month, "api/month"]].forEach(function (tab) {
+      var button = el("button", { id: "tab-" + tab[0], text: tab[1] });
+      if (tab[0] === active) button.className = "active";
+      button.addEventListener("click", function () { api(tab[2]).then(draw).catch(fail); });
+      bar.appendChild(button);
+    });
+    return bar;
+  }
+
   function draw(view) {
     shown = view;
     var main = document.getElementById("main");
     main.textContent = "";
-    if (view.view === "director") {
+    if (view.view === "director" || view.view === "month") {
+      main.appendChild(tabs(view.view === "month" ? "month" : "today"));
+    }
+    if (view.view === "month") {
+      monthPage(view);
+    } else if (view.view === "director") {
       main.appendChild(board(view.tickets));
       main.appendChild(logs(view.logs));
       main.appendChild(inspection(view.inspection));
