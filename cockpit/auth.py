@@ -99,3 +99,33 @@ def validate(init_data: str, bot_token: str, *, now: datetime, max_age: timedelt
         language_code=user.get("language_code"),
         auth_date=auth_date,
     )
+
+
+# --- sessions outside Telegram (after a one-time link) ---------------------------------------
+
+
+def _session_key(bot_token: str) -> bytes:
+    return hmac.new(b"HouqinCockpitSession", bot_token.encode(), hashlib.sha256).digest()
+
+
+def session_token(person_id: int, bot_token: str, *, ends: datetime) -> str:
+    """A signed session for a person (a browser outside Telegram), ending at `ends`."""
+    body = f"{person_id}.{int(ends.timestamp())}"
+    digest = hmac.new(_session_key(bot_token), body.encode(), hashlib.sha256).hexdigest()
+    return f"{body}.{digest}"
+
+
+def validate_session(token: str, bot_token: str, *, now: datetime) -> int:
+    """The person id of a valid session; InvalidInitData otherwise (forged or ended)."""
+    body, _dot, given = token.rpartition(".")
+    expected = hmac.new(_session_key(bot_token), body.encode(), hashlib.sha256).hexdigest()
+    if not body or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise InvalidInitData("bad session")
+    person, _dot, until = body.partition(".")
+    try:
+        person_id, ends = int(person), datetime.fromtimestamp(int(until), tz=UTC)
+    except ValueError:
+        raise InvalidInitData("bad session") from None
+    if now >= ends:
+        raise InvalidInitData("session ended")
+    return person_id

@@ -26,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 from cockpit import auth, views
 from notices.services import Services
 from school.i18n import translator
-from storage import people, tickets
+from storage import cockpit_logins, people, tickets
 from storage.models import Person, Role
 from storage.worklogs import is_row_id
 
@@ -56,29 +56,56 @@ def _services(request: Request) -> Services:
 
 
 async def caller(request: Request) -> Caller:
-    """Validate the launch data and find the person (401 or 403 otherwise)."""
+    """The person behind the request (401 or 403 otherwise): Telegram's launch data
+    (`tma <initData>`), or a session from a one-time link (`session <token>`)."""
     services = _services(request)
+    token = services.settings.telegram_bot_token
     header = request.headers.get("authorization", "")
-    scheme, _space, init_data = header.partition(" ")
-    if scheme.lower() != "tma" or not init_data:
+    scheme, _space, credentials = header.partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() not in ("tma", "session") or not credentials:
         raise HTTPException(401, "launch data required")
-    max_age = timedelta(hours=services.settings.cockpit_max_age_hours)
     try:
-        user = auth.validate(
-            init_data.strip(),
-            services.settings.telegram_bot_token,
-            now=services.now(),
-            max_age=max_age,
-        )
+        if scheme.lower() == "tma":
+            max_age = timedelta(hours=services.settings.cockpit_max_age_hours)
+            user = auth.validate(credentials, token, now=services.now(), max_age=max_age)
+            person_id, telegram_id = None, user.telegram_id
+        else:
+            person_id = auth.validate_session(credentials, token, now=services.now())
+            telegram_id = None
     except auth.InvalidInitData as exc:
-        log.info("cockpit: refused launch data (%s)", exc)
+        log.info("cockpit: refused credentials (%s)", exc)
         raise HTTPException(401, "invalid launch data") from None
     async with services.database.reading() as session:
-        person = await people.get_person_by_telegram_id(session, user.telegram_id)
+        if telegram_id is not None:
+            person = await people.get_person_by_telegram_id(session, telegram_id)
+        else:
+            assert person_id is not None
+            person = await people.get_person(session, person_id) if is_row_id(person_id) else None
     if not views.has_cockpit(person):
         raise HTTPException(403, "not registered")
     assert person is not None
     return Caller(person, services)
+
+
+async def login(request: Request) -> Response:
+    """POST {"token": …} from a one-time link: a session, once (401 for a used, expired or
+    unknown link)."""
+    services = _services(request)
+    try:
+        body = await request.json()
+        token = str(body.get("token", "")) if isinstance(body, dict) else ""
+    except ValueError:
+        token = ""
+    async with services.database.transaction() as session:
+        person_id = await cockpit_logins.redeem_login(session, token, now=services.now())
+        person = await people.get_person(session, person_id) if person_id is not None else None
+    if person is None or not views.has_cockpit(person):
+        raise HTTPException(401, "this link is used up or expired")
+    assert person.id is not None
+    ends = services.now() + timedelta(hours=services.settings.cockpit_session_hours)
+    token = auth.session_token(person.id, services.settings.telegram_bot_token, ends=ends)
+    return _json({"session": token, "ends": ends.isoformat()})
 
 
 def _json(data: object) -> JSONResponse:
@@ -178,6 +205,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/", page),
         Route("/api/me", me),
+        Route("/api/login", login, methods=["POST"]),
         Route("/api/view", view),
         Route("/api/today", today),
         Route("/api/month", month),

@@ -8,16 +8,27 @@ else that it is not on yet. What the page shows is decided on the server (cockpi
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update, WebAppInfo
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Update,
+    WebAppInfo,
+)
 from telegram.ext import CommandHandler
 
 from handlers.common import private_chat, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
 from handlers.menu import publish_menu_button
+from notices.render import esc
 from notices.services import Services
-from storage import people
-from storage.models import Role
+from storage import cockpit_logins, people
+from storage.models import Person, Role
+
+PC_LINK_LIFETIME = timedelta(minutes=10)
 
 
 def _how_to_turn_on(context: HouqinContext) -> str:
@@ -45,6 +56,9 @@ async def cockpit_command(update: Update, context: HouqinContext) -> None:
     if not settings.cockpit_on:
         await reply(update, context, _how_to_turn_on(context))
         return
+    if context.args and context.args[0].lower() == "pc":
+        await _pc_link(update, context, person)
+        return
     text = (
         _("Today's board: open jobs, work logs, the inspection round and what waits for you.")
         if person.role == Role.DIRECTOR
@@ -56,6 +70,33 @@ async def cockpit_command(update: Update, context: HouqinContext) -> None:
     opener = InlineKeyboardButton(_("Open the cockpit"), web_app=WebAppInfo(url + "/"))
     await reply(update, context, text, reply_markup=InlineKeyboardMarkup([[opener]]))
     await publish_menu_button(context.bot, person.telegram_id, context.language, url)
+
+
+async def _pc_link(update: Update, context: HouqinContext, person: Person) -> None:
+    """/cockpit pc (director): a one-time link for a browser outside Telegram."""
+    _ = context._
+    if person.role != Role.DIRECTOR:
+        await reply(update, context, _("Only the logistics director can do that."))
+        return
+    services = context.services
+    assert person.id is not None
+    async with services.database.transaction() as session:
+        token = await cockpit_logins.create_login(
+            session, person_id=person.id, now=services.now(), lifetime=PC_LINK_LIFETIME
+        )
+    link = f"{services.settings.cockpit_url}/#login={token}"
+    minutes = int(PC_LINK_LIFETIME.total_seconds() // 60)
+    hours = f"{services.settings.cockpit_session_hours:g}"
+    await reply(
+        update,
+        context,
+        _(
+            "A one-time link for a PC or the office's big screen: open it there within {minutes} "
+            "minutes; it works once, and the page stays open for {hours} hours. Do not forward "
+            "it.\n{link}"
+        ).format(minutes=minutes, hours=hours, link=esc(link)),
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )
 
 
 async def publish_menu_buttons(bot: Bot, services: Services) -> int:

@@ -95,7 +95,11 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("export", N_("Appraisal as Excel: /export 2026-10"), DIRECTOR),
     # People
-    Command("cockpit", N_("The cockpit: today's board in a web page"), REGISTERED),
+    Command(
+        "cockpit",
+        N_("The cockpit: today's board in a web page (/cockpit pc: for a PC)"),
+        REGISTERED,
+    ),
     Command("whoami", N_("My role and post"), REGISTERED, menu_label=N_("👤 Me")),
     Command("invite", N_("Make an invite link"), DIRECTOR, menu_label=N_("➕ Invite")),
     Command("people", N_("People: list and deactivate"), DIRECTOR, menu_label=N_("👥 People")),

@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     cockpit_listen: str = "127.0.0.1"
     cockpit_port: int = Field(default=8080, ge=1, le=65535)
     cockpit_max_age_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    cockpit_session_hours: float = Field(default=8.0, gt=0, le=24 * 7)  # after /cockpit pc
 
     @field_validator("timezone")
     @classmethod

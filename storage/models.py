@@ -443,3 +443,20 @@ class AppraisalSnapshot(SQLModel, table=True):
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     computed_at: datetime = Field(sa_type=AwareDateTime)
     published_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+
+
+# --- the cockpit ---------------------------------------------------------------------------------
+
+
+class CockpitLogin(SQLModel, table=True):
+    """A one-time link that opens the cockpit outside Telegram (a PC, the office's big screen):
+    only its hash is kept; it works once, within minutes."""
+
+    __tablename__ = "cockpit_login"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    created_at: datetime = Field(sa_type=AwareDateTime)
+    expires_at: datetime = Field(sa_type=AwareDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=AwareDateTime)

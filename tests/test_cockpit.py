@@ -107,8 +107,10 @@ def local(services: Services) -> str:
     return f"http://127.0.0.1:{services.settings.cockpit_port}"
 
 
-async def fetch(services: Services, path: str, init_data: str | None) -> tuple[int, Any]:
-    headers = {} if init_data is None else {"Authorization": f"tma {init_data}"}
+async def fetch(
+    services: Services, path: str, init_data: str | None, *, scheme: str = "tma"
+) -> tuple[int, Any]:
+    headers = {} if init_data is None else {"Authorization": f"{scheme} {init_data}"}
     async with (
         aiohttp.ClientSession() as http,
         http.get(local(services) + path, headers=headers) as response,
@@ -318,3 +320,48 @@ async def test_a_port_in_use_is_one_line_for_the_operator(
         with pytest.raises(SettingsError, match="HOUQIN_COCKPIT_LISTEN/HOUQIN_COCKPIT_PORT"):
             async with running_bot(served, sandbox):
                 pass
+
+
+async def post_login(services: Services, token: str) -> tuple[int, Any]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(local(services) + "/api/login", json={"token": token}) as response,
+    ):
+        return response.status, await response.json()
+
+
+def pc_link_token(text: str) -> str:
+    found = re.search(re.escape(COCKPIT_URL) + r"/#login=([\w-]+)", text)
+    assert found is not None, text
+    return found.group(1)
+
+
+async def test_a_pc_link_works_once_and_its_session_ends(
+    cockpit: tuple[BotApiSandbox, Services], clock: ManualClock
+) -> None:
+    sandbox, services = cockpit
+    director = await register(sandbox, services, "张主任", Role.DIRECTOR)
+    staff = await register(sandbox, services, "李师傅", Role.STAFF, "electrician")
+    await staff.send("/cockpit pc")
+    assert "Only the logistics director" in private_text(sandbox, staff)
+    await director.send("/cockpit pc")
+    text = private_text(sandbox, director)
+    assert "10 minutes" in text and "works once" in text
+    token = pc_link_token(text)
+    status, answer = await post_login(services, token)
+    assert status == 200
+    session = answer["session"]
+    assert (await fetch(services, "/api/today", session, scheme="session"))[0] == 200
+    # Once only; a link older than its minutes, a forged session: refused.
+    assert (await post_login(services, token))[0] == 401
+    await director.send("/cockpit pc")
+    late = pc_link_token(private_text(sandbox, director))
+    clock.advance(timedelta(minutes=10, seconds=1))
+    assert (await post_login(services, late))[0] == 401
+    assert (await post_login(services, "made-up"))[0] == 401
+    forged = session.replace(session.split(".")[0], "999", 1)
+    assert (await fetch(services, "/api/today", forged, scheme="session"))[0] == 401
+    # The session ends on its own.
+    assert (await fetch(services, "/api/today", session, scheme="session"))[0] == 200
+    clock.advance(timedelta(hours=8))
+    assert (await fetch(services, "/api/today", session, scheme="session"))[0] == 401

@@ -24,7 +24,7 @@ from notices.services import Services
 from school.clock import ManualClock
 from storage import people
 from tests.cockpit_cast import launch_data, seed, with_cockpit
-from tests.test_cockpit import chat_ranking, chat_says
+from tests.test_cockpit import chat_ranking, chat_says, pc_link_token
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
@@ -200,3 +200,26 @@ async def test_bad_launch_data_shows_no_data_in_chromium(
     assert await page.locator("#approvals").count() == 0
     assert "2026-11-23" in await page.inner_text("#my-logs")
     await page.close()
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_a_pc_link_opens_the_cockpit_once_in_chromium(
+    cockpit: tuple[BotApiSandbox, Services], clock: ManualClock, browser: Any
+) -> None:
+    sandbox, services = cockpit
+    school = await seed(sandbox, services, clock)
+    said = await chat_says(sandbox, school)
+    await school.director.send("/cockpit pc")
+    token = pc_link_token(sandbox.last_message(school.director.private_chat_id).shown_text)
+    url = f"http://127.0.0.1:{services.settings.cockpit_port}/#login={token}"
+    page = await open_page(browser, url)
+    assert await page.get_attribute("body", "data-ready") == "director"
+    assert await figure(page, "tickets-count") == said["tickets"]
+    assert "login=" not in page.url
+    await page.reload()  # the session outlives a reload of the tab
+    await page.wait_for_selector("body[data-ready=director]")
+    await page.close()
+    again = await open_page(browser, url)  # another tab: the link is used up
+    assert await again.get_attribute("body", "data-ready") == "error"
+    assert "401" in await again.inner_text("#main")
+    await again.close()

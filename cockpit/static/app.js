@@ -9,10 +9,14 @@
   // Kept for this tab only (a reload keeps working), as Telegram's own script does.
   if (launch.get("tgWebAppData")) {
     try { sessionStorage.setItem(KEY, launch.toString()); } catch (e) { /* private mode */ }
-  } else {
+  } else if (!launch.get("login")) {
     try { launch = new URLSearchParams(sessionStorage.getItem(KEY) || ""); } catch (e) { /* none */ }
   }
   var initData = launch.get("tgWebAppData") || "";
+  // Outside Telegram: a one-time link (#login=…) is swapped for a session that ends on its own.
+  var login = launch.get("login") || "";
+  var session = "";
+  try { session = sessionStorage.getItem(KEY + ".session") || ""; } catch (e) { /* none */ }
   var labels = {};
 
   // Telegram's theme (light or dark) from tgWebAppThemeParams.
@@ -75,7 +79,8 @@
   }
 
   function api(path) {
-    return fetch(path, { headers: { Authorization: "tma " + initData }, cache: "no-store" })
+    var credentials = initData ? "tma " + initData : "session " + session;
+    return fetch(path, { headers: { Authorization: credentials }, cache: "no-store" })
       .then(function (response) {
         if (!response.ok) throw new Error(String(response.status));
         return response.json();
@@ -299,7 +304,20 @@
   if (location.hash) history.replaceState(null, "", location.pathname + location.search);
   postEvent("web_app_ready");
   postEvent("web_app_expand");
-  api("api/me").then(function (me) {
+  var start = Promise.resolve();
+  if (login) {
+    start = fetch("api/login", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token: login }), cache: "no-store"
+    }).then(function (response) {
+      if (!response.ok) throw new Error(String(response.status));
+      return response.json();
+    }).then(function (answer) {
+      session = answer.session;
+      try { sessionStorage.setItem(KEY + ".session", session); } catch (e) { /* memory only */ }
+    });
+  }
+  start.then(function () { return api("api/me"); }).then(function (me) {
     labels = me.labels;
     document.documentElement.lang = me.language === "en" ? "en" : "zh-CN";
     document.title = labels.title;
