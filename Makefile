@@ -23,8 +23,10 @@ $(STAMP): pyproject.toml devtools/pyproject.toml requirements-dev.lock | $(BIN)/
 	$(BIN)/python -m pip install --quiet -c requirements-dev.lock -e ".[dev]" -e ./devtools
 	touch $(STAMP) $(RUNTIME_STAMP)
 
-demo: $(STAMP)  ## play a scripted school against the local Bot API sandbox
-	$(BIN)/houqin demo
+COCKPIT_PORT ?= 8080
+
+demo: $(STAMP)  ## play a scripted school against the local Bot API sandbox, then serve its cockpit
+	$(BIN)/houqin demo --cockpit $(COCKPIT_PORT)
 
 test: $(STAMP) browser  ## the whole suite (PostgreSQL tests skip when it is unreachable)
 	$(BIN)/python -m pytest -q

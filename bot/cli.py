@@ -278,7 +278,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Play a scripted school through the sandbox and print the transcript."""
     from devtools.demo import run_demo
 
-    return asyncio.run(run_demo(verbose=args.verbose))
+    return asyncio.run(run_demo(verbose=args.verbose, cockpit_port=args.cockpit))
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -341,6 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="play a scripted school against the sandbox")
     demo.add_argument("--verbose", action="store_true", help="also print the bot's logs")
+    demo.add_argument(
+        "--cockpit",
+        type=int,
+        metavar="PORT",
+        help="then serve the cockpit on 127.0.0.1:PORT and print its address (Ctrl-C ends)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     sandbox = sub.add_parser("sandbox", help="serve the local Bot API sandbox")
