@@ -48,6 +48,8 @@ LABELS = {
     "inspection": N_("Inspection round"),
     "no_round": N_("No inspection round yet."),
     "marked": N_("marked"),
+    "announced": N_("Last announced"),
+    "problems": N_("{count} problem(s)"),
     "approvals": N_("Waiting for your approval"),
     "join_requests": N_("Requests to join"),
     "duties": N_("Post duties"),
@@ -75,6 +77,7 @@ LABELS = {
     "rating": N_("Rating"),
 }
 RECENT_LOGS = 7
+RECENT_ROUNDS = 10  # where the last announced round is looked for
 MY_REPORTS = 10
 # A ticket's timeline: what each event (storage: ticket_event.action) was.
 EVENT_LABELS = {
@@ -182,18 +185,29 @@ async def day_logs(session: AsyncSession, services: Services) -> Json:
 
 
 async def current_round(session: AsyncSession, services: Services) -> Json | None:
-    """The latest inspection round and how far it got."""
-    recent = await inspections.recent_rounds(session, limit=1)
+    """The latest inspection round and how far it got, and the last announced result (通报)."""
+    recent = await inspections.recent_rounds(session, limit=RECENT_ROUNDS)
     if not recent:
         return None
     round_ = recent[0]
     progress = await inspections.progress(session, services.profile, round_)
+    announced = next((r for r in recent if r.announced_at is not None), None)
+    last = None
+    if announced is not None and announced.announced_at is not None:
+        assert announced.id is not None
+        marks = await inspections.marks_of(session, announced.id)
+        last = {
+            "name": inspections.plan_name(services.profile, announced),
+            "at": told.local_time(services, announced.announced_at),
+            "problems": sum(1 for m in marks if not m.ok),
+        }
     return {
         "name": inspections.plan_name(services.profile, round_),
         "status": round_.status,
         "done": progress.done,
         "total": progress.total,
         "deadline": told.local_time(services, round_.deadline_at),
+        "announced": last,
     }
 
 

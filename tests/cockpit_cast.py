@@ -3,7 +3,8 @@
 Monday 23 November 2026: two teachers' reports in the teachers' group (one urgent, overdue
 by the time the page is opened), one plain one; 李师傅 files today's log, 周师傅 is on leave
 (recorded with /leave), 赵师傅's log is missing; a stranger asks to join; this week's small
-inspection round is open (opened in storage: its schedule opens it on Fridays).
+inspection round is open and last Friday's was announced with one problem (both written in
+storage: the schedule opens rounds on Fridays).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 import socket
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from cockpit import auth
 from devtools.sandbox.actors import SandboxUser
@@ -20,7 +21,7 @@ from notices.services import Services
 from school.clock import ManualClock
 from school.settings import Language
 from storage import inspections
-from storage.models import Role
+from storage.models import InspectionMark, Role
 from tests.helpers import person_of, register
 
 COCKPIT_URL = "https://cockpit.school.example"
@@ -85,11 +86,27 @@ async def seed(sandbox: BotApiSandbox, services: Services, clock: ManualClock) -
     stranger = sandbox.add_user("陈老师")
     await stranger.start_bot()
     await stranger.press(sandbox.last_message(stranger.id), "Ask to join as a teacher")
+    walker = await person_of(services, electrician)
+    weekly = services.profile.inspection_plan("weekly")
+    friday = datetime(2026, 11, 20, 15, 0, tzinfo=services.profile.tz)
     async with services.database.transaction() as session:
+        last_week = await inspections.open_round(
+            session, profile=services.profile, plan=weekly, occurrence=friday, now=friday
+        )
+        done = last_week.round
+        assert done.id is not None and walker.id is not None
+        for key, ok in (("lights_off", True), ("taps", False)):
+            session.add(
+                InspectionMark(
+                    round_id=done.id, item_key=key, ok=ok, marked_by_id=walker.id, marked_at=friday
+                )
+            )
+        done.status, done.announced_at = "completed", friday + timedelta(hours=3)
+        session.add(done)
         await inspections.open_round(
             session,
             profile=services.profile,
-            plan=services.profile.inspection_plan("weekly"),
+            plan=weekly,
             occurrence=services.now(),
             now=services.now(),
         )

@@ -183,6 +183,11 @@ async def test_today_matches_the_chat(
     assert first["number"] == school.numbers[0] and first["overdue"] and first["urgent"]
     assert today["approvals"]["join_requests"] == ["陈老师"]
     assert (today["inspection"]["done"], today["inspection"]["total"]) == (0, 7)
+    assert today["inspection"]["announced"] == {
+        "name": today["inspection"]["name"],
+        "at": "11-20 18:00",
+        "problems": 1,
+    }
     # This month: the ranking /appraisal preview shows, and the repair figures.
     ranked = await chat_ranking(sandbox, school)
     status, month = await fetch(

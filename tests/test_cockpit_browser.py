@@ -126,6 +126,7 @@ async def test_today_in_chromium_matches_the_chat(
     assert shown == said
     assert await figure(page, "approvals-join") == 1
     assert await page.inner_text("#round-progress") == "0/7"
+    assert "11-20 18:00 · 1 problem(s)" in await page.inner_text("#round-announced")
     # The overdue urgent report heads the board; the launch data left the address bar.
     first = page.locator(".column .card").first
     assert await first.get_attribute("data-ticket") == school.numbers[0]

@@ -182,6 +182,13 @@
       el("b", { id: "round-progress", text: round.done + "/" + round.total }),
       el("span", { "class": "hint", text: " " + labels.marked + " · " + round.deadline })));
     section.appendChild(el("div", { "class": "bar" }, fill));
+    var last = round.announced;
+    if (last) {
+      section.appendChild(el("p", { id: "round-announced" },
+        el("span", { "class": "hint", text: labels.announced + ": " }),
+        el("span", { text: last.name + " · " + last.at + " · " }),
+        el("b", { text: labels.problems.replace("{count}", last.problems) })));
+    }
     return section;
   }
 
