@@ -58,8 +58,10 @@ def webhook_route(application: HouqinApp, secret: str) -> BaseRoute:
             return Response(status_code=403)
         try:
             data = json.loads(await request.body())
+            if not isinstance(data, dict):
+                raise TypeError("an update is a JSON object")
             update = Update.de_json(data, application.bot)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):
             log.warning("webhook: an update that is not one was refused")
             return Response(status_code=400)
         await application.update_queue.put(update)

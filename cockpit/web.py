@@ -38,7 +38,7 @@ PAGE_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'"
 )
-NO_STORE = {"Cache-Control": "no-store"}
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 class Caller:
@@ -191,7 +191,12 @@ async def page(_request: Request) -> Response:
     """The single page; what it shows comes from the API."""
     return FileResponse(
         STATIC / "index.html",
-        headers={"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-cache"},
+        headers={
+            "Content-Security-Policy": PAGE_POLICY,
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        },
     )
 
 

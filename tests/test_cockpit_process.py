@@ -106,6 +106,8 @@ async def test_webhook_mode_serves_webhook_and_cockpit_on_one_port(
             headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
             async with http.post(url, data=b"not json", headers=headers) as response:
                 assert response.status == 400
+            async with http.post(url, json=[1, 2], headers=headers) as response:
+                assert response.status == 400
     finally:
         assert await bot.stop() == 0
     assert not listening(port)
