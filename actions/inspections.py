@@ -16,6 +16,7 @@ from enum import StrEnum
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from notices import inspections as notices
+from notices import place_history as place_notices
 from notices import tickets as ticket_notices
 from notices.services import Services
 from school.profile import InspectionItem
@@ -291,6 +292,7 @@ async def _mark_item(
         # The card is queued with the mark and its ticket: a crash after the commit
         # still posts it, once, at the next start.
         await ticket_notices.queue_publication(session, services, result.ticket)
+        await place_notices.flag_repeats(session, services, result.ticket)
     if not result.created:
         marked.first_by = await people.get_person(session, result.mark.marked_by_id)
     return result.round, marked

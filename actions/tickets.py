@@ -9,24 +9,28 @@ caller answers the person acting.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot
 
 from notices import outbox
+from notices import place_history as place_notices
 from notices import tickets as told
 from notices import tickets_overdue as overdue_notices
 from notices.render import esc
 from notices.services import Services
 from notices.ticket_buttons import card_markup, reporter_markup
+from notices.ticket_costs import cost_summary
 from school.i18n import N_, Translate
 from storage import people
 from storage import ticket_moves as moves
 from storage import tickets as store
 from storage.models import GroupChat, Person, Ticket
+from storage.ticket_costs import MaterialLine
 from storage.ticket_flow import Actor, Move
 from storage.ticket_moves import NOTHING, Change, Details, NotAllowed
 from storage.tickets import Report, Reporter, Voice
@@ -252,9 +256,12 @@ async def complete(
     note: str | None,
     photo: str | None,
     voice: Voice | None = None,
+    materials: Sequence[MaterialLine] = (),
+    hours: Decimal | None = None,
 ) -> Change:
     """维修完成: the reporter is asked to accept (with the photo of the finished work, or the
-    worker's voice note, to play)."""
+    worker's voice note, to play); the materials, hours and cost are kept with the job and
+    shown."""
 
     def message(t_: Translate, head: str) -> str:
         text = t_("{ticket} is repaired by {name}: {result}.").format(
@@ -264,13 +271,22 @@ async def complete(
             text += "\n" + t_("Note: {note}").format(note=esc(note))
         if voice is not None:
             text += "\n🎤 " + t_("Voice note {length}").format(length=voice.length)
+        for line in cost_summary(materials, hours, t_):
+            text += "\n" + line
         text = text[: told.CAPTION_LIMIT]
         return text + "\n" + t_("Please check it and accept, or ask for rework.")
 
     hear = _reporter_hears(
         services, message, done=True, photo=photo, voice=voice.file_id if voice else None
     )
-    details = Details(result=result, note=note, photo_file_id=photo, voice=voice)
+    details = Details(
+        result=result,
+        note=note,
+        photo_file_id=photo,
+        voice=voice,
+        materials=tuple(materials),
+        hours=hours,
+    )
     return await _move(
         bot, services, ticket_id, Move.COMPLETE, _crew(services, worker), hear, details
     )
@@ -415,13 +431,18 @@ async def file_report(
             if token:
                 await store.record_submission(session, token, ticket, now=services.now())
             await told.queue_publication(session, services, ticket)
+            # a place with repeated faults: the directors are told (delivered with the card)
+            await place_notices.flag_repeats(session, services, ticket)
     return ticket
 
 
-async def duplicates(services: Services, report: Report) -> list[Ticket]:
-    """Open tickets of the same kind at the same place (同一问题?)."""
+async def duplicates(
+    services: Services, report: Report, *, any_category: bool = False
+) -> list[Ticket]:
+    """Open tickets of the same kind at the same place (同一问题?); of any kind with
+    `any_category` (a place's QR sticker shows everything open there)."""
     async with services.database.reading() as session:
-        return await store.find_duplicates(session, report)
+        return await store.find_duplicates(session, report, any_category=any_category)
 
 
 # --- scheduled ---------------------------------------------------------------------------------

@@ -79,7 +79,8 @@ def slowest(statements: list[tuple[str, float]], count: int = 3) -> str:
     )
 
 
-async def _insert(services: Services, table: Any, rows: list[dict[str, Any]]) -> None:
+async def insert_rows(services: Services, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert rows in bulk, CHUNK at a time."""
     for start in range(0, len(rows), CHUNK):
         async with services.database.transaction() as session:
             await session.execute(insert(table), rows[start : start + CHUNK])
@@ -119,7 +120,7 @@ async def generate(services: Services, staff: int) -> dict[str, int]:
             "created_at": now,
         }
     )
-    await _insert(services, Person, people)
+    await insert_rows(services, Person, people)
     async with services.database.transaction() as session:
         rows = (await session.exec(select(Person.id, Person.post_key))).all()
     staff_ids = [pid for pid, post in rows if post != "director"]
@@ -145,7 +146,7 @@ async def generate(services: Services, staff: int) -> dict[str, int]:
                         "updated_at": filed,
                     }
                 )
-    await _insert(services, WorkLog, logs)
+    await insert_rows(services, WorkLog, logs)
 
     # Repair jobs: reported, taken, completed, rated; some reworked.
     tickets: list[dict[str, Any]] = []
@@ -179,7 +180,7 @@ async def generate(services: Services, staff: int) -> dict[str, int]:
                 "rework_count": 1 if rng.random() < 0.05 else 0,
             }
         )
-    await _insert(services, Ticket, tickets)
+    await insert_rows(services, Ticket, tickets)
     async with services.database.transaction() as session:
         ids = (await session.exec(select(Ticket.id).order_by(col(Ticket.id)))).all()
     events = []
@@ -226,7 +227,7 @@ async def generate(services: Services, staff: int) -> dict[str, int]:
                     "at": at,
                 }
             )
-    await _insert(services, TicketEvent, events)
+    await insert_rows(services, TicketEvent, events)
 
     # Inspection rounds: weekly on Fridays, monthly on the last Friday, with inspectors.
     rounds = []
@@ -235,7 +236,7 @@ async def generate(services: Services, staff: int) -> dict[str, int]:
             rounds.append(("weekly", day))
             if (day + timedelta(days=7)).month != day.month:
                 rounds.append(("monthly", day))
-    await _insert(
+    await insert_rows(
         services,
         InspectionRound,
         [
@@ -270,7 +271,7 @@ async def generate(services: Services, staff: int) -> dict[str, int]:
                     else deadline + (timedelta(hours=1) if late else -timedelta(hours=1)),
                 }
             )
-    await _insert(services, InspectionAssignment, assignments)
+    await insert_rows(services, InspectionAssignment, assignments)
     return {
         "staff": len(staff_ids),
         "work logs": len(logs),

@@ -32,9 +32,12 @@ from handlers import (
     buttons,
     cockpit,
     common,
+    exports,
     groups,
     inspections,
     people,
+    places,
+    repair_stats,
     tickets,
     worklogs,
 )
@@ -166,6 +169,9 @@ def register_handlers(application: HouqinApp) -> None:
     worklogs.register(application)
     inspections.register(application)
     appraisal.register(application)
+    repair_stats.register(application)
+    exports.register(application)
+    places.register(application)
     people.register(application)
     groups.register(application)
     cockpit.register(application)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.cli_errors import CliError, explain, load_profile_or_fail
+from bot.cli_stickers import add_parser as add_stickers_parser
 from school.clock import SystemClock
 from school.settings import Mode, Settings, SettingsError, load_settings, require_token
 
@@ -274,6 +275,13 @@ def cmd_export_appraisal(args: argparse.Namespace) -> int:
     return export_appraisal(args)
 
 
+def cmd_export_tickets(args: argparse.Namespace) -> int:
+    """Write the repair ticket ledger of a date range as an Excel workbook."""
+    from bot.cli_export import cmd_export_tickets as export_tickets
+
+    return export_tickets(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Play a scripted school through the sandbox and print the transcript."""
     from devtools.demo import run_demo
@@ -338,6 +346,15 @@ def build_parser() -> argparse.ArgumentParser:
     appraisal.add_argument("--period", required=True, help="the month, YYYY-MM")
     appraisal.add_argument("--out", required=True, help="the .xlsx file to write")
     appraisal.set_defaults(func=cmd_export_appraisal)
+    tickets = export_sub.add_parser(
+        "tickets", help="the repair ticket ledger (维修台账) with materials and cost, as Excel"
+    )
+    tickets.add_argument("--from", dest="date_from", required=True, help="YYYY-MM-DD")
+    tickets.add_argument("--to", dest="date_to", required=True, help="YYYY-MM-DD")
+    tickets.add_argument("--out", help="the .xlsx file to write (维修台账_FROM_TO.xlsx)")
+    tickets.set_defaults(func=cmd_export_tickets)
+
+    add_stickers_parser(sub, _bot_username)
 
     demo = sub.add_parser("demo", help="play a scripted school against the sandbox")
     demo.add_argument("--verbose", action="store_true", help="also print the bot's logs")

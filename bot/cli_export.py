@@ -1,4 +1,5 @@
-"""`houqin export logs` and `houqin export appraisal`: the Excel files on the command line."""
+"""`houqin export logs`, `houqin export appraisal` and `houqin export tickets`: the Excel files
+on the command line."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.cli_errors import CliError, load_profile_or_fail
 from notices.appraisal_export import appraisal_workbook
 from notices.export import MAX_LEDGER_DAYS, ledger_workbook
+from notices.ticket_export import MAX_DAYS, tickets_filename, tickets_workbook
 from school.clock import SystemClock
 from school.i18n import Translate, translator
 from school.profile import SchoolProfile
@@ -97,5 +99,30 @@ def cmd_export_appraisal(args: argparse.Namespace) -> int:
         return data, f"appraisal of {month}, {len(result.ranked)} people, {state}"
 
     out, about = _write_export(args.out, build)
+    print(f"{out}: {about}")
+    return 0
+
+
+def cmd_export_tickets(args: argparse.Namespace) -> int:
+    """`houqin export tickets --from 2026-11-01 --to 2026-11-30 [--out FILE]`: write the
+    repair ticket ledger (the tickets reported in the range, with materials and cost).
+
+    Expects ``args.date_from``, ``args.date_to`` (YYYY-MM-DD) and ``args.out`` (a path or None).
+    """
+    start = _cli_date(args.date_from, "--from")
+    end = _cli_date(args.date_to, "--to")
+    if end < start:
+        raise CliError("--to is before --from")
+    if (end - start).days + 1 > MAX_DAYS:
+        raise CliError(f"the range is longer than {MAX_DAYS} days; export it in parts")
+    out_arg = args.out or tickets_filename(start, end, translator(load_settings().language.value))
+
+    async def build(
+        session: AsyncSession, profile: SchoolProfile, t_: Translate
+    ) -> tuple[bytes, str]:
+        data, count, cost = await tickets_workbook(session, profile, start, end, t_)
+        return data, f"{count} ticket(s) reported from {start} to {end}, cost {cost} yuan"
+
+    out, about = _write_export(out_arg, build)
     print(f"{out}: {about}")
     return 0

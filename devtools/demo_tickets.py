@@ -55,6 +55,13 @@ async def scene_take_and_fix(school: School) -> None:
         sandbox.last_message(plumber.private_chat_id), zh("Replaced with a new one")
     )
     await plumber.send_photo(caption="更换了新水龙头，已试水")
+    # the materials used, from the catalogue, and the hours
+    await plumber.press(sandbox.last_message(plumber.private_chat_id), "水龙头 ¥35.00/个")
+    await plumber.press(sandbox.last_message(plumber.private_chat_id), "1")
+    await plumber.press(sandbox.last_message(plumber.private_chat_id), zh("✅ Done: hours next"))
+    await plumber.press(
+        sandbox.last_message(plumber.private_chat_id), zh("{hours} h").format(hours="1")
+    )
 
 
 async def scene_accept_and_rate(school: School) -> None:

@@ -396,7 +396,8 @@ async def appraisal_button(update: Update, context: HouqinContext, data: Apprais
 
 
 async def export_command(update: Update, context: HouqinContext) -> None:
-    """/export [2026-10] (director): the month, quarter and year to date as .xlsx."""
+    """/export [2026-10] (director): the month, quarter and year to date as .xlsx (the
+    default kind of /export, handlers.exports)."""
     if await require_role(update, context, {Role.DIRECTOR}) is None:
         return
     if not await private_only(update, context):
@@ -432,7 +433,6 @@ def register(application: HouqinApp) -> None:
     application.add_handler(CommandHandler("incident", incident))
     application.add_handler(CommandHandler("appraisal", appraisal_command))
     application.add_handler(MessageHandler(menu_filter("appraisal"), appraisal_command))
-    application.add_handler(CommandHandler("export", export_command))
     application.add_handler(on_button(AppraisalButton, appraisal_button))
     appraisal_rate.register(application)
 

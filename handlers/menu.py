@@ -65,6 +65,14 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("mytickets", N_("My repair requests"), REGISTERED, menu_label=N_("📋 My requests")),
     Command("tickets", N_("Open repair jobs"), CREW, menu_label=N_("🛠 Repair jobs")),
+    Command(
+        "stats",
+        N_("Repair numbers of a month: /stats [2026-11]"),
+        DIRECTOR,
+        group=True,
+    ),
+    Command("stickers", N_("QR stickers to report at a place: /stickers [building]"), DIRECTOR),
+    Command("place", N_("Repair history of a place: /place 教学楼302"), CREW),
     # Work logs (工作日志)
     Command("log", N_("Write today's work log"), STAFF, menu_label=N_("📝 Work log")),
     Command("mylogs", N_("My recent work logs"), STAFF),
@@ -93,7 +101,11 @@ COMMANDS: tuple[Command, ...] = (
         DIRECTOR,
         menu_label=N_("🏆 Appraisal"),
     ),
-    Command("export", N_("Appraisal as Excel: /export 2026-10"), DIRECTOR),
+    Command(
+        "export",
+        N_("Excel: /export 2026-10 (appraisal), /export tickets <from> <to> (repairs)"),
+        DIRECTOR,
+    ),
     # People
     Command(
         "cockpit",

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import Forbidden
 from telegram.ext import BaseHandler, MessageHandler, filters
@@ -18,7 +18,16 @@ from actions import tickets as act
 from handlers.buttons import on_button
 from handlers.common import end_form, private_chat, reply, typed_text, voice_in
 from handlers.context import HouqinContext
-from handlers.forms import END, Form, drop_draft, load_draft, opening, save_draft
+from handlers.forms import Form, opening, save_draft
+from handlers.ticket_act_draft import (
+    ACT_DRAFT,
+    ActDraft,
+    draft_of,
+    end_act,
+    expired,
+    pressed_draft,
+)
+from handlers.ticket_costs import ask_costs, costs_steps
 from handlers.ticket_form import PRIVATE_INPUT
 from handlers.ticket_jobs import assign_button
 from handlers.ticket_presses import (
@@ -40,14 +49,15 @@ from notices.ticket_buttons import (
     TicketButton,
     pressed_move,
 )
+from notices.ticket_costs import cost_summary
 from school.i18n import N_
 from storage.models import Ticket
+from storage.ticket_costs import MaterialLine
 from storage.ticket_flow import FLOW, Asks, Move
 
 MAX_REASON = 200
 MAX_COMMENT = 300
 MAX_DEFER_DAYS = 90
-ACT_DRAFT = "tk_act"
 # The moves whose button opens the act form (they ask for input), by the draft's name of it.
 ACT_NAMES: dict[Move, Literal["done", "defer", "xfer", "rej", "rw"]] = {
     Move.COMPLETE: "done",
@@ -56,21 +66,7 @@ ACT_NAMES: dict[Move, Literal["done", "defer", "xfer", "rej", "rw"]] = {
     Move.REJECT: "rej",
     Move.REWORK: "rw",
 }
-ActName = Literal["done", "defer", "xfer", "rej", "rw", "comment"]
-Step = Literal["result", "note", "reason", "date", "comment"]
 AnyHandler = BaseHandler[Update, HouqinContext, object]
-
-
-class ActDraft(BaseModel):
-    """The act form's draft (user_data["tk_act"]): which input for which ticket, so far."""
-
-    action: ActName
-    id: int
-    step: Step
-    result: str | None = None
-    reason: str | None = None
-    voice: str | None = None  # a voice note sent before the result was chosen
-    voice_seconds: int = 0
 
 
 # --- the act form: a reason, a date, a result, a comment -----------------------------------------
@@ -163,10 +159,6 @@ async def rate_button(update: Update, context: HouqinContext, data: RatingButton
     return "comment"
 
 
-def _draft(context: HouqinContext) -> ActDraft | None:
-    return load_draft(context, ACT_DRAFT, ActDraft)
-
-
 def _with_draft(
     step: Callable[[Update, HouqinContext, ActDraft], Awaitable[object]],
 ) -> Callable[[Update, HouqinContext], Coroutine[Any, Any, object]]:
@@ -174,34 +166,21 @@ def _with_draft(
     with an upgrade) the form ends."""
 
     async def handle(update: Update, context: HouqinContext) -> object:
-        draft = _draft(context)
+        draft = draft_of(context)
         if draft is None:
-            return _end(context)
+            return end_act(context)
         return await step(update, context, draft)
 
     return handle
 
 
-def _pressed_draft(context: HouqinContext, ticket_id: int, *steps: Step) -> ActDraft | None:
-    """The draft a button of the form acts on: the same ticket, at one of these steps."""
-    draft = _draft(context)
-    if draft is None or draft.id != ticket_id or draft.step not in steps:
-        return None
-    return draft
-
-
-async def _expired(update: Update, context: HouqinContext) -> object:
-    await alert(update, context, context._("This button has expired."))
-    return None
-
-
 async def result_chosen(update: Update, context: HouqinContext, data: ResultButton) -> object:
     """The result of the repair; then a photo, a note, or skip."""
     query = update.callback_query
-    draft = _pressed_draft(context, data.ticket_id, "result")
+    draft = pressed_draft(context, data.ticket_id, "result")
     assert query is not None
     if draft is None:
-        return await _expired(update, context)
+        return await expired(update, context)
     draft.result, draft.step = data.result.value, "note"
     save_draft(context, ACT_DRAFT, draft)
     _ = context._
@@ -210,8 +189,7 @@ async def result_chosen(update: Update, context: HouqinContext, data: ResultButt
         await query.edit_message_text(
             _("Result: {result}.").format(result=_(RESULT_LABELS[data.result]))
         )
-        voice = act.Voice(draft.voice, draft.voice_seconds)
-        return await _finish_done(update, context, draft, note=None, photo=None, voice=voice)
+        return await ask_costs(update, context, draft)
     await query.edit_message_text(
         _(
             "Result: {result}. Send a photo of the finished work (a caption is kept as the "
@@ -226,7 +204,7 @@ async def result_typed(update: Update, context: HouqinContext) -> object:
     """A message before the result is chosen; a voice note is kept for the completion."""
     message = update.effective_message
     voice = voice_in(message) if message is not None else None
-    draft = _draft(context)
+    draft = draft_of(context)
     _ = context._
     if voice is None or draft is None:
         await reply(update, context, _("Please choose the result with the buttons above."))
@@ -247,17 +225,17 @@ async def result_typed(update: Update, context: HouqinContext) -> object:
 async def skip_pressed(update: Update, context: HouqinContext, data: SkipButton) -> object:
     """Skip the photo or note of a repair, or the comment on a rating."""
     query = update.callback_query
-    draft = _pressed_draft(context, data.ticket_id, "note", "comment")
+    draft = pressed_draft(context, data.ticket_id, "note", "comment")
     assert query is not None
     if draft is None:
-        return await _expired(update, context)
+        return await expired(update, context)
     if draft.step == "comment":
         await query.answer(context._("Thank you!"))
         await edit_or_ignore(query.edit_message_reply_markup(None))
-        return _end(context)
+        return end_act(context)
     await query.answer()
     await edit_or_ignore(query.edit_message_reply_markup(None))
-    return await _finish_done(update, context, draft, note=None, photo=None)
+    return await ask_costs(update, context, draft)
 
 
 async def note_given(update: Update, context: HouqinContext, draft: ActDraft) -> object:
@@ -266,14 +244,15 @@ async def note_given(update: Update, context: HouqinContext, draft: ActDraft) ->
     assert message is not None
     if message.photo:
         caption = (message.caption or "").strip()[:MAX_COMMENT] or None
-        return await _finish_done(
-            update, context, draft, note=caption, photo=message.photo[-1].file_id
-        )
+        draft.note, draft.photo = caption, message.photo[-1].file_id
+        return await ask_costs(update, context, draft)
     voice = voice_in(message)
     if voice is not None:
-        return await _finish_done(update, context, draft, note=None, photo=None, voice=voice)
+        draft.voice, draft.voice_seconds = voice.file_id, voice.duration
+        return await ask_costs(update, context, draft)
     if message.text and len(message.text) <= MAX_COMMENT:
-        return await _finish_done(update, context, draft, note=message.text.strip(), photo=None)
+        draft.note = message.text.strip()
+        return await ask_costs(update, context, draft)
     await reply(
         update,
         context,
@@ -311,10 +290,10 @@ async def reason_given(update: Update, context: HouqinContext, draft: ActDraft) 
 
 
 async def date_chosen(update: Update, context: HouqinContext, data: DeferDateButton) -> object:
-    draft = _pressed_draft(context, data.ticket_id, "date")
+    draft = pressed_draft(context, data.ticket_id, "date")
     assert update.callback_query is not None
     if draft is None:
-        return await _expired(update, context)
+        return await expired(update, context)
     await update.callback_query.answer()
     return await _finish_defer(update, context, draft, data.day)
 
@@ -346,9 +325,9 @@ async def comment_given(update: Update, context: HouqinContext, draft: ActDraft)
             context.bot, context.services, draft.id, reporter_telegram_id=user.id, text=text
         )
     except act.NotAllowed:
-        return _end(context)
+        return end_act(context)
     await reply(update, context, context._("Thank you, your comment is saved."))
-    return _end(context)
+    return end_act(context)
 
 
 async def not_text(update: Update, context: HouqinContext) -> object:
@@ -397,11 +376,6 @@ def _date_buttons(context: HouqinContext, ticket_id: int) -> InlineKeyboardMarku
     return keyboard([row[:2], row[2:]])
 
 
-def _end(context: HouqinContext) -> object:
-    drop_draft(context, ACT_DRAFT)
-    return END
-
-
 async def _say(update: Update, context: HouqinContext, text: str) -> None:
     user = update.effective_user
     assert user is not None
@@ -430,7 +404,7 @@ async def _told_outcome(
         await _say(update, context, done(change.ticket))
     else:
         await _say_moved_on(update, context, change.ticket)
-    return _end(context)
+    return end_act(context)
 
 
 async def _finish_defer(
@@ -440,7 +414,7 @@ async def _finish_defer(
     _ = context._
     person = context.person
     if person is None:
-        return _end(context)
+        return end_act(context)
     try:
         change = await act.defer(context.bot, services, draft.id, person, draft.reason or "", day)
     except (act.NotAllowed, ValueError):
@@ -457,19 +431,14 @@ async def _finish_defer(
     return await _told_outcome(update, context, change, deferred)
 
 
-async def _finish_done(
-    update: Update,
-    context: HouqinContext,
-    draft: ActDraft,
-    *,
-    note: str | None,
-    photo: str | None,
-    voice: act.Voice | None = None,
-) -> object:
+async def _finish_done(update: Update, context: HouqinContext, draft: ActDraft) -> object:
+    """The last step of 维修完成: the result, note or photo or voice note, materials and hours
+    are committed at once; then the worker is told."""
     person = context.person
     _ = context._
     if person is None:
-        return _end(context)
+        return end_act(context)
+    voice = act.Voice(draft.voice, draft.voice_seconds) if draft.voice else None
     try:
         change = await act.complete(
             context.bot,
@@ -477,22 +446,26 @@ async def _finish_done(
             draft.id,
             person,
             result=draft.result or "fixed",
-            note=note,
-            photo=photo,
+            note=draft.note,
+            photo=draft.photo,
             voice=voice,
+            materials=[MaterialLine.from_dict(line) for line in draft.materials],
+            hours=Decimal(draft.hours) if draft.hours else None,
         )
     except (act.NotAllowed, ValueError):
         return await end_form(
             update, context, ACT_DRAFT, _("Nothing changed: the job is no longer yours.")
         )
-    return await _told_outcome(
-        update,
-        context,
-        change,
-        lambda ticket: _("{number} is done. The reporter has been asked to accept it.").format(
+    materials = [MaterialLine.from_dict(line) for line in draft.materials]
+    hours = Decimal(draft.hours) if draft.hours else None
+
+    def done(ticket: Ticket) -> str:
+        said = _("{number} is done. The reporter has been asked to accept it.").format(
             number=esc(ticket.number)
-        ),
-    )
+        )
+        return "\n".join([said, *cost_summary(materials, hours, _)])
+
+    return await _told_outcome(update, context, change, done)
 
 
 async def _finish_with_reason(
@@ -540,6 +513,7 @@ def act_form() -> Form:
             ),
             others,
         ],
+        **costs_steps(_finish_done),
         "reason": [MessageHandler(text, _with_draft(reason_given)), others],
         "date": [
             on_button(DeferDateButton, date_chosen),

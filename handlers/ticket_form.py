@@ -24,10 +24,12 @@ from handlers.forms import END, drop_draft, load_draft, opening, save_draft
 from handlers.menu import COMMANDS
 from handlers.ticket_presses import may_report
 from notices import tickets as told
+from notices.recipients import group_translator
 from notices.render import button, deep_link, esc, keyboard
 from notices.ticket_buttons import FormChoice, TicketButton, form_button, rows_of
 from school.i18n import LANGUAGES, Translate, translator
 from school.profile import Duration, SchoolProfile
+from school.sticker_places import category_for
 from storage.models import Ticket
 from storage.ticket_flow import Move
 
@@ -96,6 +98,10 @@ class ReportDraft(BaseModel):
     # Names this submission: filed once even after a crash.
     token: str = Field(default_factory=lambda: secrets.token_hex(8))
     quick: bool = False  # a one-line report: filed without a summary when nothing is missing
+    # Opened by scanning a place's QR sticker (its token): the place is filled in, the open
+    # tickets there come first, the category follows from what is said (handlers/stickers.py).
+    sticker: str | None = None
+    equipment: str = ""  # the sticker's equipment at the place (投影仪), if any
     # The album (media group) whose photos were last acknowledged, and that acknowledgment:
     # an album gets one answer, edited as its photos arrive.
     album: str | None = None
@@ -154,7 +160,7 @@ def draft_from_line(profile: SchoolProfile, line: str) -> ReportDraft:
 
 
 def _next_step(form: ReportDraft) -> str:
-    if not form.category:
+    if not form.category and form.sticker is None:
         return "category"
     if not form.place_done:
         if form.building is None:
@@ -166,11 +172,26 @@ def _next_step(form: ReportDraft) -> str:
         return "duplicate"
     if not form.description and not form.voice:
         return "description"
+    if not form.category:
+        return "category"
     if not form.photos_done:
         return "photos"
     if not form.urgency:
         return "urgency"
     return "summary"
+
+
+async def _duplicates(context: HouqinContext, form: ReportDraft) -> list[Ticket]:
+    """The open tickets the form offers to join: of the same kind at the same place, or, from
+    a sticker, every open ticket at that place."""
+    return await act.duplicates(context.services, form.report(), any_category=bool(form.sticker))
+
+
+def _sticker_category(context: HouqinContext, form: ReportDraft) -> None:
+    """A report from a sticker gets its category once the fault is described."""
+    if form.sticker and not form.category and (form.description or form.voice):
+        profile = context.services.profile
+        form.category = category_for(profile, form.description or "", form.equipment).key
 
 
 def _finish_place(profile: SchoolProfile, form: ReportDraft) -> None:
@@ -247,7 +268,13 @@ async def _prompt_duplicates(
     _ = context._
     async with services.database.reading() as session:
         holders = {t.id: await told.holder_name(session, t) for t in found}
-    lines = [_("There is already an open request of this kind at this place:")]
+    if form.sticker:
+        lines = [
+            "📍 " + esc(form.place or ""),
+            _("Already reported here and not finished yet:"),
+        ]
+    else:
+        lines = [_("There is already an open request of this kind at this place:")]
     rows = []
     now = services.now()
     for ticket in found[:3]:
@@ -258,7 +285,15 @@ async def _prompt_duplicates(
         )
         label = _("Same problem: follow {number}").format(number=ticket.number)
         rows.append([form_button(label, FormChoice.JOIN, ticket.id)])
-    lines.append(_("Is it the same problem? Follow it to get its updates."))
+    if form.sticker:
+        lines.append(
+            _(
+                "Is it the same problem? Follow it to get its updates. Something else? "
+                "Just tell me what is wrong (text or voice)."
+            )
+        )
+    else:
+        lines.append(_("Is it the same problem? Follow it to get its updates."))
     rows.append([form_button(_("No, a different problem"), FormChoice.NEW)])
     await _send(update, context, prefix + "\n".join(lines), keyboard(rows))
 
@@ -308,6 +343,11 @@ def _step_prompt(
         markup = keyboard(
             [*rows_of(room_buttons, 4), [form_button(_("Not sure"), FormChoice.ROOM, "x")]]
         )
+    elif step == "description" and form.sticker:
+        text = _(
+            "📍 {place}\nWhat is wrong here? Say it in one message (at most {limit} characters), "
+            "or send a voice message."
+        ).format(place=esc(form.place or ""), limit=MAX_DESCRIPTION)
     elif step == "description":
         text = _(
             "What is wrong? Describe it in one message (at most {limit} characters), "
@@ -332,6 +372,8 @@ def _step_prompt(
                 "• " + esc(_urgency_hint(profile, u.key, _)) for u in profile.repair.urgencies
             )
         )
+        if form.sticker:
+            text += "\n" + _("Choosing it files your request.")
         markup = keyboard(
             [[form_button(u.name, FormChoice.URGENCY, u.key) for u in profile.repair.urgencies]]
         )
@@ -354,9 +396,10 @@ async def _prompt(
 ) -> str:
     """Send the prompt of the draft's next step; returns the step."""
     await opening(context)  # the form opens (or goes on): a form left is said so first
+    _sticker_category(context, form)
     step = _next_step(form)
     if step == "duplicate":
-        found = await act.duplicates(context.services, form.report())
+        found = await _duplicates(context, form)
         if found:
             form.step = "duplicate"
             _save(context, form)
@@ -381,8 +424,9 @@ async def _send(
 
 async def _advance(update: Update, context: HouqinContext, form: ReportDraft) -> object:
     """Ask the next step; a complete quick report (no duplicate) is filed at once."""
+    _sticker_category(context, form)
     if form.quick and _next_step(form) == "duplicate":
-        form.dup_done = not await act.duplicates(context.services, form.report())
+        form.dup_done = not await _duplicates(context, form)
     if form.quick and _next_step(form) == "summary":
         return await _submit(update, context, form)
     return await _prompt(update, context, form)
@@ -510,10 +554,15 @@ async def _file(update: Update, context: HouqinContext, form: ReportDraft) -> Ti
     user = update.effective_user
     assert user is not None
     person = context.person
+    name = person.name if person is not None else user.full_name
+    if person is None and form.sticker:
+        # Someone not registered who scanned a sticker: the card says so, in the group's language.
+        t_ = group_translator(context.services)
+        name = t_("{name} (visitor)").format(name=name)
     ticket = await act.file_report(
         context.services,
         form.report(),
-        act.Reporter(user.id, person.name if person is not None else user.full_name, person),
+        act.Reporter(user.id, name, person),
         token=form.token,
     )
     _clear(context)

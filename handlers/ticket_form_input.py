@@ -10,6 +10,7 @@ from telegram import Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
 from actions import tickets as act
+from handlers import stickers
 from handlers.buttons import on_button
 from handlers.common import reply, voice_in
 from handlers.context import HouqinContext
@@ -95,6 +96,13 @@ async def form_button_pressed(
             return await _stale(update, context)
         setattr(form, step, entry.key)
         chosen = _(_PICKED[choice]).format(value=entry.name)
+        if form.sticker and step == "urgency":
+            # From a sticker the urgency files the request: filed (committed) first, then the
+            # buttons go; a busy database leaves them for a second press (filed once).
+            result = await _advance(update, context, form)
+            await query.answer()
+            await edit_or_ignore(query.edit_message_text("✓ " + esc(chosen)))
+            return result
     elif choice == FormChoice.BUILDING and step == "building":
         building = _known(profile.building, value)
         if building is None:
@@ -237,6 +245,10 @@ async def form_message(update: Update, context: HouqinContext) -> object:
     if voice is not None:
         return await _voice_given(update, context, form, voice)
     text = (message.text or "").strip()
+    if step == "duplicate" and form.sticker:
+        # From a sticker, what is wrong may be said right away: a different problem.
+        form.dup_done, form.step = True, "description"
+        step = "description"
     if step == "category":
         category = profile.match_category(text) if text else None
         if category is None:
@@ -334,6 +346,9 @@ async def _voice_given(
     else:
         said = _("Voice description received ({length}).").format(length=length)
     await reply(update, context, "🎤 " + said)
+    if form.step == "duplicate" and form.sticker:
+        form.dup_done = True  # from a sticker: a voice at the open tickets is a new problem
+        return await _advance(update, context, form)
     if form.step == "description":
         return await _advance(update, context, form)
     return await _prompt(update, context, form)
@@ -361,6 +376,7 @@ def form() -> Form:
                 start_report,
                 filters.ChatType.PRIVATE & filters.Regex(rf"^/start {DEEP_LINK_PAYLOAD}$"),
             ),
+            stickers.scan_entry(),
         ],
         steps={step: [pressed, typed] for step in STEPS},
         cancel=cancel_report,

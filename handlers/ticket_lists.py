@@ -29,13 +29,23 @@ __all__ = [
 
 
 async def my_tickets(update: Update, context: HouqinContext) -> None:
-    """/mytickets: one's tickets (and followed ones) with status, withdraw and nudge."""
-    if context.person is None and not await may_report(update, context):
-        return
+    """/mytickets: one's tickets (and followed ones) with status, withdraw and nudge; also for
+    someone not registered who reported (a visitor at a QR sticker) or follows one."""
+    if context.person is None and not await _has_tickets(update, context):
+        if not await may_report(update, context):
+            return
     if not private_chat(update):
         await reply(update, context, context._("Send /mytickets to me in a private chat."))
         return
     await show_my_tickets(update, context, edit=False)
+
+
+async def _has_tickets(update: Update, context: HouqinContext) -> bool:
+    user = update.effective_user
+    if user is None:
+        return False
+    async with context.services.database.reading() as session:
+        return bool(await store.reporter_tickets(session, user.id, limit=1))
 
 
 async def start_updates(update: Update, context: HouqinContext) -> None:

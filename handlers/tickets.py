@@ -7,7 +7,9 @@ The modules of the feature:
 - handlers/ticket_act.py: the form that asks a reason, a date, a result or a rating after one
   of them;
 - handlers/ticket_lists.py: /mytickets and /tickets;
-- handlers/ticket_presses.py: who may report, and the answers every ticket button shares.
+- handlers/ticket_presses.py: who may report, and the answers every ticket button shares;
+- handlers/stickers.py: QR stickers per place (扫码报修): a scan opens the report form at the
+  place; /stickers prints them.
 What is said lives in notices/tickets.py, the use cases in actions/tickets.py, the status
 table in storage/ticket_flow.py.
 """
@@ -16,7 +18,14 @@ from __future__ import annotations
 
 from telegram.ext import CommandHandler, MessageHandler, filters
 
-from handlers import ticket_act, ticket_form, ticket_form_input, ticket_jobs, ticket_lists
+from handlers import (
+    stickers,
+    ticket_act,
+    ticket_form,
+    ticket_form_input,
+    ticket_jobs,
+    ticket_lists,
+)
 from handlers.buttons import on_button
 from handlers.context import HouqinApp
 from handlers.forms import Form
@@ -44,6 +53,7 @@ def register(application: HouqinApp) -> None:
     application.add_handler(CommandHandler("tickets", ticket_lists.open_tickets))
     application.add_handler(MessageHandler(menu_filter("tickets"), ticket_lists.open_tickets))
     application.add_handler(on_button(ticket_lists.TicketListButton, ticket_lists.filter_button))
+    stickers.register(application)
 
 
 def forms() -> list[Form]:

@@ -134,6 +134,7 @@ def bar_chart_figure(
     xlabel: str = "",
     xmax: float = 100.0,
     font_path: str | None = None,
+    value_format: str = "{:.1f}",
 ) -> Figure | None:
     """The chart as a matplotlib figure, drawn but not rendered; None without a CJK font.
 
@@ -169,7 +170,7 @@ def bar_chart_figure(
         axes.text(
             min(bar.value, xmax) + xmax * 0.01,
             position,
-            f"{bar.value:.1f}  {bar.note}".rstrip(),
+            f"{value_format.format(bar.value)}  {bar.note}".rstrip(),
             va="center",
             fontsize=9,
             fontproperties=font,

@@ -28,6 +28,13 @@ class TicketButton(CallbackData, prefix="tk", version=2):
 
 
 @dataclass(frozen=True)
+class PlaceButton(CallbackData, prefix="tkpl", version=1):
+    """📍 the repair history of a ticket's place (the crew and directors)."""
+
+    ticket_id: int
+
+
+@dataclass(frozen=True)
 class AssignButton(CallbackData, prefix="tka", version=1):
     """The director's choice of who does a job."""
 
@@ -175,13 +182,14 @@ def offered_to_reporter_on_notice(status: str) -> list[Move]:
 
 
 def card_markup(ticket: Ticket, _: Translate) -> InlineKeyboardMarkup | None:
-    """The handling buttons a card shows for the ticket's status."""
+    """The handling buttons a card shows for the ticket's status, and 📍 its place's history."""
     assert ticket.id is not None
     rows = [
         [button(_(MOVE_LABELS[m]), TicketButton(m, ticket.id)) for m in row]
         for row in card_moves(ticket.status)
     ]
-    return keyboard(rows) if rows else None
+    rows.append([button(_("📍 Place history"), PlaceButton(ticket.id))])
+    return keyboard(rows)
 
 
 def reporter_markup(ticket: Ticket, _: Translate) -> InlineKeyboardMarkup:

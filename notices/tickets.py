@@ -22,12 +22,22 @@ from notices.recipients import group_translator, tell, tell_group, translator_fo
 from notices.render import esc
 from notices.services import Services
 from notices.ticket_buttons import RESULT_LABELS, Result, card_markup
+from notices.ticket_costs import cost_summary
 from school.i18n import N_, Translate
 from school.profile import SchoolProfile
 from storage import groups, people
 from storage import outbox as outbox_store
+from storage import ticket_costs as costs
 from storage import tickets as store
-from storage.models import GroupChat, GroupPurpose, Person, Ticket, TicketEvent, TicketStatus
+from storage.models import (
+    GroupChat,
+    GroupPurpose,
+    Person,
+    Ticket,
+    TicketEvent,
+    TicketMaterial,
+    TicketStatus,
+)
 from storage.ticket_flow import SHOWS_HOLDER
 from storage.tickets import Voice
 
@@ -171,6 +181,7 @@ def card_text(
     _: Translate,
     voice: Voice | None = None,
     done_voice: Voice | None = None,
+    materials: Sequence[TicketMaterial] = (),
 ) -> str:
     """The ticket card (HTML, well under 1024 characters for short reports); a voice
     description and a voice note on the result are said, the voice description posted below."""
@@ -209,6 +220,7 @@ def card_text(
         if done_voice is not None:
             note += " · 🎤 " + done_voice.length
         lines.append(_("Result: {result}").format(result=result_label(ticket.result, _)) + note)
+    lines.extend(cost_summary(materials, ticket.hours, _))
     if ticket.status == TicketStatus.CLOSED and ticket.rating:
         rating = stars(ticket.rating)
         if ticket.auto_closed:
@@ -234,6 +246,7 @@ async def render_card(
         _=_,
         voice=await store.voice_of(session, ticket.id),
         done_voice=await store.voice_of(session, ticket.id, store.COMPLETION_VOICE),
+        materials=await costs.lines_of(session, ticket.id),
     )
     return text, card_markup(ticket, _)
 

@@ -186,6 +186,29 @@ class _Checker:
             self.duplicates(
                 (((*loc, "rooms", floor, j), r) for j, r in enumerate(rooms)), Message(N_("room"))
             )
+        if floors_ok and self.readable((*loc, "equipment")):
+            self.equipment(loc, building)
+
+    def equipment(self, loc: Loc, building: Any) -> None:
+        """Equipment is listed at a floor and room the building has."""
+        for j, spot in enumerate(building.equipment):
+            at: Loc = (*loc, "equipment", j)
+            if not self.readable(at):
+                continue
+            if spot.floor is None:
+                if spot.room is not None:
+                    self.add((*at, "room"), Message(N_("a room needs its floor")))
+                continue
+            if spot.floor not in building.floors:
+                self.add((*at, "floor"), unknown(spot.floor, building.floors, Message(N_("floor"))))
+                continue
+            rooms = building.rooms.get(spot.floor, [])
+            if spot.room is not None and spot.room not in rooms:
+                self.add((*at, "room"), unknown(spot.room, rooms, Message(N_("room"))))
+            self.duplicates(
+                (((*at, "items", i), item) for i, item in enumerate(spot.items)),
+                Message(N_("equipment")),
+            )
 
     def check(self) -> list[Problem]:
         p = self.p
@@ -224,6 +247,10 @@ class _Checker:
         urgencies = self.items("repair", "urgencies")
         urg_base: Loc = ("repair", "urgencies")
         urg_keys = self.duplicates(self.keyed(urg_base, urgencies), Message(N_("urgency")))
+        materials = self.items("repair", "materials")
+        mat_base: Loc = ("repair", "materials")
+        self.duplicates(self.keyed(mat_base, materials), Message(N_("material")))
+        self.duplicates(self.keyed(mat_base, materials, "name"), Message(N_("material name")))
         if self.readable(repair):
             self.reference(
                 ("repair", "default_urgency"),

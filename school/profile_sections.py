@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
@@ -65,8 +66,17 @@ class School(_Section):
     timezone: Annotated[str, AfterValidator(_check_timezone)] | None = None
 
 
+class Equipment(_Section):
+    """``[[campuses.buildings.equipment]]``: equipment at a place that gets a QR sticker of its
+    own (教学楼3楼302 投影仪); its repair category is found from its name."""
+
+    floor: Text | None = None  # None: the building itself (no floors)
+    room: Text | None = None  # None: the whole floor
+    items: list[Text] = Field(min_length=1)
+
+
 class Building(_Section):
-    """``[[campuses.buildings]]``: a building with its floors and rooms."""
+    """``[[campuses.buildings]]``: a building with its floors, rooms and listed equipment."""
 
     key: Key
     name: Text
@@ -74,6 +84,7 @@ class Building(_Section):
     kind: Text
     floors: list[Text] = []
     rooms: dict[str, list[Text]] = {}
+    equipment: list[Equipment] = []
 
     @property
     def names(self) -> list[str]:
@@ -126,6 +137,33 @@ class Urgency(_Section):
         return self.accept_within is None and self.finish_within is None
 
 
+class RepairReportRule(_Section):
+    """``[repair.report]``: when the monthly repair report goes to the leaders' group (day of
+    the following month, school time) and how many repeat places it lists."""
+
+    day: int = Field(1, ge=1, le=28)
+    time: HHMM = dt.time(9, 30)
+    next_working_day: bool = True
+    top_places: int = Field(5, ge=0, le=20)
+
+
+class Material(_Section):
+    """``[[repair.materials]]``: a material of the catalogue the crew picks from on 维修完成."""
+
+    key: Key
+    name: Text
+    unit: Text
+    price: Decimal = Field(ge=0, le=1_000_000, decimal_places=2)  # 元 per unit
+
+
+class RepeatFaults(_Section):
+    """``[repair.repeat_faults]``: a place with `count` faults within `days` is flagged to the
+    director (修还是换?); 0 turns the flag off."""
+
+    count: int = Field(3, ge=0)
+    days: int = Field(30, ge=1, le=366)
+
+
 class RepairSettings(_Section):
     """``[repair]``: the repair workflow settings."""
 
@@ -135,8 +173,14 @@ class RepairSettings(_Section):
     working_hours: WorkingHours = WorkingHours()
     default_urgency: str = "normal"
     default_category: str = "other"
+    # Someone not registered who scans a place's QR sticker: "report" files it as a visitor
+    # (their notices come in the private chat they just opened); "join" asks them to join first.
+    visitors: Literal["report", "join"] = "report"
     categories: list[RepairCategory] = Field(min_length=1)
     urgencies: list[Urgency] = Field(min_length=1)
+    report: RepairReportRule = RepairReportRule()
+    materials: list[Material] = []
+    repeat_faults: RepeatFaults = RepeatFaults()
 
 
 class InspectionItem(_Section):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import AwareDateTime
+from storage.types import AwareDateTime, Money
 
 
 class Role(StrEnum):
@@ -211,6 +212,8 @@ class Ticket(SQLModel, table=True):
     floor: str | None = Field(default=None, max_length=32)
     room: str | None = Field(default=None, max_length=64)
     place: str = Field(max_length=200)  # the label shown: 实验楼3楼女厕, or typed text
+    # one place however it was written (storage.places.place_key): building/floor/room or label
+    place_key: str = Field(default="", max_length=240, index=True)
     description: str = Field(sa_column=Column(Text, nullable=False))
     urgency_key: str = Field(max_length=32)
     status: TicketStatus = Field(default=TicketStatus.OPEN, sa_type=String(24), index=True)
@@ -231,6 +234,7 @@ class Ticket(SQLModel, table=True):
     rating_comment: str | None = Field(default=None, max_length=1000)
     auto_closed: bool = False
     rework_count: int = 0
+    hours: Decimal | None = Field(default=None, sa_type=Money)  # worked, summed over completions
     group_chat_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     group_message_id: int | None = None
     last_nudge_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
@@ -250,6 +254,40 @@ class TicketPhoto(SQLModel, table=True):
     kind: str = Field(default="report", max_length=16)  # report | completion | voice | ...
     added_at: datetime = Field(sa_type=AwareDateTime)
     duration: int | None = None  # seconds, of a voice message
+
+
+class TicketMaterial(SQLModel, table=True):
+    """A material used on a job, given on 维修完成: from the profile's catalogue (`material_key`)
+    or typed with its cost; amounts are exact (元)."""
+
+    __tablename__ = "ticket_material"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    event_id: int | None = Field(default=None, foreign_key="ticket_event.id")
+    material_key: str | None = Field(default=None, max_length=32)
+    name: str = Field(max_length=64)
+    quantity: Decimal = Field(sa_type=Money)
+    unit: str = Field(default="", max_length=16)
+    unit_price: Decimal = Field(sa_type=Money)
+    cost: Decimal = Field(sa_type=Money)
+    added_by_id: int | None = Field(default=None, foreign_key="person.id")
+    added_at: datetime = Field(sa_type=AwareDateTime)
+
+
+class PlaceFlag(SQLModel, table=True):
+    """A place flagged to the director for repeated faults (修还是换?): one per window, the
+    window named by the first fault it counts."""
+
+    __tablename__ = "place_flag"
+    __table_args__ = (UniqueConstraint("place_key", "first_ticket_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    place_key: str = Field(max_length=240, index=True)
+    first_ticket_id: int = Field(foreign_key="ticket.id")
+    ticket_id: int = Field(foreign_key="ticket.id")  # the fault that reached the count
+    faults: int
+    flagged_at: datetime = Field(sa_type=AwareDateTime)
 
 
 class TicketEvent(SQLModel, table=True):
@@ -443,6 +481,24 @@ class AppraisalSnapshot(SQLModel, table=True):
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     computed_at: datetime = Field(sa_type=AwareDateTime)
     published_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+
+
+class PlaceSticker(SQLModel, table=True):
+    """A printed QR sticker (扫码报修): its opaque token names a place, or a piece of equipment
+    at a place, as it was when issued. A rename in the profile leaves the token as it is;
+    a revoked sticker answers that it is no longer in use."""
+
+    __tablename__ = "place_sticker"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=64, unique=True, index=True)
+    building_key: str = Field(max_length=32, index=True)
+    floor: str = Field(default="", max_length=32)  # "" when the place has no floor
+    room: str = Field(default="", max_length=64)  # "" when the sticker names a floor or building
+    equipment: str = Field(default="", max_length=64)  # "" for the place itself
+    label: str = Field(max_length=200)  # the place's label when issued (kept after a rename)
+    created_at: datetime = Field(sa_type=AwareDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
 
 
 # --- the cockpit ---------------------------------------------------------------------------------

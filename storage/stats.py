@@ -89,15 +89,38 @@ class TicketStats:
     ratings: tuple[int, ...] = ()  # reporters' ratings (1-5) of their jobs closed this month
 
 
-def job_counts(completions: Iterable[tuple[int, datetime, datetime | None]]) -> tuple[int, int]:
-    """(jobs, jobs on time) from one worker's 维修完成 of a month, each (ticket id, when, the
-    ticket's finish_by): a job finished again after a 返修 is still one job, on time when its
-    last 维修完成 is by its finish_by (None: no limit)."""
+Completion = tuple[int, datetime, datetime | None]  # (ticket id, 维修完成 at, its finish_by)
+
+
+def last_completions(
+    completions: Iterable[Completion],
+) -> dict[int, tuple[datetime, datetime | None]]:
+    """Each job's last 维修完成 of the month (when, the ticket's finish_by), by ticket id: a job
+    finished again after a 返修 is still one job."""
     last: dict[int, tuple[datetime, datetime | None]] = {}
     for ticket_id, at, finish_by in completions:
         if ticket_id not in last or at > last[ticket_id][0]:
             last[ticket_id] = (at, finish_by)
-    on_time = sum(1 for at, finish_by in last.values() if finish_by is None or at <= finish_by)
+    return last
+
+
+def accepted_in_time(accepted_at: datetime, accept_by: datetime | None) -> bool:
+    """A job is taken in time when it was taken or assigned by its accept_by (None: no limit)."""
+    return accept_by is None or accepted_at <= accept_by
+
+
+def finished_in_time(at: datetime, finish_by: datetime | None) -> bool:
+    """A job is in time when its last 维修完成 is by its finish_by (None: no limit)."""
+    return finish_by is None or at <= finish_by
+
+
+def job_counts(completions: Iterable[Completion]) -> tuple[int, int]:
+    """(jobs, jobs on time) from the 维修完成 of a month (one worker's for the appraisal, the
+    whole school's for the repair report), each (ticket id, when, the ticket's finish_by): a
+    job finished again after a 返修 is still one job, on time when its last 维修完成 is by its
+    finish_by (None: no limit)."""
+    last = last_completions(completions)
+    on_time = sum(1 for at, finish_by in last.values() if finished_in_time(at, finish_by))
     return len(last), on_time
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, or_, update
@@ -18,9 +19,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from school.profile import SchoolProfile
+from storage import ticket_costs as costs
 from storage import ticket_flow as flow
 from storage.models import Person, Ticket, TicketEvent, TicketPhoto, TicketStatus
 from storage.rows import saved
+from storage.ticket_costs import MaterialLine
 from storage.ticket_flow import HELD, UNFINISHED, Actor, Move, Verdict, can_handle
 from storage.tickets import COMPLETION_VOICE, Voice, keep_voice
 
@@ -101,6 +104,8 @@ class Details:
     note: str | None = None  # 维修完成
     photo_file_id: str | None = None  # 维修完成
     voice: Voice | None = None  # 维修完成: a voice note
+    materials: tuple[MaterialLine, ...] = ()  # 维修完成: the materials used
+    hours: Decimal | None = None  # 维修完成: hours worked (added to the job's)
     rating: int | None = None  # 验收: 1-5
 
 
@@ -166,7 +171,10 @@ def _effect(request: _Request, ticket: Ticket) -> _Effect:
         return _Effect(values, note=details.reason)
     if move == Move.COMPLETE:
         note = details.note[:MAX_NOTE] if details.note else None
-        return _Effect({"completed_at": now, "result": details.result, "result_note": note}, note)
+        values = {"completed_at": now, "result": details.result, "result_note": note}
+        if details.hours is not None:
+            values["hours"] = (ticket.hours or Decimal(0)) + details.hours
+        return _Effect(values, note)
     if move in (Move.ACCEPT, Move.AUTO_ACCEPT):
         automatic = move == Move.AUTO_ACCEPT
         rating = request.profile.repair.default_rating if automatic else details.rating
@@ -219,6 +227,17 @@ async def make(
             ticket_id=ticket.id, file_id=details.photo_file_id, kind="completion", added_at=now
         )
         await saved(session, photo)
+    if change.changed and move == Move.COMPLETE and details.materials:
+        assert ticket.id is not None and change.event is not None
+        costs.keep_lines(
+            session,
+            ticket.id,
+            details.materials,
+            event_id=change.event.id,
+            person_id=actor.person_id,
+            now=now,
+        )
+        await session.flush()
     if change.changed and move == Move.COMPLETE and details.voice is not None:
         assert ticket.id is not None
         keep_voice(session, ticket.id, details.voice, kind=COMPLETION_VOICE, now=now)

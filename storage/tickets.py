@@ -28,8 +28,9 @@ from storage.models import (
     TicketPhoto,
     TicketStatus,
 )
+from storage.place_history import place_key
 from storage.rows import add_if_new
-from storage.stats import Month, TicketStats, job_counts
+from storage.stats import Month, TicketStats, accepted_in_time, job_counts
 from storage.ticket_flow import Move
 
 # The status machine lives in storage.ticket_flow; these names are kept for the callers.
@@ -47,10 +48,16 @@ NUMBER_ATTEMPTS = 8
 
 def is_overdue(ticket: Ticket, now: datetime) -> bool:
     """已超时: not taken by accept_by, or not finished by finish_by."""
-    if ticket.status == TicketStatus.OPEN and ticket.accept_by is not None:
-        if now > ticket.accept_by:
-            return True
-    return ticket.status in UNFINISHED and ticket.finish_by is not None and now > ticket.finish_by
+    return overdue_at(TicketStatus(ticket.status), ticket.accept_by, ticket.finish_by, now)
+
+
+def overdue_at(
+    status: TicketStatus, accept_by: datetime | None, finish_by: datetime | None, now: datetime
+) -> bool:
+    """已超时 for a ticket's status and limits (see is_overdue)."""
+    if status == TicketStatus.OPEN and accept_by is not None and now > accept_by:
+        return True
+    return status in UNFINISHED and finish_by is not None and now > finish_by
 
 
 def most_urgent_key(profile: SchoolProfile) -> str:
@@ -159,6 +166,7 @@ async def create_ticket(
             floor=report.floor,
             room=report.room,
             place=report.place[:200],
+            place_key=place_key(report.building, report.floor, report.room, report.place),
             description=report.description,
             urgency_key=report.urgency,
             status=TicketStatus.OPEN,
@@ -315,12 +323,15 @@ def _norm_place(text: str) -> str:
     return re.sub(r"\s+", "", text).lower()
 
 
-async def find_duplicates(session: AsyncSession, report: Report) -> list[Ticket]:
-    """Unfinished tickets of the same category at the same place (same room, or same text)."""
+async def find_duplicates(
+    session: AsyncSession, report: Report, *, any_category: bool = False
+) -> list[Ticket]:
+    """Unfinished tickets of the same category (or of any, with `any_category`) at the same
+    place (same room, or same text)."""
     joinable = flow.FLOW[Move.FOLLOW].from_states  # the open tickets one may join
-    query = select(Ticket).where(
-        col(Ticket.status).in_(joinable), Ticket.category_key == report.category
-    )
+    query = select(Ticket).where(col(Ticket.status).in_(joinable))
+    if not any_category:
+        query = query.where(Ticket.category_key == report.category)
     candidates = (await session.exec(query.order_by(col(Ticket.id)))).all()
     wanted = _norm_place(report.place)
     found = []
@@ -425,7 +436,7 @@ async def month_stats(
     for assignee_id, accepted_at, accept_by in held.all():
         assert assignee_id is not None
         counts[assignee_id]["taken"] += 1
-        if accept_by is None or (accepted_at is not None and accepted_at <= accept_by):
+        if accepted_at is not None and accepted_in_time(accepted_at, accept_by):
             counts[assignee_id]["accepted_on_time"] += 1
 
     # Jobs finished this month, by who did it: a job sent back (返修) and finished again is one

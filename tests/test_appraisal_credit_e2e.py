@@ -93,6 +93,7 @@ async def test_a_job_sent_back_and_finished_again_is_one_job_with_one_defect(
     await plumber.press(card(), "Repair done")  # type: ignore[arg-type]
     await plumber.press(sandbox.last_message(plumber.private_chat_id), "Fixed")
     await plumber.press(sandbox.last_message(plumber.private_chat_id), "Skip")
+    await plumber.press(sandbox.last_message(plumber.private_chat_id), "⏭ Skip materials and hours")
     # Before the 返修: one job, on time, never sent back.
     first = component_line(await myscore(sandbox, plumber, "2026-11"), "Repair quality")
     assert "Repair quality: 100.0 points" in first
@@ -107,6 +108,7 @@ async def test_a_job_sent_back_and_finished_again_is_one_job_with_one_defect(
     await plumber.press(card(), "Repair done")  # type: ignore[arg-type]
     await plumber.press(sandbox.last_message(plumber.private_chat_id), "Replaced")
     await plumber.send("换了新龙头")
+    await plumber.press(sandbox.last_message(plumber.private_chat_id), "⏭ Skip materials and hours")
     # Finished again: still one job, and its 返修 still counts (not "2/2 jobs, 1 of 2").
     again = component_line(await myscore(sandbox, plumber, "2026-11"), "Repair quality")
     assert "Repair quality: 70.0 points" in again, again
@@ -120,6 +122,7 @@ async def test_a_job_sent_back_and_finished_again_is_one_job_with_one_defect(
     await plumber.press(card(), "Repair done")  # type: ignore[arg-type]
     await plumber.press(sandbox.last_message(plumber.private_chat_id), "Fixed")
     await plumber.press(sandbox.last_message(plumber.private_chat_id), "Skip")
+    await plumber.press(sandbox.last_message(plumber.private_chat_id), "⏭ Skip materials and hours")
     twice = component_line(await myscore(sandbox, plumber, "2026-11"), "Repair quality")
     assert "Repair quality: 40.0 points" in twice, twice  # 0.7 + 0.3 × (1 − 2)
     assert "2 sent back ÷ 1 jobs" in twice

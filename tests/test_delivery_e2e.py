@@ -153,7 +153,7 @@ async def test_a_card_edit_telegram_refuses_once_is_retried_until_the_card_shows
 ) -> None:
     ticket = await _report(services, sandbox, cast)
     card = _card(sandbox, cast.repair, ticket.number)
-    assert card.buttons == [["Take", "Assign", "Return"]]
+    assert card.buttons == [["Take", "Assign", "Return"], ["📍 Place history"]]
     sandbox.fail_next("editMessageText", status=500, chat_id=cast.repair.id)
     answer = await cast.worker.press(card, "Take")
     assert answer is not None and "You took" in str(answer.text)

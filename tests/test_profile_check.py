@@ -75,7 +75,7 @@ def test_a_key_with_no_close_match_lists_the_allowed_ones(tmp_path: Path) -> Non
     text = MINIMAL.replace('kind = "实验楼"', 'kind = "实验楼"\ncolour = "red"')
     assert check_profile(write(tmp_path, text), language="zh_CN") == [
         f"p.toml:{line_of(text, 'colour')}: campuses[0].buildings[0].colour: "
-        "未知的键（可用：key, name, aliases, kind, floors, rooms）"
+        "未知的键（可用：key, name, aliases, kind, floors, rooms, equipment）"
     ]
 
 

@@ -139,7 +139,7 @@ async def test_full_form_with_photos(bot: BotApiSandbox, services: Services, cas
     confirmation = private_text(bot, teacher)
     assert "BX-2611-001" in confirmation and "11-24 09:00" in confirmation
     card = _card(bot, ticket)
-    assert card.buttons == [["Take", "Assign", "Return"]]
+    assert card.buttons == [["Take", "Assign", "Return"], ["📍 Place history"]]
     assert "王芳" in card.shown_text and "Waiting to be taken" in card.shown_text
     album = [m for m in bot.messages(cast.repair.id, from_bot=True) if m.media_group_id]
     assert len(album) == 2
@@ -177,6 +177,7 @@ async def test_one_line_report_in_group_to_rating(
     await cast.plumber.press(_card(bot, ticket), "Repair done")
     await cast.plumber.press(_last(bot, cast.plumber), "Fixed")
     await cast.plumber.send_photo(caption="换了阀芯")
+    await cast.plumber.press(_last(bot, cast.plumber), "⏭ Skip materials and hours")
     assert "Waiting for acceptance" in _card(bot, ticket).shown_text
     done = _last(bot, cast.teacher)
     assert done.photo is not None and "换了阀芯" in done.shown_text
@@ -186,7 +187,9 @@ async def test_one_line_report_in_group_to_rating(
     closed = await _ticket(services, ticket.number)
     assert closed.status == TicketStatus.CLOSED and closed.rating == 4
     assert closed.rating_comment == "修得很快，谢谢"
-    assert "Completed" in _card(bot, ticket).shown_text and _card(bot, ticket).buttons == []
+    assert "Completed" in _card(bot, ticket).shown_text and _card(bot, ticket).buttons == [
+        ["📍 Place history"]
+    ]
     assert "★★★★☆" in private_text(bot, cast.plumber)
     async with services.database.transaction() as session:
         actions = [e.action for e in await tickets.events_of(session, closed.id or 0)]
@@ -283,7 +286,7 @@ async def test_assign_defer_reassign_release_reject(
     await cast.plumber.send("不是电路问题，是灯具坏了")
     card = _card(bot, ticket)
     assert "Waiting to be taken" in card.shown_text
-    assert card.buttons == [["Take", "Assign", "Return"]]
+    assert card.buttons == [["Take", "Assign", "Return"], ["📍 Place history"]]
     # a teacher cannot return it; the fixer returns it with a reason
     refused = await cast.teacher.press(card, "Return")
     assert refused is not None
@@ -320,6 +323,7 @@ async def test_rework_mytickets_withdraw_nudge_and_auto_close(
     await cast.plumber.press(_card(bot, first), "Repair done")
     await cast.plumber.press(_last(bot, cast.plumber), "Fixed")
     await cast.plumber.press(_last(bot, cast.plumber), "Skip")
+    await cast.plumber.press(_last(bot, cast.plumber), "⏭ Skip materials and hours")
     await cast.teacher.press(_last(bot, cast.teacher), "Rework")
     await cast.teacher.send("还是在滴水")
     assert "还是在滴水" in private_text(bot, cast.plumber)
@@ -327,6 +331,7 @@ async def test_rework_mytickets_withdraw_nudge_and_auto_close(
     await cast.plumber.press(_card(bot, first), "Repair done")
     await cast.plumber.press(_last(bot, cast.plumber), "Replaced")
     await cast.plumber.send("换了新龙头")
+    await cast.plumber.press(_last(bot, cast.plumber), "⏭ Skip materials and hours")
     clock.advance(timedelta(days=7, hours=1))
     assert "tickets.auto_accept" in await run_due(cast.app, names=["tickets.auto_accept"])
     closed = await _ticket(services, first.number)
@@ -493,6 +498,7 @@ async def test_forged_and_old_buttons_are_refused_in_one_line(
     await plumber.press(_card(bot, ticket), "Repair done")
     await plumber.press(_last(bot, plumber), "Fixed")
     await plumber.press(_last(bot, plumber), "Skip")
+    await plumber.press(_last(bot, plumber), "⏭ Skip materials and hours")
     for data in (f"tk2:accept:{ticket.id}", f"tk2:rework:{ticket.id}", f"tkr1:{ticket.id}:5"):
         answer = await _forge(bot, teacher2, prompt, data)
         assert "Only the person who reported it" in str(answer.text), data
@@ -524,6 +530,7 @@ async def test_a_report_half_way_is_parked_by_a_repair_job_and_resumed(
     assert any("Send /report to go on" in m.shown_text for m in said)
     await plumber.press(next(m for m in said if "What was the result" in m.shown_text), "Fixed")
     await plumber.send("换了阀芯")
+    await plumber.press(_last(bot, plumber), "⏭ Skip materials and hours")
     assert (await _ticket(services, first.number)).status == TicketStatus.AWAITING_ACCEPTANCE
     # … and /report goes on where it was
     await plumber.send("/report")

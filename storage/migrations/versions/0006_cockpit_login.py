@@ -1,7 +1,7 @@
 """the cockpit's one-time login links (/cockpit pc)
 
-Revision ID: 0004_cockpit
-Revises: 0003
+Revision ID: 0006_cockpit
+Revises: 0005_costs
 Create Date: 2026-11-30 11:15:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import storage.types
 
-revision: str = "0004_cockpit"
-down_revision: str | None = "0003"
+revision: str = "0006_cockpit"
+down_revision: str | None = "0005_costs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
