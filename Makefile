@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.runtime
 
-.PHONY: demo test run lint messages lock clean
+.PHONY: demo test run lint messages lock clean browser screenshots
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -23,11 +23,28 @@ $(STAMP): pyproject.toml devtools/pyproject.toml requirements-dev.lock | $(BIN)/
 	$(BIN)/python -m pip install --quiet -c requirements-dev.lock -e ".[dev]" -e ./devtools
 	touch $(STAMP) $(RUNTIME_STAMP)
 
-demo: $(STAMP)  ## play a scripted school against the local Bot API sandbox
-	$(BIN)/houqin demo
+COCKPIT_PORT ?= 8080
 
-test: $(STAMP)  ## the whole suite (PostgreSQL tests skip when it is unreachable)
+demo: $(STAMP)  ## play a scripted school against the local Bot API sandbox, then serve its cockpit
+	$(BIN)/houqin demo --cockpit $(COCKPIT_PORT)
+
+test: $(STAMP) browser  ## the whole suite (PostgreSQL tests skip when it is unreachable)
 	$(BIN)/python -m pytest -q
+
+# The cockpit's browser tests drive Debian's chromium (playwright downloads no browser).
+# Installed when missing and apt-get can (as root, as in CI); otherwise those tests skip.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian's chromium for the cockpit's browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "chromium is not installed (sudo apt-get install chromium): the cockpit's browser tests will be skipped"; \
+		fi; }
+
+screenshots: $(STAMP) browser  ## the README's cockpit screenshots (docs/), with a CJK font
+	@fc-list :lang=zh 2>/dev/null | grep -q . || apt-get install -y -qq fonts-wqy-microhei >/dev/null
+	HOUQIN_SCREENSHOTS=docs $(BIN)/python -m pytest -q tests/test_cockpit_browser.py -k today
 
 run: $(RUNTIME_STAMP)  ## run the bot for real (needs TELEGRAM_BOT_TOKEN)
 	$(BIN)/houqin run
@@ -35,7 +52,7 @@ run: $(RUNTIME_STAMP)  ## run the bot for real (needs TELEGRAM_BOT_TOKEN)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy bot handlers scheduler actions notices storage school devtools tests bench
+	$(BIN)/mypy bot cockpit handlers scheduler actions notices storage school devtools tests bench
 	$(BIN)/lint-imports
 
 messages: $(STAMP)  ## re-extract translatable strings and update the catalogs

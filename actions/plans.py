@@ -11,7 +11,8 @@ from notices.services import Services
 from school.profile import SchoolProfile
 from storage import people
 from storage import plans as store
-from storage.models import Person, PlanItem, Role
+from storage.models import Person, Role
+from storage.plan_models import PlanItem
 from storage.plans import Row
 
 

@@ -30,6 +30,7 @@ from bot.telegram_http import AiohttpRequest
 from handlers import (
     appraisal,
     buttons,
+    cockpit,
     common,
     exports,
     groups,
@@ -184,6 +185,7 @@ def register_handlers(application: HouqinApp) -> None:
     plans.register(application)
     people.register(application)
     groups.register(application)
+    cockpit.register(application)
 
     # Fallbacks: last in MAIN_GROUP.
     application.add_handler(CommandHandler("cancel", common.cancel))

@@ -50,7 +50,7 @@ def _setup_logging(settings: Settings) -> None:
 def cmd_run(_args: argparse.Namespace) -> int:
     """Run the bot until SIGINT/SIGTERM (see bot.lifecycle for start-up and shutdown)."""
     from bot.app import build_application
-    from bot.lifecycle import polling, serve, webhook
+    from bot.lifecycle import Receive, polling, serve, webhook
     from notices.services import Services
     from storage.database import Database, migrate_sync
 
@@ -58,6 +58,7 @@ def cmd_run(_args: argparse.Namespace) -> int:
     require_token(settings)
     _setup_logging(settings)
     profile = load_profile_or_fail(settings)
+    receive: Receive
     if settings.mode == Mode.WEBHOOK:
         if not settings.webhook_url or not settings.webhook_secret:
             raise SettingsError("WEBHOOK_URL and WEBHOOK_SECRET must be set when MODE=webhook")
@@ -285,7 +286,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Play a scripted school through the sandbox and print the transcript."""
     from devtools.demo import run_demo
 
-    return asyncio.run(run_demo(verbose=args.verbose))
+    return asyncio.run(run_demo(verbose=args.verbose, cockpit_port=args.cockpit))
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -362,6 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="play a scripted school against the sandbox")
     demo.add_argument("--verbose", action="store_true", help="also print the bot's logs")
+    demo.add_argument(
+        "--cockpit",
+        type=int,
+        metavar="PORT",
+        help="then serve the cockpit on 127.0.0.1:PORT and print its address (Ctrl-C ends)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     sandbox = sub.add_parser("sandbox", help="serve the local Bot API sandbox")

@@ -5,13 +5,17 @@
 Start-up, in order: drop the saved state of conversations no handler has any more (those of
 earlier releases); initialize (getMe, the saved forms); remember the bot's username, make the
 notifications a killed run left in flight due again (`notices.outbox.recover`) and publish the
-command lists; start the application and its JobQueue with every scheduled job; take updates
-(long polling or the webhook). Only then are the jobs caught up (`scheduler.jobs.catch_up`): an
-occurrence missed while the bot was down runs once, however long the start took. The timer
-never drops an occurrence for being late either: what is due is worked out from the clock and
-the database's claims (`scheduler.jobs`), not from when the timer fired.
+command lists; start the application and its JobQueue with every scheduled job; start the
+web server (bot.web: the cockpit when HOUQIN_COCKPIT_URL is set, the webhook in webhook mode;
+uvicorn in this event loop) and give every registered person the cockpit's menu button; take
+updates (long polling, or register the webhook now that the server takes it). Only then are
+the jobs caught up (`scheduler.jobs.catch_up`): an occurrence missed while the bot was down
+runs once, however long the start took. The timer never drops an occurrence for being late
+either: what is due is worked out from the clock and the database's claims
+(`scheduler.jobs`), not from when the timer fired.
 
-Shutdown, in order: stop taking updates; let the job being caught up (the rest wait for the
+Shutdown, in order: stop taking updates (polling, or the web server: the cockpit and the
+webhook; open requests finish); let the job being caught up (the rest wait for the
 next start), the updates already taken and the running jobs finish; background deliveries
 finish the message being sent and record it, and hand the rest back (they stay pending for
 the next start); save form state; close the HTTP sessions. So SIGTERM never sends a
@@ -33,6 +37,9 @@ from telegram.ext import ConversationHandler, Updater
 
 from bot.app import services_of
 from bot.persistence import DatabasePersistence
+from bot.web import Webhook, web_server
+from cockpit.server import WebServer
+from handlers.cockpit import publish_menu_buttons
 from handlers.context import HouqinApp, HouqinContext
 from handlers.menu import publish_commands
 from notices import outbox
@@ -63,20 +70,10 @@ def polling(*, poll_interval: float = 0.0, timeout: float = 10.0) -> Receive:
     return start
 
 
-def webhook(*, listen: str, port: int, url: str, secret: str) -> Receive:
-    """Take updates on a webhook at `url` (served on listen:port under /telegram)."""
-
-    async def start(updater: Updater) -> None:
-        await updater.start_webhook(
-            listen=listen,
-            port=port,
-            url_path="telegram",
-            webhook_url=url,
-            secret_token=secret,
-            allowed_updates=ALLOWED_UPDATES,
-        )
-
-    return start
+def webhook(*, listen: str, port: int, url: str, secret: str) -> Webhook:
+    """Take updates on a webhook at `url` (served on listen:port under /telegram, by the same
+    server as the cockpit: see bot.web)."""
+    return Webhook(listen, port, url, secret, tuple(ALLOWED_UPDATES))
 
 
 async def drop_unused_state(application: HouqinApp) -> list[str]:
@@ -157,6 +154,7 @@ class Lifecycle:
         self.schedule = schedule
         self._catch_up: asyncio.Task[list[str]] | None = None
         self._stopping = False
+        self.web: WebServer | None = None
 
     async def start(self, receive: Receive) -> None:
         """Start up, take updates, then catch up the jobs missed while the bot was down."""
@@ -167,6 +165,7 @@ class Lifecycle:
         if self.schedule:
             install_schedule(application)
         await application.start()
+        await self._start_web(receive)
         assert application.updater is not None
         await receive(application.updater)
         if self.schedule:
@@ -174,6 +173,17 @@ class Lifecycle:
                 schedule.catch_up(application, stopping=lambda: self._stopping),
                 name="schedule.catch_up",
             )
+
+    async def _start_web(self, receive: Receive) -> None:
+        """Serve the cockpit (when its public address is set) and the webhook (in webhook
+        mode) on one server, before Telegram is told where to send updates; then give
+        everyone the cockpit's menu button."""
+        services = services_of(self.application)
+        self.web = web_server(self.application, receive if isinstance(receive, Webhook) else None)
+        if self.web is not None:
+            await self.web.start()
+        if services.settings.cockpit_on:
+            await publish_menu_buttons(self.application.bot, services)
 
     async def caught_up(self) -> list[str]:
         """Wait for the start-up catch-up; the names of the jobs that ran."""
@@ -187,6 +197,8 @@ class Lifecycle:
             async with outbox.handing_back():
                 if application.updater is not None and application.updater.running:
                     await application.updater.stop()
+                if self.web is not None:
+                    await self.web.stop()  # the webhook's updates taken stay queued
                 if self._catch_up is not None:
                     await asyncio.gather(self._catch_up, return_exceptions=True)
                 if application.running:

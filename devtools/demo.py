@@ -7,15 +7,19 @@ answered (with its buttons). Feature issues add their scenes to SCENES.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from cockpit.auth import launch_data
 from devtools.harness import running_bot
 from devtools.sandbox.actors import SandboxGroup, SandboxUser
 from devtools.sandbox.server import BotApiSandbox
@@ -173,12 +177,63 @@ def demo_font() -> Path:
     return Path(__file__).with_name("fonts") / "wqy-microhei-subset.ttf"
 
 
-async def run_demo(*, verbose: bool = False) -> int:
-    """Play every scene and print the transcript; 0 when the bot made no rejected request."""
+DEMO_COCKPIT_URL = "https://cockpit.demo.invalid"  # Telegram would need it; a browser does not
+LIGHT_THEME = '{"bg_color":"#ffffff","text_color":"#000000","hint_color":"#999999"}'
+
+
+async def cockpit_address(services: Services) -> str:
+    """The local cockpit as the demo's director opens it: launch data signed with the
+    sandbox's token, as Telegram would put it in the address."""
+    async with services.database.reading() as session:
+        director = (await people.active_directors(session))[0]
+    signed = launch_data(
+        director.telegram_id,
+        services.settings.telegram_bot_token,
+        now=services.now(),
+        first_name=director.name,
+    )
+    return (
+        f"http://127.0.0.1:{services.settings.cockpit_port}/"
+        f"#tgWebAppData={quote(signed)}&tgWebAppThemeParams={quote(LIGHT_THEME)}"
+    )
+
+
+async def serve_cockpit(services: Services, stop: asyncio.Event | None) -> None:
+    """Print the cockpit's address and keep the bot (and the cockpit) up until `stop` is set,
+    or Ctrl-C."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    try:
+        print("== The cockpit (工作台) ==")
+        print("Open this in a browser to see the director's cockpit of this school:")
+        print(f"   {await cockpit_address(services)}")
+        print("(signed as Telegram signs it, for 张主任; Ctrl-C ends the demo)")
+        sys.stdout.flush()
+        await stop.wait()
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+async def run_demo(
+    *, verbose: bool = False, cockpit_port: int | None = None, stop: asyncio.Event | None = None
+) -> int:
+    """Play every scene and print the transcript; 0 when the bot made no rejected request.
+
+    With `cockpit_port`, the bot also serves the cockpit there, and the demo ends by printing
+    its local address with a signed session and serving it until `stop` is set (or Ctrl-C).
+    """
     logging.basicConfig(level=logging.INFO if verbose else logging.CRITICAL)
     with tempfile.TemporaryDirectory(prefix="houqin-demo-") as tmp:
+        cockpit = (
+            {"cockpit_url": DEMO_COCKPIT_URL, "cockpit_port": cockpit_port}
+            if cockpit_port is not None
+            else {}
+        )
         settings = isolated_settings(
-            database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}", chart_font=demo_font()
+            database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",
+            chart_font=demo_font(),
+            **cockpit,
         )
         clock = ManualClock(DEMO_START)
         services = build_services(settings, clock=clock)
@@ -198,6 +253,10 @@ async def run_demo(*, verbose: bool = False) -> int:
                 school.flush()
                 print()
             rejected = list(sandbox.rejected)
+            live = application.bot_data.services  # with the sandbox's token
+            if cockpit_port is not None and live is not None and not rejected:
+                await serve_cockpit(live, stop)
+                rejected = list(sandbox.rejected)
         await services.database.dispose()
     if rejected:
         print(f"The bot sent {len(rejected)} request(s) the Bot API rejects:", file=sys.stderr)

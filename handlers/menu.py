@@ -18,7 +18,10 @@ from telegram import (
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
     KeyboardButton,
+    MenuButtonDefault,
+    MenuButtonWebApp,
     ReplyKeyboardMarkup,
+    WebAppInfo,
 )
 from telegram.error import TelegramError
 from telegram.ext import filters
@@ -108,6 +111,11 @@ COMMANDS: tuple[Command, ...] = (
         DIRECTOR,
     ),
     # People
+    Command(
+        "cockpit",
+        N_("The cockpit: today's board in a web page (/cockpit pc: for a PC)"),
+        REGISTERED,
+    ),
     Command("whoami", N_("My role and post"), REGISTERED, menu_label=N_("👤 Me")),
     Command("invite", N_("Make an invite link"), DIRECTOR, menu_label=N_("➕ Invite")),
     Command("people", N_("People: list and deactivate"), DIRECTOR, menu_label=N_("👥 People")),
@@ -231,19 +239,44 @@ async def publish_commands(bot: Bot, default_language: str, school: str) -> None
     await asyncio.gather(*calls)
 
 
-async def publish_commands_for(bot: Bot, telegram_id: int, role: Role, language: str) -> None:
-    """Give one person the command list of their role in their private chat."""
+async def publish_commands_for(
+    bot: Bot, telegram_id: int, role: Role, language: str, *, cockpit_url: str = ""
+) -> None:
+    """Give one person the command list of their role in their private chat, and the
+    cockpit's menu button when the cockpit is on (every registered role has a view)."""
     try:
         await bot.set_my_commands(
             _bot_commands(role, language), scope=BotCommandScopeChat(telegram_id)
         )
     except TelegramError:
         log.warning("could not set commands for %s", telegram_id, exc_info=True)
+    if cockpit_url:
+        await publish_menu_button(bot, telegram_id, language, cockpit_url)
 
 
-async def forget_commands_for(bot: Bot, telegram_id: int) -> None:
-    """A deactivated person's private chat shows the list for strangers again."""
+COCKPIT_BUTTON = N_("Cockpit")
+
+
+def cockpit_button(cockpit_url: str, language: str) -> MenuButtonWebApp:
+    """The chat's menu button that opens the cockpit."""
+    _ = translator(language)
+    return MenuButtonWebApp(_(COCKPIT_BUTTON), WebAppInfo(cockpit_url + "/"))
+
+
+async def publish_menu_button(bot: Bot, telegram_id: int, language: str, cockpit_url: str) -> None:
+    """The cockpit's menu button in one person's private chat."""
+    try:
+        await bot.set_chat_menu_button(telegram_id, cockpit_button(cockpit_url, language))
+    except TelegramError:
+        log.warning("could not set the menu button of %s", telegram_id, exc_info=True)
+
+
+async def forget_commands_for(bot: Bot, telegram_id: int, *, cockpit: bool = False) -> None:
+    """A deactivated person's private chat shows the list for strangers again (and loses the
+    cockpit's menu button)."""
     try:
         await bot.delete_my_commands(scope=BotCommandScopeChat(telegram_id))
+        if cockpit:
+            await bot.set_chat_menu_button(telegram_id, MenuButtonDefault())
     except TelegramError:
         log.warning("could not reset the commands of %s", telegram_id, exc_info=True)

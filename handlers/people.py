@@ -201,7 +201,13 @@ async def _redeem(update: Update, context: HouqinContext, code: str) -> None:
     _ = context._
     log.info("registered %s (%s) as %s", person.name, person.telegram_id, person.role)
     await _greet(update, context, person, _("Welcome, {name}! You are registered as: {who}."))
-    await publish_commands_for(context.bot, person.telegram_id, Role(person.role), context.language)
+    await publish_commands_for(
+        context.bot,
+        person.telegram_id,
+        Role(person.role),
+        context.language,
+        cockpit_url=context.services.settings.cockpit_url,
+    )
 
 
 async def help_command(update: Update, context: HouqinContext) -> None:
@@ -311,7 +317,11 @@ async def decide_join(update: Update, context: HouqinContext, data: JoinButton) 
                 reply_markup=menu_keyboard(Role.TEACHER, t_),
             )
             await publish_commands_for(
-                context.bot, request.telegram_id, Role.TEACHER, services.settings.language.value
+                context.bot,
+                request.telegram_id,
+                Role.TEACHER,
+                services.settings.language.value,
+                cockpit_url=services.settings.cockpit_url,
             )
         else:
             await context.bot.send_message(
@@ -473,7 +483,7 @@ async def people_button(update: Update, context: HouqinContext, data: PeopleButt
         await query.answer(_("You cannot deactivate yourself."), show_alert=True)
         return
     done = await actions.deactivate(context.bot, services, data.person_id)
-    await forget_commands_for(context.bot, person.telegram_id)
+    await forget_commands_for(context.bot, person.telegram_id, cockpit=services.settings.cockpit_on)
     await query.answer(_("{name} is deactivated.").format(name=person.name))
     await _show_page(update, context, page)
     if done.sent_back:
@@ -530,7 +540,13 @@ async def lang_pick(update: Update, context: HouqinContext, data: LanguageButton
             update.effective_user.id, _("Menu updated."), reply_markup=keyboard_markup
         )
     if role is not None:
-        await publish_commands_for(context.bot, update.effective_user.id, role, language)
+        await publish_commands_for(
+            context.bot,
+            update.effective_user.id,
+            role,
+            language,
+            cockpit_url=context.services.settings.cockpit_url,
+        )
 
 
 def register(application: HouqinApp) -> None:

@@ -20,8 +20,9 @@ from school.i18n import N_, Translate
 from school.profile import SchoolProfile
 from school.profile_energy import Meter, MeterKind
 from storage import meter_rules as rules
+from storage.energy_models import EnergyAlert
 from storage.meters import Anomaly, Questioned
-from storage.models import EnergyAlert, GroupPurpose, Person
+from storage.models import GroupPurpose, Person
 
 KIND_LABELS = {
     MeterKind.WATER: N_("Water"),

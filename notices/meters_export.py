@@ -15,7 +15,7 @@ from school.profile import SchoolProfile
 from school.profile_energy import MeterKind
 from storage import meter_rules as rules
 from storage import meters as store
-from storage.models import MeterReading
+from storage.energy_models import MeterReading
 
 MONTHS = range(1, 13)
 

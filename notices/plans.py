@@ -16,7 +16,8 @@ from notices.recipients import tell, tell_group
 from notices.render import button, esc, keyboard
 from notices.services import Services
 from school.i18n import N_, Translate
-from storage.models import GroupPurpose, Person, PlanItem
+from storage.models import GroupPurpose, Person
+from storage.plan_models import PlanItem
 from storage.plans import Entry, Status
 
 STATUS_LABELS = {

@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     webhook_secret: str = Field(default="", validation_alias=_named("webhook_secret"))
     webhook_listen: str = Field(default="127.0.0.1", validation_alias=_named("webhook_listen"))
     webhook_port: int = Field(default=8443, ge=1, le=65535, validation_alias=_named("webhook_port"))
+    # The cockpit (a Telegram Mini App served by the bot): off while cockpit_url is empty.
+    cockpit_url: str = ""
+    cockpit_listen: str = "127.0.0.1"
+    cockpit_port: int = Field(default=8080, ge=1, le=65535)
+    cockpit_max_age_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    cockpit_session_hours: float = Field(default=8.0, gt=0, le=24 * 7)  # after /cockpit pc
 
     @field_validator("timezone")
     @classmethod
@@ -99,6 +105,17 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
+        return value
+
+    @field_validator("cockpit_url")
+    @classmethod
+    def _public_https(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith("https://"):
+            raise ValueError(
+                "must be the public https:// address of the cockpit (Telegram opens Mini Apps "
+                "only over HTTPS); leave it empty to turn the cockpit off"
+            )
         return value
 
     @field_validator("log_level")
@@ -144,6 +161,11 @@ class Settings(BaseSettings):
     def chart_font_path(self) -> str | None:
         """The configured chart font file, if any (else a known installed CJK font is used)."""
         return str(self.chart_font) if self.chart_font else None
+
+    @property
+    def cockpit_on(self) -> bool:
+        """Whether the cockpit is served (its public address is set)."""
+        return bool(self.cockpit_url)
 
     @property
     def tz(self) -> ZoneInfo:

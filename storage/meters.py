@@ -14,8 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from school.profile import SchoolProfile
 from school.profile_energy import Meter
 from storage import meter_rules as rules
+from storage.energy_models import EnergyAlert, EnergyReport, MeterReading
 from storage.meter_rules import Alarm, Interval, Reading
-from storage.models import EnergyAlert, EnergyReport, MeterReading
 from storage.rows import add_if_new, saved
 
 CHART_PENDING, CHART_SENT, CHART_NONE = "pending", "sent", "none"

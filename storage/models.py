@@ -501,99 +501,24 @@ class PlaceSticker(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
 
 
-# --- saving water and power (节约) ---------------------------------------------------------------
+# --- the cockpit ---------------------------------------------------------------------------------
 
 
-class MeterReading(SQLModel, table=True):
-    """A meter's value on a day (one per meter and day: a second reading replaces it)."""
+class CockpitLogin(SQLModel, table=True):
+    """A one-time link that opens the cockpit outside Telegram (a PC, the office's big screen):
+    only its hash is kept; it works once, within minutes."""
 
-    __tablename__ = "meter_reading"
-    __table_args__ = (UniqueConstraint("meter_key", "day"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    meter_key: str = Field(max_length=32, index=True)
-    day: date
-    value: float
-    person_id: int | None = Field(default=None, foreign_key="person.id")
-    photo_file_id: str | None = Field(default=None, max_length=255)
-    confirmed: str | None = Field(default=None, max_length=16)  # a questioned value confirmed
-    read_at: datetime = Field(sa_type=AwareDateTime)
-
-
-class EnergyAlert(SQLModel, table=True):
-    """A rise in use (or use while closed) told to the director once, and its repair ticket."""
-
-    __tablename__ = "energy_alert"
-    __table_args__ = (UniqueConstraint("meter_key", "period_end", "kind"),)
+    __tablename__ = "cockpit_login"
 
     id: int | None = Field(default=None, primary_key=True)
-    meter_key: str = Field(max_length=32)
-    kind: str = Field(max_length=16)  # rise | closed
-    period_start: date
-    period_end: date
-    amount: float
-    change: float | None = None
-    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    token_hash: str = Field(max_length=64, unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
     created_at: datetime = Field(sa_type=AwareDateTime)
+    expires_at: datetime = Field(sa_type=AwareDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
 
 
-class EnergyReport(SQLModel, table=True):
-    """A month's energy 通报, claimed once: its text queued, its chart posted once."""
-
-    __tablename__ = "energy_report"
-
-    id: int | None = Field(default=None, primary_key=True)
-    month: str = Field(max_length=7, unique=True)
-    chart: str = Field(default="pending", max_length=8)  # pending | sent | none
-    created_at: datetime = Field(sa_type=AwareDateTime)
-
-
-# --- the semester work plan (学期工作计划) --------------------------------------------------------
-
-
-class PlanItem(SQLModel, table=True):
-    """An item of a semester's plan: what, who answers for it, by when, how far along."""
-
-    __tablename__ = "plan_item"
-    __table_args__ = (UniqueConstraint("semester", "title"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    semester: str = Field(max_length=16)  # 2026秋 / 2026-2027-1 as the school writes it
-    title: str = Field(max_length=200)
-    category: str = Field(max_length=32)
-    owner_id: int | None = Field(default=None, foreign_key="person.id")
-    owner_post: str | None = Field(default=None, max_length=32)
-    owner_label: str = Field(max_length=64)  # as written in the plan
-    due: date
-    percent: int = 0
-    note: str | None = Field(default=None, sa_column=Column(Text))
-    photo_file_id: str | None = Field(default=None, max_length=255)
-    reported_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
-    done_on: date | None = None
-    overdue_flagged_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
-    created_at: datetime = Field(sa_type=AwareDateTime)
-
-
-class PlanMilestone(SQLModel, table=True):
-    """A stage of a plan item with its own date (分阶段)."""
-
-    __tablename__ = "plan_milestone"
-
-    id: int | None = Field(default=None, primary_key=True)
-    item_id: int = Field(foreign_key="plan_item.id", index=True)
-    title: str = Field(max_length=200)
-    due: date
-
-
-class PlanProgress(SQLModel, table=True):
-    """A progress report on a plan item: percentage, note, photo."""
-
-    __tablename__ = "plan_progress"
-
-    id: int | None = Field(default=None, primary_key=True)
-    item_id: int = Field(foreign_key="plan_item.id", index=True)
-    person_id: int | None = Field(default=None, foreign_key="person.id")
-    percent: int
-    note: str | None = Field(default=None, sa_column=Column(Text))
-    photo_file_id: str | None = Field(default=None, max_length=255)
-    created_at: datetime = Field(sa_type=AwareDateTime)
+# The tables of saving water and power and of the semester plan live in modules of their own;
+# importing them here registers them wherever the models are (migrations, tests).
+from storage import energy_models as _energy_models  # noqa: E402, F401
+from storage import plan_models as _plan_models  # noqa: E402, F401

@@ -207,6 +207,16 @@ async def request_to_join(
     return await saved(session, request), True
 
 
+async def pending_join_requests(session: AsyncSession) -> list[JoinRequest]:
+    """Requests to join waiting for a director, oldest first."""
+    query = (
+        select(JoinRequest)
+        .where(JoinRequest.status == JoinRequestStatus.PENDING)
+        .order_by(col(JoinRequest.created_at), col(JoinRequest.id))
+    )
+    return list((await session.exec(query)).all())
+
+
 async def decide_join_request(
     session: AsyncSession, *, request_id: int, approve: bool, director: Person, now: datetime
 ) -> tuple[JoinRequest, Person | None, bool]:

@@ -16,7 +16,7 @@ from enum import StrEnum
 from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import PlanItem, PlanMilestone, PlanProgress
+from storage.plan_models import PlanItem, PlanMilestone, PlanProgress
 from storage.rows import saved
 
 

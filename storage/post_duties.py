@@ -54,6 +54,16 @@ async def latest_duties(session: AsyncSession, person_id: int) -> PostDuties | N
     return (await session.exec(query)).first()
 
 
+async def pending_duties(session: AsyncSession) -> list[PostDuties]:
+    """Drafts waiting for a director's decision, oldest first."""
+    query = (
+        select(PostDuties)
+        .where(PostDuties.status == DutiesStatus.PENDING)
+        .order_by(col(PostDuties.submitted_at), col(PostDuties.id))
+    )
+    return list((await session.exec(query)).all())
+
+
 def duties_lines(text: str) -> list[str]:
     """A duties text as its non-empty lines."""
     return [line.strip() for line in text.splitlines() if line.strip()]

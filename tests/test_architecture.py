@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT = ("bot", "handlers", "scheduler", "actions", "notices", "storage", "school")
+PRODUCT = ("bot", "cockpit", "handlers", "scheduler", "actions", "notices", "storage", "school")
 MAX_HANDLER_LINES = 600
 
 

@@ -24,3 +24,42 @@ async def test_demo_runs_clean(
     assert "every request the bot sent was valid" in transcript
     # The last scene promises a chart: it is sent, drawn with the font the demo brings along.
     assert "[图片] 示范中学 2026年11月 考评得分" in transcript
+
+
+async def test_the_demo_ends_with_the_cockpit_of_its_school(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`make demo` ends by printing the cockpit's local address with a signed session: it
+    opens the director's Today board until the demo is stopped."""
+    import asyncio
+    import re
+
+    import aiohttp
+
+    from tests.cockpit_cast import free_port
+
+    port = free_port()
+    stop = asyncio.Event()
+    demo = asyncio.create_task(run_demo(cockpit_port=port, stop=stop))
+    address = None
+    for _ in range(1200):
+        printed = capsys.readouterr().out
+        found = re.search(r"http://127\.0\.0\.1:\d+/#tgWebAppData=(\S+?)&", printed)
+        if found is not None:
+            address = found
+            break
+        assert not demo.done(), printed
+        await asyncio.sleep(0.05)
+    assert address is not None, "the demo never printed the cockpit's address"
+    from urllib.parse import unquote
+
+    headers = {"Authorization": "tma " + unquote(address.group(1))}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/api/today", headers=headers) as response,
+    ):
+        assert response.status == 200
+        today = await response.json()
+    assert today["view"] == "director"
+    stop.set()
+    assert await demo == 0

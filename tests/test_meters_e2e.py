@@ -23,7 +23,8 @@ from notices.services import Services
 from scheduler import jobs as schedule
 from school.clock import ManualClock
 from storage import meters
-from storage.models import EnergyAlert, EnergyReport, MeterReading, Role, Ticket
+from storage.energy_models import EnergyAlert, EnergyReport, MeterReading
+from storage.models import Role, Ticket
 from tests.conftest import SCHOOL_TZ
 from tests.helpers import register
 

@@ -28,7 +28,8 @@ from school.clock import ManualClock
 from school.i18n import translator
 from school.profile import SchoolProfile
 from storage import plans
-from storage.models import PlanItem, PlanMilestone, PlanProgress, Role
+from storage.models import Role
+from storage.plan_models import PlanItem, PlanMilestone, PlanProgress
 from tests.conftest import SCHOOL_TZ
 from tests.helpers import person_of, register
 
