@@ -12,6 +12,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from school import places
+from school.booking_profile import BookingSettings, booking_problems
 from school.calendar import CalendarSettings, add_working_time
 from school.cross_checks import Problem, cross_check, dotted
 from school.durations import Duration, parse_duration
@@ -49,6 +50,7 @@ class SchoolProfile(_Section):
     worklog: WorklogSettings = WorklogSettings()
     appraisal: AppraisalSettings = AppraisalSettings()
     calendar: CalendarSettings = CalendarSettings()
+    bookings: BookingSettings = BookingSettings()
 
     @model_validator(mode="after")
     def _cross_checks(self, info: ValidationInfo) -> SchoolProfile:
@@ -63,7 +65,9 @@ class SchoolProfile(_Section):
 
     def problems(self) -> list[Problem]:
         """Cross-field problems (unique keys, references, ordering) with their locations."""
-        return cross_check(self)
+        return cross_check(self) + booking_problems(
+            self.bookings, (p.key for p in self.posts), (b.key for _, b in self.buildings())
+        )
 
     # ---- lookups
 
