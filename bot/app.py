@@ -27,7 +27,17 @@ from telegram.ext import (
 from bot.persistence import DatabasePersistence
 from bot.rate_limit import ChatRateLimiter
 from bot.telegram_http import AiohttpRequest
-from handlers import appraisal, buttons, common, groups, inspections, people, tickets, worklogs
+from handlers import (
+    appraisal,
+    bookings,
+    buttons,
+    common,
+    groups,
+    inspections,
+    people,
+    tickets,
+    worklogs,
+)
 from handlers.context import BotData, HouqinApp, HouqinContext
 from handlers.forms import FormOwner
 from notices.services import Services
@@ -148,7 +158,13 @@ def register_handlers(application: HouqinApp) -> None:
 
     # One owner for every feature's forms, first: a person is in one form at a time and their
     # input goes to it (see handlers.forms).
-    forms = [*tickets.forms(), *worklogs.forms(), *inspections.forms(), *appraisal.forms()]
+    forms = [
+        *tickets.forms(),
+        *worklogs.forms(),
+        *inspections.forms(),
+        *appraisal.forms(),
+        *bookings.forms(),
+    ]
     application.add_handler(FormOwner(forms, outside_cancel=common.cancel).conversation())
 
     # Features: their commands and buttons.
@@ -156,6 +172,7 @@ def register_handlers(application: HouqinApp) -> None:
     worklogs.register(application)
     inspections.register(application)
     appraisal.register(application)
+    bookings.register(application)
     people.register(application)
     groups.register(application)
 

@@ -62,6 +62,14 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("mytickets", N_("My repair requests"), REGISTERED, menu_label=N_("📋 My requests")),
     Command("tickets", N_("Open repair jobs"), CREW, menu_label=N_("🛠 Repair jobs")),
+    # Meetings and receptions (会务与接待)
+    Command(
+        "service",
+        N_("Ask for a meeting, reception or activity to be served"),
+        REGISTERED,
+        menu_label=N_("🗓 Meeting service"),
+    ),
+    Command("meetings", N_("Today's and this week's bookings by venue"), REGISTERED),
     # Work logs (工作日志)
     Command("log", N_("Write today's work log"), STAFF, menu_label=N_("📝 Work log")),
     Command("mylogs", N_("My recent work logs"), STAFF),

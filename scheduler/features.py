@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from notices.services import Services
-from scheduler import appraisal, inspections, tickets, worklogs
+from scheduler import appraisal, bookings, inspections, tickets, worklogs
 from scheduler.job import ScheduledJob
 
 JobSource = Callable[[Services], list[ScheduledJob]]
@@ -13,4 +13,4 @@ JobSource = Callable[[Services], list[ScheduledJob]]
 
 def job_sources() -> Sequence[JobSource]:
     """Every feature's `jobs` function."""
-    return (tickets.jobs, worklogs.jobs, inspections.jobs, appraisal.jobs)
+    return (tickets.jobs, worklogs.jobs, inspections.jobs, appraisal.jobs, bookings.jobs)

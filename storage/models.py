@@ -443,3 +443,8 @@ class AppraisalSnapshot(SQLModel, table=True):
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     computed_at: datetime = Field(sa_type=AwareDateTime)
     published_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+
+
+# The tables of meeting and reception services live in their own module; importing it here
+# registers them wherever the models are (migrations, tests).
+from storage import booking_models as _booking_models  # noqa: E402, F401
