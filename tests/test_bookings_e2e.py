@@ -6,13 +6,18 @@ the appraisal. Time is moved by the test (Monday 23 November 2026, 09:00)."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from sqlmodel import col, select
 
+from bot.cli_export import cmd_export_services
 from devtools.harness import running_bot
 from devtools.sandbox.actors import SandboxGroup, SandboxUser
 from devtools.sandbox.models import CallbackAnswer, SentMessage
@@ -129,7 +134,11 @@ async def request_meeting(
 
 
 async def test_request_approval_assignment_checklist_reminders_and_rating(
-    services: Services, sandbox: BotApiSandbox, clock: ManualClock
+    services: Services,
+    sandbox: BotApiSandbox,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     async with running_bot(services, sandbox) as application:
         s = await school(sandbox, services)
@@ -263,6 +272,17 @@ async def test_request_approval_assignment_checklist_reminders_and_rating(
         assert cleaner.id not in month.tickets  # ticked nothing: the rating is not theirs
         await s.fixer.send("/log 11-23")
         assert booking.number in last(sandbox, s.fixer).shown_text
+
+    # the month's ledger on the command line: who did it, the rating
+    if services.database.dialect == "sqlite":
+        monkeypatch.setenv("HOUQIN_DATABASE_URL", services.database.url)
+        out = tmp_path / "services.xlsx"
+        args = argparse.Namespace(period="2026-11", out=str(out))
+        assert await asyncio.to_thread(cmd_export_services, args) == 0
+        rows = list(load_workbook(out).worksheets[0].iter_rows(values_only=True))
+        assert len(rows) == 2 and rows[1][0] == booking.number and rows[1][3] == "初三家长会"
+        assert rows[1][7] == "教学楼五楼阶梯教室" and rows[1][13] == "10/10"
+        assert str(rows[1][14]).split("、") == ["赵师傅", "李师傅"] and rows[1][15] == 5
 
 
 async def test_taken_venue_is_refused_with_free_slots_and_similar_venues(
