@@ -399,3 +399,25 @@ async def test_weekly_series_books_every_occurrence_and_reminds_each(
         reminded = [b.number for b in await bookings(services) if b.reminded_at is not None]
         assert reminded == [series[1].number]
         assert series[0].number in last(sandbox, s.director).shown_text  # over: rate it
+
+
+async def test_the_form_resumes_after_a_restart_and_waits_while_another_form_runs(
+    services: Services, sandbox: BotApiSandbox, clock: ManualClock
+) -> None:
+    async with running_bot(services, sandbox):
+        teacher = await register(sandbox, services, "陈老师", Role.TEACHER)
+        await teacher.send("/service")
+        await choose(sandbox, teacher, "bkf1:k:meeting")
+        await teacher.send("行政会")
+    async with running_bot(services, sandbox):  # restarted: the people step is asked still
+        await teacher.send("12")
+        button_text(last(sandbox, teacher), "bkf1:d:2026-11-24")
+        await teacher.send("/report")  # another form: this one is put aside
+        assert any("/service" in t for t in texts(sandbox, teacher.private_chat_id)[-3:])
+        await teacher.send("/service")
+        resumed = last(sandbox, teacher)
+        button_text(resumed, "bkf1:d:2026-11-24")  # the day step again, the answers kept
+        await teacher.send("/cancel")
+        await teacher.send("/service")
+        button_text(last(sandbox, teacher), "bkf1:k:meeting")  # a fresh form
+    assert await bookings(services) == []
