@@ -103,6 +103,7 @@ async def file(
                 key=_requester_key(token),
                 chat_id=requester.telegram_id,
                 text=_filed_text(services, filed, told_translator(services, requester)),
+                markup=told.cancel_keyboard(first, told_translator(services, requester)),
                 send_after_commit=True,
             )
             if first.status == BookingStatus.PENDING:
@@ -249,6 +250,48 @@ async def decide(
 
 async def _requester(session: AsyncSession, booking: Booking) -> Person | None:
     return await people.get_person_by_telegram_id(session, booking.requester_telegram_id)
+
+
+async def withdraw(services: Services, booking_id: int, person: Person) -> list[Booking]:
+    """The requester (or the director) withdraws the occurrences of a series that have not
+    taken place; the staff group (or the director, while it waited for approval) hears of it.
+    Returns the bookings withdrawn (none: all had moved on)."""
+    settings, tz = services.profile.bookings, services.profile.tz
+    async with services.database.transaction() as session:
+        booking = await store.get(session, booking_id)
+        if booking is None:
+            raise LookupError(booking_id)
+        withdrawn: list[tuple[BookingStatus | None, Booking]] = []
+        for item in await store.series(session, booking.series):
+            assert item.id is not None
+            if item.starts_at <= services.now():
+                continue
+            change = await store.move(
+                session, item.id, BookingMove.CANCEL, person, now=services.now()
+            )
+            if change.changed:
+                withdrawn.append((change.before, change.booking))
+        if not withdrawn:
+            return []
+        first = withdrawn[0][1]
+
+        def message(_: Translate) -> str:
+            days = ", ".join(told.period_label(b, tz, _) for _s, b in withdrawn)
+            return (
+                _("{number} was withdrawn by {name}: {days}").format(
+                    number=esc(first.number), name=esc(person.name), days=days
+                )
+                + "\n"
+                + told.card(settings, first, tz, _, steps=False)
+            )
+
+        key = f"bk:{first.series}:withdrawn"
+        if any(before != BookingStatus.PENDING for before, _b in withdrawn):
+            await tell_group(session, services, GroupPurpose.STAFF, key, message)
+        else:
+            for director in await people.active_directors(session):
+                await tell(session, services, director, f"{key}:{director.id}", message)
+    return [b for _s, b in withdrawn]
 
 
 # --- doing it --------------------------------------------------------------------------------

@@ -12,14 +12,15 @@ from actions.bookings import Taken
 from handlers.common import require_role
 from handlers.context import HouqinContext
 from notices import bookings as told
-from notices.bookings import FormChoice, form_button
-from notices.render import esc, keyboard, send_long
+from notices.bookings import BookingAction, BookingButton, FormChoice, form_button
+from notices.render import button, esc, keyboard, send_long
 from storage import bookings as store
-from storage.booking_models import ACTIVE_STATUSES, BookingStatus
+from storage.booking_models import ACTIVE_STATUSES, Booking, BookingStatus
 from storage.bookings import Request
 from storage.models import Role
 
 ANYONE = (Role.DIRECTOR, Role.STAFF, Role.TEACHER)
+MAX_CHECKLIST_BUTTONS = 10
 SHOWN = (*ACTIVE_STATUSES, BookingStatus.FINISHED, BookingStatus.CLOSED)
 
 
@@ -87,6 +88,23 @@ async def meetings(update: Update, context: HouqinContext) -> None:
                     f"  {told.period_label(b, tz, _)} {esc(b.title)} · {b.people} · "
                     f"{esc(b.number)} {status} {done}/{total}"
                 )
+    person = context.person
+    mine = [
+        b
+        for b in found
+        if b.status in (BookingStatus.ASSIGNED, BookingStatus.READY)
+        and store.may(store.BookingMove.TICK, b, person)
+    ][:MAX_CHECKLIST_BUTTONS]
+    rows = [
+        [button(_("☑ Checklist of {number}").format(number=b.number), _checklist(b))] for b in mine
+    ]
     message = update.effective_message
     assert message is not None
-    await send_long(context.bot, message.chat_id, "\n".join(parts))
+    await send_long(
+        context.bot, message.chat_id, "\n".join(parts), keyboard(rows) if rows else None
+    )
+
+
+def _checklist(booking: Booking) -> BookingButton:
+    assert booking.id is not None
+    return BookingButton(BookingAction.CHECKLIST, booking.id)

@@ -213,6 +213,51 @@ async def photo_given(update: Update, context: HouqinContext) -> object:
     return END
 
 
+async def withdraw_pressed(update: Update, context: HouqinContext, data: BookingButton) -> None:
+    """撤销 on the requester's confirmation: the occurrences still ahead are withdrawn."""
+    query = await allowed_press(update, context, ANYONE)
+    if query is None:
+        return
+    person = context.person
+    assert person is not None
+    _ = context._
+    try:
+        withdrawn = await act.withdraw(context.services, data.booking_id, person)
+    except (store.NotAllowed, LookupError):
+        await query.answer(_("Only the requester can withdraw it."), show_alert=True)
+        return
+    if not withdrawn:
+        await query.answer(_("Nothing left to withdraw."), show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await context.bot.send_message(
+        query.from_user.id,
+        _("Withdrawn: {numbers}.").format(numbers=", ".join(esc(b.number) for b in withdrawn)),
+    )
+    outbox.deliver_soon(context.bot, context.services)
+
+
+async def checklist_pressed(update: Update, context: HouqinContext, data: BookingButton) -> None:
+    """A booking's checklist (from /meetings), for those who tick it."""
+    query = await allowed_press(update, context, ANYONE)
+    if query is None:
+        return
+    services = context.services
+    async with services.database.reading() as session:
+        booking = await store.get(session, data.booking_id)
+    if booking is None or not store.may(store.BookingMove.TICK, booking, context.person):
+        await query.answer(context._("This task is not yours."), show_alert=True)
+        return
+    await query.answer()
+    settings, tz = services.profile.bookings, services.profile.tz
+    await context.bot.send_message(
+        query.from_user.id,
+        told.card(settings, booking, tz, context._),
+        reply_markup=told.checklist_keyboard(settings, booking, context._),
+    )
+
+
 # --- after: stars and a comment ------------------------------------------------------------------
 
 
@@ -316,6 +361,11 @@ def register(application: HouqinApp) -> None:
         on_button(BookingButton, approve_pressed, when=_is(BookingAction.APPROVE))  # type: ignore[arg-type]
     )
     application.add_handler(on_button(StepButton, step_pressed))
+    for action, callback in (
+        (BookingAction.CANCEL, withdraw_pressed),
+        (BookingAction.CHECKLIST, checklist_pressed),
+    ):
+        application.add_handler(on_button(BookingButton, callback, when=_is(action)))  # type: ignore[arg-type]
 
 
 def forms() -> list[Form]:

@@ -72,6 +72,7 @@ class BookingAction(enum.StrEnum):
     PHOTO = "ph"
     CANCEL = "cx"
     SKIP_COMMENT = "sc"
+    CHECKLIST = "cl"  # open a booking's checklist (from /meetings)
 
 
 @dataclass(frozen=True)
@@ -308,3 +309,9 @@ def stars_keyboard(booking: Booking) -> InlineKeyboardMarkup:
     """1★ … 5★ for the requester."""
     assert booking.id is not None
     return keyboard([[button("★" * n, StarsButton(booking.id, n)) for n in range(1, 6)]])
+
+
+def cancel_keyboard(booking: Booking, _: Translate) -> InlineKeyboardMarkup:
+    """撤销, for the requester, while it has not taken place."""
+    assert booking.id is not None
+    return keyboard([[button(_("Withdraw"), BookingButton(BookingAction.CANCEL, booking.id))]])

@@ -322,6 +322,27 @@ async def test_taken_venue_is_refused_with_free_slots_and_similar_venues(
         await s.teacher.send("/meetings")
         view = last(sandbox, s.teacher).shown_text
         assert "行政楼三楼会议室" in view and "东区教学楼会议室" in view and "教研组会" in view
+        # the responsible staff open a booking's checklist from /meetings
+        await s.fixer.send("/meetings")
+        await press(sandbox, s.fixer, last(sandbox, s.fixer), f"bk1:cl:{first.id}")
+        button_text(last(sandbox, s.fixer), f"bks1:{first.id}:setup")
+        with pytest.raises(LookupError):  # a teacher has nothing to tick
+            button_text(last(sandbox, s.teacher), "bk1:cl:")
+        # the teacher withdraws: the venue is free again and the staff group hears of it
+        confirmation = next(
+            m
+            for m in sandbox.messages(s.teacher.private_chat_id, from_bot=True)
+            if first.number in m.shown_text and m.inline_keyboard
+        )
+        answer = await press(sandbox, s.fixer, confirmation, f"bk1:cx:{first.id}")
+        assert answer is not None and answer.show_alert  # only the requester
+        await press(sandbox, s.teacher, confirmation, f"bk1:cx:{first.id}")
+        assert first.number in last(sandbox, s.teacher).shown_text
+        assert "陈老师" in texts(sandbox, s.staff_group.id)[-1]
+        found = await bookings(services)
+        assert found[0].status == BookingStatus.CANCELLED
+        await s.teacher.send("/meetings")
+        assert "行政会" not in last(sandbox, s.teacher).shown_text
 
 
 async def test_reception_over_the_frugality_rules_is_answered_with_the_reason(
