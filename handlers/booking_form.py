@@ -141,8 +141,9 @@ def _moment(context: HouqinContext, day: date, at: time) -> datetime:
     return datetime.combine(day, at, tzinfo=context.services.profile.tz)
 
 
-def request_of(context: HouqinContext, draft: ServiceDraft) -> Request:
-    """The request a complete draft makes."""
+def request_of(context: HouqinContext, draft: ServiceDraft, *, weeks: int | None = None) -> Request:
+    """The request a complete draft makes (from the venue step on; `weeks` before it is
+    asked)."""
     assert draft.kind and draft.title and draft.people and draft.day and draft.venue
     assert draft.start is not None and draft.end is not None
     klass = class_of(context, draft)
@@ -160,14 +161,14 @@ def request_of(context: HouqinContext, draft: ServiceDraft) -> Request:
         needs=tuple(draft.needs),
         contact=draft.contact or "",
         note=draft.note,
-        weeks=draft.weeks or 1,
+        weeks=weeks or draft.weeks or 1,
     )
 
 
 # --- prompts -----------------------------------------------------------------------------------
 
 
-def _step_prompt(
+def step_prompt(
     context: HouqinContext, draft: ServiceDraft, step: str
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     _ = context._
@@ -188,7 +189,7 @@ def _step_prompt(
         ]
         return "\n".join(lines), keyboard(rows)
     if step == "title":
-        return _("The subject, in one line (e.g. 行政会, 市教育局调研).").format(), None
+        return _("The subject, in one line (e.g. 行政会, 市教育局调研)."), None
     if step == "people":
         if draft.kind == "reception":
             return _("How many guests, and how many escorts from the school? e.g. 8+3"), None
@@ -296,7 +297,7 @@ async def prompt(
     step = _next_step(context, draft)
     draft.step = step
     _save(context, draft)
-    text, markup = _step_prompt(context, draft, step)
+    text, markup = step_prompt(context, draft, step)
     user = update.effective_user
     assert user is not None
     await context.bot.send_message(user.id, prefix + text, reply_markup=markup)
@@ -326,17 +327,24 @@ async def cancel(update: Update, context: HouqinContext) -> object:
 
 
 async def refused(
-    update: Update, context: HouqinContext, draft: ServiceDraft, refusals: list[Refusal]
+    update: Update,
+    context: HouqinContext,
+    draft: ServiceDraft,
+    refusals: list[Refusal],
+    *,
+    step: str | None = None,
 ) -> str:
-    """Say why, and go back to the step that can fix the first reason."""
-    step = REFUSED_AT.get(refusals[0].reason, "day")
+    """Say why, and go back to the step that can fix it (`step`, or the first reason's)."""
+    step = step or REFUSED_AT.get(refusals[0].reason, "day")
     _clear_from(draft, step)
     head = context._("Not possible as asked:") + "\n" + told.refusals_text(refusals, context._)
     return await prompt(update, context, draft, prefix=head + "\n\n")
 
 
 def _clear_from(draft: ServiceDraft, step: str) -> None:
-    if step == "people":
+    if step == "title":
+        draft.title = None
+    elif step == "people":
         draft.people, draft.escorts = None, 0
     elif step == "day":
         draft.day = None

@@ -20,6 +20,8 @@ from handlers.booking_form import (
     class_of,
     prompt,
     refused,
+    request_of,
+    step_prompt,
     submit,
 )
 from handlers.booking_views import venue_taken_text
@@ -79,9 +81,7 @@ async def button_pressed(update: Update, context: HouqinContext, data: BookingFo
             else [*draft.needs, value]
         )
         _save(context, draft)
-        from handlers.booking_form import _step_prompt
-
-        text, markup = _step_prompt(context, draft, "needs")
+        text, markup = step_prompt(context, draft, "needs")
         await query.edit_message_text(text, reply_markup=markup)
         return None
     elif choice == FormChoice.NEEDS_DONE and step == "needs":
@@ -223,17 +223,8 @@ async def _check_words(
     if draft.kind == "reception":
         for word in rules.forbidden_words:
             if word in text:
-                if step == "title":
-                    draft.title = None
-                    refusal = Refusal("forbidden", {"word": word})
-                    head = context._("Not possible as asked:") + "\n"
-                    return await prompt(
-                        update,
-                        context,
-                        draft,
-                        prefix=head + told.refusals_text([refusal], context._) + "\n\n",
-                    )
-                return await refused(update, context, draft, [Refusal("forbidden", {"word": word})])
+                refusal = Refusal("forbidden", {"word": word})
+                return await refused(update, context, draft, [refusal], step=step)
     return await prompt(update, context, draft)
 
 
@@ -287,15 +278,7 @@ async def _venue_given(
         refusal = Refusal("capacity", {"venue": venue.name, "capacity": venue.capacity})
         return await refused(update, context, draft, [refusal])
     draft.venue = key
-    from handlers.booking_form import request_of
-
-    probe_weeks = draft.weeks
-    draft.weeks = draft.weeks or 1
-    draft.contact = draft.contact if draft.contact is not None else ""
     request = request_of(context, draft)
-    draft.weeks = probe_weeks
-    if draft.contact == "":
-        draft.contact = None
     try:
         await act.check(services, request)
     except act.Refused as refusal:
