@@ -411,14 +411,16 @@ RATE_NOW = N_("{number} is over. Please confirm and rate the service:")
 async def check_bookings(services: Services) -> dict[str, int]:
     """Reminders to the staff before the start, the director told of a checklist still open
     one hour before, and finished bookings offered for rating: each once per booking."""
-    settings = services.profile.bookings
+    profile = services.profile
+    settings = profile.bookings
     now = services.now()
     counts = {"reminded": 0, "escalated": 0, "finished": 0}
     async with services.database.transaction() as session:
-        for booking in await store.unfinished_before(
-            session, now + settings.remind_delta(), "reminded_at", now
-        ):
+        horizon = now + settings.remind_delta() + store.MAX_REMINDER_SHIFT
+        for booking in await store.unfinished_before(session, horizon, "reminded_at", now):
             assert booking.id is not None
+            if store.remind_at(settings, profile.calendar, booking.starts_at, profile.tz) > now:
+                continue
             if not await store.stamp(session, booking.id, "reminded_at", now):
                 continue
             counts["reminded"] += 1

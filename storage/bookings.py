@@ -465,6 +465,22 @@ async def between(
     return list((await session.exec(query.order_by(col(Booking.starts_at)))).all())
 
 
+MAX_REMINDER_SHIFT = timedelta(days=14)  # a reminder moves back over at most this many days off
+
+
+def remind_at(
+    settings: BookingSettings, calendar: CalendarSettings, starts_at: datetime, tz: ZoneInfo
+) -> datetime:
+    """When the staff are reminded of a booking: `remind_before` its start, moved back to the
+    last working day before when that falls on a weekend or holiday (nobody is nagged on a
+    day off; the work is prepared the working day before)."""
+    moment = (starts_at - settings.remind_delta()).astimezone(tz)
+    earliest = moment - MAX_REMINDER_SHIFT
+    while not calendar.is_working_day(moment.date()) and moment > earliest:
+        moment -= timedelta(days=1)
+    return moment
+
+
 async def unfinished_before(
     session: AsyncSession, horizon: datetime, column: str, now: datetime
 ) -> list[Booking]:

@@ -161,3 +161,21 @@ async def test_missed_while_down_the_reminder_and_escalation_go_once_at_start(
         await sandbox.settle()
         assert len(said(sandbox, fixer, "⏰")) == 1
         assert len(said(sandbox, director, "⚠️")) == 1
+
+
+async def test_a_reminder_due_on_a_day_off_goes_the_working_day_before(
+    services: Services, sandbox: BotApiSandbox, clock: ManualClock
+) -> None:
+    async with running_bot(services, sandbox) as application:
+        _director, fixer, teacher = await people(sandbox, services)
+        monday = datetime(2026, 11, 30, 8, 0, tzinfo=SCHOOL_TZ)
+        booking = await small_meeting(services, teacher, monday)
+        clock.set(datetime(2026, 11, 27, 7, 55, tzinfo=SCHOOL_TZ))  # Friday morning
+        await run(application)
+        await sandbox.settle()
+        assert said(sandbox, fixer, "⏰") == []
+        clock.set(datetime(2026, 11, 27, 8, 0, tzinfo=SCHOOL_TZ))  # not on Sunday: Friday 08:00
+        await run(application)
+        await sandbox.settle()
+        (reminder,) = said(sandbox, fixer, "⏰")
+        assert booking.number in reminder
