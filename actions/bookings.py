@@ -308,7 +308,14 @@ async def tick(services: Services, booking_id: int, step: str, actor: Person) ->
         if step not in steps:
             return Change(booking, False)
         change = await store.move(
-            session, booking_id, BookingMove.TICK, actor, now=services.now(), step=step, steps=steps
+            session,
+            booking_id,
+            BookingMove.TICK,
+            actor,
+            now=services.now(),
+            step=step,
+            steps=steps,
+            after=settings.after_steps(steps),
         )
         if change.changed:
             await _progress(session, services, change.booking)
@@ -323,11 +330,13 @@ async def _progress(session: AsyncSession, services: Services, booking: Booking)
     settings, tz = services.profile.bookings, services.profile.tz
     _ = translator_for(requester, services)
     done, total = told.progress(settings, booking)
-    head = (
-        _("✅ {number} is ready: every step is done.")
-        if done == total
-        else _("{number} is being prepared: {done}/{total} done.")
-    ).format(number=esc(booking.number), done=done, total=total)
+    if booking.status == BookingStatus.READY:
+        head = _("✅ {number} is ready: {done}/{total} done.")
+    elif booking.status == BookingStatus.ASSIGNED:
+        head = _("{number} is being prepared: {done}/{total} done.")
+    else:
+        head = _("{number}: {done}/{total} done.")
+    head = head.format(number=esc(booking.number), done=done, total=total)
     text = head + "\n" + told.card(settings, booking, tz, _)
     key = f"bk:{booking.id}:progress"
     if not await outbox.queue_edit(session, services, of=key, text=text):

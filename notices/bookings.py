@@ -279,7 +279,11 @@ def checklist_keyboard(
     settings: BookingSettings, booking: Booking, _: Translate
 ) -> InlineKeyboardMarkup | None:
     """The checklist as buttons (tick / untick) and the photo button, while it is prepared."""
-    if booking.status not in (BookingStatus.ASSIGNED, BookingStatus.READY):
+    if booking.status not in (
+        BookingStatus.ASSIGNED,
+        BookingStatus.READY,
+        BookingStatus.FINISHED,
+    ):
         return None
     assert booking.id is not None
     rows = []

@@ -42,6 +42,7 @@ class ChecklistItem(_Section):
 
     key: Key
     name: Text
+    after: bool = False  # done after the event (会后整理): not needed to be ready
 
 
 class Need(_Section):
@@ -149,6 +150,11 @@ class BookingSettings(_Section):
     def step(self, key: str) -> ChecklistItem:
         """The checklist step with this key (KeyError if none)."""
         return _by_key(self.checklist, key)
+
+    def after_steps(self, steps: Iterable[str]) -> list[str]:
+        """Those of the steps done after the event."""
+        after = {item.key for item in self.checklist if item.after}
+        return [step for step in steps if step in after]
 
     def need(self, key: str) -> Need:
         """The need with this key (KeyError if none)."""

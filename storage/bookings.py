@@ -291,7 +291,10 @@ class BookingMove(enum.StrEnum):
 FLOW: dict[BookingMove, tuple[frozenset[BookingStatus], BookingStatus | None]] = {
     BookingMove.APPROVE: (frozenset({BookingStatus.PENDING}), BookingStatus.ASSIGNED),
     BookingMove.REJECT: (frozenset({BookingStatus.PENDING}), BookingStatus.REJECTED),
-    BookingMove.TICK: (frozenset({BookingStatus.ASSIGNED, BookingStatus.READY}), None),
+    BookingMove.TICK: (
+        frozenset({BookingStatus.ASSIGNED, BookingStatus.READY, BookingStatus.FINISHED}),
+        None,
+    ),
     BookingMove.FINISH: (
         frozenset({BookingStatus.ASSIGNED, BookingStatus.READY}),
         BookingStatus.FINISHED,
@@ -349,10 +352,13 @@ async def move(
     rating: int | None = None,
     comment: str | None = None,
     steps: Sequence[str] = (),
+    after: Sequence[str] = (),
 ) -> Change:
     """Make a move the table allows: NotAllowed for an actor it does not allow; a booking that
     moved on is left as it is (changed False). The UPDATE is guarded by the revision seen, and
-    the event is recorded with it. `steps` is the booking's checklist (for a tick)."""
+    the event is recorded with it. `steps` is the booking's checklist (for a tick), `after`
+    those of its steps done after the event (会后整理): it is ready without them, and they
+    can be ticked once it has taken place."""
     booking = await get(session, booking_id)
     if booking is None:
         raise LookupError(booking_id)
@@ -370,10 +376,13 @@ async def move(
         if step not in booking.done_steps:
             done.append(step)
         done = [s for s in steps if s in done]
-        complete = all(s in done for s in steps)
-        leads_to = BookingStatus.READY if complete else BookingStatus.ASSIGNED
+        if seen == BookingStatus.FINISHED:
+            leads_to = seen
+        else:
+            complete = all(s in done for s in steps if s not in after)
+            leads_to = BookingStatus.READY if complete else BookingStatus.ASSIGNED
+            values["ready_at"] = now if complete else None
         values["done_steps"] = done
-        values["ready_at"] = now if complete else None
         note = ("+" if step in done else "-") + step
     elif what == BookingMove.APPROVE:
         values["assigned_at"] = now

@@ -170,16 +170,30 @@ async def test_filing_once_free_slots_similar_venues_and_guarded_moves(
             await store.move(session, first.id, BookingMove.APPROVE, fixer, now=MONDAY_9)
         moved_on = await store.move(session, first.id, BookingMove.APPROVE, director, now=MONDAY_9)
         assert not moved_on.changed  # it needed no approval: nothing happens
-        for step in steps:
-            change = await store.move(
-                session, first.id, BookingMove.TICK, fixer, now=MONDAY_9, step=step, steps=steps
+        after = settings.after_steps(steps)
+        assert after == ["cleanup"]
+
+        async def tick(step: str) -> store.Change:
+            assert first.id is not None
+            return await store.move(
+                session,
+                first.id,
+                BookingMove.TICK,
+                fixer,
+                now=MONDAY_9,
+                step=step,
+                steps=steps,
+                after=after,
             )
-        assert change.booking.status == BookingStatus.READY
-        untick = await store.move(
-            session, first.id, BookingMove.TICK, fixer, now=MONDAY_9, step="tea", steps=steps
-        )
+
+        for step in steps:
+            if step not in after:
+                change = await tick(step)
+        assert change.booking.status == BookingStatus.READY  # 会后整理 comes after
+        untick = await tick("tea")
         assert untick.booking.status == BookingStatus.ASSIGNED
         assert "tea" not in untick.booking.done_steps
+        assert (await tick("tea")).booking.status == BookingStatus.READY
         with pytest.raises(store.NotAllowed):  # only the requester rates
             await store.move(session, first.id, BookingMove.RATE, fixer, now=MONDAY_9, rating=5)
         early = await store.move(
@@ -187,6 +201,9 @@ async def test_filing_once_free_slots_similar_venues_and_guarded_moves(
         )
         assert not early.changed  # not finished yet
         await store.move(session, first.id, BookingMove.FINISH, None, now=MONDAY_9)
+        cleaned = await tick("cleanup")  # after the meeting
+        assert cleaned.booking.status == BookingStatus.FINISHED
+        assert cleaned.booking.done_steps == list(steps)
         rated = await store.move(
             session, first.id, BookingMove.RATE, teacher, now=MONDAY_9, rating=4
         )
