@@ -92,7 +92,7 @@ async def meetings(update: Update, context: HouqinContext) -> None:
     mine = [
         b
         for b in found
-        if b.status in (BookingStatus.ASSIGNED, BookingStatus.READY, BookingStatus.FINISHED)
+        if told.checklist_keyboard(settings, b, _) is not None
         and store.may(store.BookingMove.TICK, b, person)
     ][:MAX_CHECKLIST_BUTTONS]
     rows = [

@@ -15,7 +15,7 @@ from notices.callbacks import CallbackData
 from notices.render import button, esc, keyboard
 from school.booking_profile import BookingSettings
 from school.i18n import N_, Translate
-from storage.booking_models import Booking, BookingStatus
+from storage.booking_models import DONE_STATUSES, Booking, BookingStatus
 from storage.bookings import Refusal
 
 WEEKDAY_NAMES = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
@@ -31,7 +31,7 @@ STATUS_LABELS = {
     BookingStatus.ASSIGNED: N_("being prepared"),
     BookingStatus.READY: N_("ready"),
     BookingStatus.FINISHED: N_("to be rated"),
-    BookingStatus.CLOSED: N_("done"),
+    BookingStatus.CLOSED: N_("done and rated"),
     BookingStatus.REJECTED: N_("rejected"),
     BookingStatus.CANCELLED: N_("cancelled"),
 }
@@ -279,12 +279,10 @@ def checklist_keyboard(
     settings: BookingSettings, booking: Booking, _: Translate
 ) -> InlineKeyboardMarkup | None:
     """The checklist as buttons (tick / untick) and the photo button, while it is prepared."""
-    if booking.status not in (
-        BookingStatus.ASSIGNED,
-        BookingStatus.READY,
-        BookingStatus.FINISHED,
-    ):
-        return None
+    if booking.status not in (BookingStatus.ASSIGNED, BookingStatus.READY):
+        done, total = progress(settings, booking)
+        if booking.status not in DONE_STATUSES or done == total:
+            return None
     assert booking.id is not None
     rows = []
     for step in steps_of(settings, booking):

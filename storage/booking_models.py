@@ -29,6 +29,7 @@ class BookingStatus(StrEnum):
 
 
 ACTIVE_STATUSES = (BookingStatus.PENDING, BookingStatus.ASSIGNED, BookingStatus.READY)
+DONE_STATUSES = (BookingStatus.FINISHED, BookingStatus.CLOSED)  # it took place
 
 
 class Booking(SQLModel, table=True):

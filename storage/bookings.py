@@ -17,7 +17,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from school.booking_profile import BookingSettings, Venue
 from school.calendar import CalendarSettings
-from storage.booking_models import ACTIVE_STATUSES, Booking, BookingEvent, BookingStatus
+from storage.booking_models import (
+    ACTIVE_STATUSES,
+    DONE_STATUSES,
+    Booking,
+    BookingEvent,
+    BookingStatus,
+)
 from storage.models import Person, Role
 
 MAX_TITLE = 100
@@ -292,7 +298,7 @@ FLOW: dict[BookingMove, tuple[frozenset[BookingStatus], BookingStatus | None]] =
     BookingMove.APPROVE: (frozenset({BookingStatus.PENDING}), BookingStatus.ASSIGNED),
     BookingMove.REJECT: (frozenset({BookingStatus.PENDING}), BookingStatus.REJECTED),
     BookingMove.TICK: (
-        frozenset({BookingStatus.ASSIGNED, BookingStatus.READY, BookingStatus.FINISHED}),
+        frozenset({*ACTIVE_STATUSES, *DONE_STATUSES} - {BookingStatus.PENDING}),
         None,
     ),
     BookingMove.FINISH: (
@@ -376,7 +382,7 @@ async def move(
         if step not in booking.done_steps:
             done.append(step)
         done = [s for s in steps if s in done]
-        if seen == BookingStatus.FINISHED:
+        if seen in DONE_STATUSES:  # it took place: steps done after it (会后整理)
             leads_to = seen
         else:
             complete = all(s in done for s in steps if s not in after)
