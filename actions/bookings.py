@@ -13,7 +13,14 @@ from telegram import InlineKeyboardMarkup
 
 from notices import bookings as told
 from notices import outbox
-from notices.recipients import Markup, Message, tell, tell_group, translator_for
+from notices.recipients import (
+    Markup,
+    Message,
+    group_translator,
+    tell,
+    tell_group,
+    translator_for,
+)
 from notices.render import esc
 from notices.services import Services
 from school.booking_profile import Venue
@@ -182,10 +189,7 @@ async def _assign(session: AsyncSession, services: Services, filed: Sequence[Boo
     first = filed[0]
 
     def card(_: Translate) -> str:
-        text = _("<b>New service request</b>") + "\n" + told.card(settings, first, tz, _)
-        if len(filed) > 1:
-            text += "\n" + _("Weekly, {count} times").format(count=len(filed))
-        return text
+        return _group_card(services, first, len(filed), _)
 
     await tell_group(session, services, GroupPurpose.STAFF, f"bk:{first.series}:group", card)
     for person in await store.staff_of_posts(session, first.posts):
@@ -322,8 +326,22 @@ async def tick(services: Services, booking_id: int, step: str, actor: Person) ->
     return change
 
 
+def _group_card(services: Services, first: Booking, count: int, _: Translate) -> str:
+    """The staff group's card of a request: its first occurrence with the checklist."""
+    settings, tz = services.profile.bookings, services.profile.tz
+    text = _("<b>New service request</b>") + "\n" + told.card(settings, first, tz, _)
+    if count > 1:
+        text += "\n" + _("Weekly, {count} times").format(count=count)
+    return text
+
+
 async def _progress(session: AsyncSession, services: Services, booking: Booking) -> None:
-    """The requester's progress message: sent at the first tick, then edited."""
+    """The requester's progress message (sent at the first tick, then edited) and the staff
+    group's card, which shows the first occurrence's checklist."""
+    occurrences = await store.series(session, booking.series)
+    if occurrences and occurrences[0].id == booking.id:
+        text = _group_card(services, booking, len(occurrences), group_translator(services))
+        await outbox.queue_edit(session, services, of=f"bk:{booking.series}:group", text=text)
     requester = await _requester(session, booking)
     if requester is None:
         return

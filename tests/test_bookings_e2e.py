@@ -198,6 +198,7 @@ async def test_request_approval_assignment_checklist_reminders_and_rating(
         await press(sandbox, s.fixer, tasks["赵师傅"], f"bks1:{booking.id}:notice")
         await press(sandbox, s.fixer, tasks["赵师傅"], f"bks1:{booking.id}:setup")
         assert "2/10" in last(sandbox, teacher).shown_text
+        assert "2/10" in texts(sandbox, s.staff_group.id)[-1]  # the group card follows
         # a photo of the set-up room reaches the teacher
         await press(sandbox, s.fixer, tasks["赵师傅"], f"bk1:ph:{booking.id}")
         await s.fixer.send("no photo")
