@@ -29,6 +29,7 @@ from bot.rate_limit import ChatRateLimiter
 from bot.telegram_http import AiohttpRequest
 from handlers import (
     appraisal,
+    bookings,
     buttons,
     cockpit,
     common,
@@ -170,6 +171,7 @@ def register_handlers(application: HouqinApp) -> None:
         *appraisal.forms(),
         *meters.forms(),
         *plans.forms(),
+        *bookings.forms(),
     ]
     application.add_handler(FormOwner(forms, outside_cancel=common.cancel).conversation())
 
@@ -183,6 +185,7 @@ def register_handlers(application: HouqinApp) -> None:
     places.register(application)
     meters.register(application)
     plans.register(application)
+    bookings.register(application)
     people.register(application)
     groups.register(application)
     cockpit.register(application)

@@ -282,6 +282,13 @@ def cmd_export_tickets(args: argparse.Namespace) -> int:
     return export_tickets(args)
 
 
+def cmd_export_services(args: argparse.Namespace) -> int:
+    """Write a month's meeting and reception services as an Excel workbook."""
+    from bot.cli_export import cmd_export_services as export_services
+
+    return export_services(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Play a scripted school through the sandbox and print the transcript."""
     from devtools.demo import run_demo
@@ -360,6 +367,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_energy_parsers(export_sub)
     add_plan_parsers(sub, export_sub)
+    services = export_sub.add_parser(
+        "services", help="a month's meeting and reception services (会务台账) as Excel"
+    )
+    services.add_argument("period", nargs="?", help="the month, YYYY-MM (this month)")
+    services.add_argument("--out", help="the .xlsx file to write (会务台账_YYYY-MM.xlsx)")
+    services.set_defaults(func=cmd_export_services)
 
     demo = sub.add_parser("demo", help="play a scripted school against the sandbox")
     demo.add_argument("--verbose", action="store_true", help="also print the bot's logs")

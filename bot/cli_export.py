@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.cli_errors import CliError, load_profile_or_fail
 from notices.appraisal_export import appraisal_workbook
+from notices.booking_export import services_filename, services_workbook
 from notices.export import MAX_LEDGER_DAYS, ledger_workbook
 from notices.ticket_export import MAX_DAYS, tickets_filename, tickets_workbook
 from school.clock import SystemClock
@@ -125,4 +126,31 @@ def cmd_export_tickets(args: argparse.Namespace) -> int:
 
     out, about = _write_export(out_arg, build)
     print(f"{out}: {about}")
+    return 0
+
+
+def cmd_export_services(args: argparse.Namespace) -> int:
+    """`houqin export services [2026-11] [--out FILE]`: the month's meeting and reception
+    services (this month when none is given) as Excel.
+
+    Expects ``args.period`` (YYYY-MM or None) and ``args.out`` (a path or None).
+    """
+    settings = load_settings()
+    tz = load_profile_or_fail(settings).tz
+    try:
+        if args.period:
+            month = Month.parse(str(args.period))
+        else:
+            month = Month.of(SystemClock().now().astimezone(tz).date())
+    except ValueError:
+        raise CliError(f"period: {args.period!r} is not a month like 2026-11") from None
+    out_arg = args.out or services_filename(month, translator(settings.language.value))
+
+    async def build(
+        session: AsyncSession, profile: SchoolProfile, t_: Translate
+    ) -> tuple[bytes, int]:
+        return await services_workbook(session, profile, month, t_)
+
+    out, count = _write_export(out_arg, build)
+    print(f"{out}: {count} booking(s) in {month}")
     return 0

@@ -160,13 +160,20 @@ FOUNDATION_SCENES: list[tuple[str, Scene]] = [
 
 def all_scenes() -> list[tuple[str, Scene]]:
     """The foundation's scenes, then each feature's, in the order a school lives them."""
-    from devtools import demo_appraisal, demo_inspections, demo_tickets, demo_worklogs
+    from devtools import (
+        demo_appraisal,
+        demo_bookings,
+        demo_inspections,
+        demo_tickets,
+        demo_worklogs,
+    )
 
     return [
         *FOUNDATION_SCENES,
         *demo_tickets.SCENES,
         *demo_worklogs.SCENES,
         *demo_inspections.SCENES,
+        *demo_bookings.SCENES,
         *demo_appraisal.SCENES,
     ]
 

@@ -2,7 +2,8 @@
 
 `/export 2026-10` (or a bare /export) is the month's appraisal (handlers.appraisal); the
 first word names any other kind: `/export tickets 2026-11-01 2026-11-30` is the repair ticket
-ledger with materials and cost. A feature adds its export as one row of EXPORTS.
+ledger with materials and cost, `/export services 2026-11` the month's 会务台账. A feature
+adds its export as one row of EXPORTS.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from telegram import InputFile, Update
 from telegram.ext import CommandHandler
 
 from handlers import appraisal
-from handlers.appraisal_common import private_only
+from handlers.appraisal_common import local_today, private_only
 from handlers.common import reply, require_role
 from handlers.context import HouqinApp, HouqinContext
+from notices.booking_export import services_filename, services_workbook
 from notices.render import esc
 from notices.ticket_export import MAX_DAYS, tickets_filename, tickets_workbook
 from school.i18n import N_
@@ -88,11 +90,39 @@ async def export_tickets(update: Update, context: HouqinContext, args: list[str]
     )
 
 
+async def export_services(update: Update, context: HouqinContext, args: list[str]) -> None:
+    """/export services [2026-11]: the month's meeting and reception services (this month)."""
+    _ = context._
+    try:
+        month = Month.parse(args[0]) if args else Month.of(local_today(context))
+    except ValueError:
+        await reply(update, context, _("Write it as /export services 2026-11."))
+        return
+    services = context.services
+    async with services.database.reading() as session:
+        data, count = await services_workbook(session, services.profile, month, _)
+    message = update.effective_message
+    assert message is not None
+    filename = services_filename(month, _)
+    await message.reply_document(
+        document=InputFile(data, filename=filename, attach=True),
+        filename=filename,
+        caption=_("🗓 Meeting and reception services of {month}: {count} booking(s).").format(
+            month=str(month), count=count
+        ),
+    )
+
+
 EXPORTS: tuple[Export, ...] = (
     Export(
         "tickets",
         N_("/export tickets 2026-11-01 2026-11-30: repair tickets with materials and cost"),
         export_tickets,
+    ),
+    Export(
+        "services",
+        N_("/export services 2026-11: the month's meeting and reception services"),
+        export_services,
     ),
 )
 MONTH = re.compile(r"^\d{4}-\d{1,2}$")

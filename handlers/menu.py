@@ -73,6 +73,14 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("stickers", N_("QR stickers to report at a place: /stickers [building]"), DIRECTOR),
     Command("place", N_("Repair history of a place: /place 教学楼302"), CREW),
+    # Meetings and receptions (会务与接待)
+    Command(
+        "service",
+        N_("Ask for a meeting, reception or activity to be served"),
+        REGISTERED,
+        menu_label=N_("🗓 Meeting service"),
+    ),
+    Command("meetings", N_("Today's and this week's bookings by venue"), REGISTERED),
     # Work logs (工作日志)
     Command("log", N_("Write today's work log"), STAFF, menu_label=N_("📝 Work log")),
     Command("mylogs", N_("My recent work logs"), STAFF),

@@ -118,6 +118,14 @@ def item_text(item: LogItem, profile: SchoolProfile, _: Translate) -> str:
     ("维修：BX-2611-007 实验楼3楼女厕 水暖 已修复") in the reader's language."""
     if isinstance(item, str):
         return item
+    if "service" in item:
+        try:
+            venue = profile.bookings.venue(item.get("venue", "")).name
+        except KeyError:
+            venue = item.get("venue", "")
+        return _("Meeting service: {number} {title} ({venue})").format(
+            number=item["service"], title=item.get("title", ""), venue=venue
+        )
     if "repair" in item:
         try:
             category = profile.category(item.get("category", "")).name

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from notices.services import Services
-from scheduler import appraisal, inspections, meters, plans, repair_report, tickets, worklogs
+from scheduler import (
+    appraisal,
+    bookings,
+    inspections,
+    meters,
+    plans,
+    repair_report,
+    tickets,
+    worklogs,
+)
 from scheduler.job import ScheduledJob
 
 JobSource = Callable[[Services], list[ScheduledJob]]
@@ -21,4 +30,5 @@ def job_sources() -> Sequence[JobSource]:
         repair_report.jobs,
         meters.jobs,
         plans.jobs,
+        bookings.jobs,
     )

@@ -12,6 +12,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from school import places
+from school.booking_profile import BookingSettings, booking_problems
 from school.calendar import CalendarSettings, add_working_time
 from school.cross_checks import Problem, cross_check, dotted
 from school.durations import Duration, parse_duration
@@ -52,6 +53,7 @@ class SchoolProfile(_Section):
     calendar: CalendarSettings = CalendarSettings()
     energy: EnergySettings = EnergySettings()
     plan: PlanSettings = PlanSettings()
+    bookings: BookingSettings = BookingSettings()
 
     @model_validator(mode="after")
     def _cross_checks(self, info: ValidationInfo) -> SchoolProfile:
@@ -69,7 +71,11 @@ class SchoolProfile(_Section):
         buildings = [b.key for _campus, b in self.buildings()]
         campuses = [c.key for c in self.campuses]
         posts = [p.key for p in self.posts]
-        return cross_check(self) + energy_problems(buildings, campuses, posts, self.energy)
+        return (
+            cross_check(self)
+            + energy_problems(buildings, campuses, posts, self.energy)
+            + booking_problems(self.bookings, posts, buildings)
+        )
 
     # ---- lookups
 

@@ -518,7 +518,9 @@ class CockpitLogin(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
 
 
-# The tables of saving water and power and of the semester plan live in modules of their own;
-# importing them here registers them wherever the models are (migrations, tests).
+# The tables of meeting and reception services, of saving water and power and of the semester
+# plan live in modules of their own; importing them here registers them wherever the models are
+# (migrations, tests).
+from storage import booking_models as _booking_models  # noqa: E402, F401
 from storage import energy_models as _energy_models  # noqa: E402, F401
 from storage import plan_models as _plan_models  # noqa: E402, F401

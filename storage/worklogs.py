@@ -418,8 +418,22 @@ class FinishedRound:
     plan_key: str
 
 
-def fact_item(fact: FinishedJob | FinishedRound) -> dict[str, str]:
+@dataclass(frozen=True)
+class ServedBooking:
+    """A meeting or reception the person prepared that day (ticked checklist steps of)."""
+
+    number: str
+    title: str
+    venue_key: str
+
+
+Fact = FinishedJob | FinishedRound | ServedBooking
+
+
+def fact_item(fact: Fact) -> dict[str, str]:
     """A fact as a log item (data; `notices.worklogs.item_text` words it for a reader)."""
+    if isinstance(fact, ServedBooking):
+        return {"service": fact.number, "title": fact.title, "venue": fact.venue_key}
     if isinstance(fact, FinishedJob):
         return {
             "repair": fact.number,
@@ -432,8 +446,9 @@ def fact_item(fact: FinishedJob | FinishedRound) -> dict[str, str]:
 
 async def day_activity(
     session: AsyncSession, person_id: int, day: date, tz: ZoneInfo
-) -> list[FinishedJob | FinishedRound]:
-    """What the bot knows the person did on a day: jobs completed, inspection rounds finished.
+) -> list[Fact]:
+    """What the bot knows the person did on a day: jobs completed, inspection rounds finished,
+    meetings and receptions prepared.
 
     Reads the ticket and inspection tables directly, in the order things happened.
     """
@@ -447,7 +462,7 @@ async def day_activity(
         )
         .order_by(col(Ticket.completed_at))
     )
-    found: list[tuple[datetime, FinishedJob | FinishedRound]] = []
+    found: list[tuple[datetime, Fact]] = []
     for ticket in tickets.all():
         assert ticket.completed_at is not None
         found.append(
@@ -474,6 +489,10 @@ async def day_activity(
     for assignment, inspection_round in rounds.all():
         assert assignment.finished_at is not None
         found.append((assignment.finished_at, FinishedRound(inspection_round.plan_key)))
+    from storage import bookings
+
+    for at, booking in await bookings.worked_on(session, person_id, start, end):
+        found.append((at, ServedBooking(booking.number, booking.title, booking.venue_key)))
     found.sort(key=lambda pair: pair[0])
     return [fact for _, fact in found]
 

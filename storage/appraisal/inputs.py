@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -146,6 +146,7 @@ async def gather_month(
     wanted = set(ids)
     logs = await worklogs.month_stats(session, month, profile, today=today)
     ticket_stats = await tickets.month_stats(session, month, profile)
+    ticket_stats = await _with_service_ratings(session, ticket_stats, month, profile)
     rounds = await inspections.month_stats(session, month, profile)
     follow_through = (
         await plans.month_stats(
@@ -165,6 +166,25 @@ async def gather_month(
         incidents=dict(incidents),
         plans=follow_through,
     )
+
+
+async def _with_service_ratings(
+    session: AsyncSession, stats: dict[int, TicketStats], month: Month, profile: SchoolProfile
+) -> dict[int, TicketStats]:
+    """The month's ratings of meeting and reception services join the ratings of the staff
+    who did the work (服务满意度), each counting `bookings.rating_weight` times."""
+    from storage import bookings
+
+    weight = profile.bookings.rating_weight
+    if weight <= 0:
+        return stats
+    start, end = month_bounds(month, profile)
+    merged = dict(stats)
+    for person_id, ratings in (await bookings.month_ratings(session, start, end)).items():
+        mine = merged.get(person_id) or TicketStats(0, 0, 0, 0, 0)
+        extra = tuple(rating for rating in ratings for _ in range(weight))
+        merged[person_id] = replace(mine, ratings=(*mine.ratings, *extra))
+    return merged
 
 
 def score_inputs(inputs: MonthInputs, settings: AppraisalSettings) -> AppraisalResult:
