@@ -77,7 +77,7 @@ def web_server(application: HouqinApp, webhook: Webhook | None) -> WebServer | N
     if webhook is None and not settings.cockpit_on:
         return None
     extra = [webhook_route(application, webhook.secret)] if webhook is not None else []
-    app = build_app(services, extra=extra, cockpit=settings.cockpit_on)
+    app = build_app(services, bot=application.bot, extra=extra, cockpit=settings.cockpit_on)
     if webhook is not None:
         names = "HOUQIN_WEBHOOK_LISTEN/HOUQIN_WEBHOOK_PORT"
         return WebServer(app, webhook.listen, webhook.port, settings=names)

@@ -20,12 +20,12 @@ from notices import tickets as told
 from notices.appraisal import COMPONENT_NAMES, score_text
 from notices.services import Services
 from school.i18n import N_
-from storage import appraisal, inspections, people, post_duties, worklogs
+from storage import appraisal, bookings, inspections, people, post_duties, worklogs
 from storage import tickets as store
 from storage.appraisal.results import Period
 from storage.models import Person, Role, Ticket
 from storage.stats import Month
-from storage.ticket_flow import ACTIVE
+from storage.ticket_flow import ACTIVE, AWAITING
 
 Translate = Callable[[str], str]
 Json = dict[str, Any]
@@ -53,6 +53,7 @@ LABELS = {
     "approvals": N_("Waiting for your approval"),
     "join_requests": N_("Requests to join"),
     "duties": N_("Post duties"),
+    "services": N_("Meetings and receptions"),
     "none": N_("None"),
     "my_jobs": N_("My repair jobs"),
     "my_logs": N_("My work logs"),
@@ -75,6 +76,11 @@ LABELS = {
     "on_time": N_("On time"),
     "rework": N_("Rework"),
     "rating": N_("Rating"),
+    "awaiting": N_("Please check it"),
+    "accept": N_("Accept the repair: how many stars?"),
+    "rework_reason": N_("Or ask for rework: what is still wrong?"),
+    "ask_rework": N_("Ask for rework"),
+    "thanks": N_("Thank you!"),
 }
 RECENT_LOGS = 7
 RECENT_ROUNDS = 10  # where the last announced round is looked for
@@ -212,13 +218,16 @@ async def current_round(session: AsyncSession, services: Services) -> Json | Non
 
 
 async def approvals(session: AsyncSession) -> Json:
-    """What waits for a director: requests to join, drafted post duties."""
+    """What waits for a director: requests to join, drafted post duties, meeting and reception
+    requests (会务, one per request as the chat asks once for a weekly series)."""
     requests = await people.pending_join_requests(session)
     drafts = await post_duties.pending_duties(session)
     names = await told.names(session, *(d.person_id for d in drafts))
+    requested = await bookings.waiting_for_approval(session)
     return {
         "join_requests": [r.name for r in requests],
         "duties": [names.get(d.person_id, "?") for d in drafts],
+        "services": [f"{b.number} {b.title}" for b in requested],
     }
 
 
@@ -302,6 +311,7 @@ async def teacher_view(services: Services, person: Person, _: Translate) -> Json
             {
                 **_ticket(services, t, holders, now),
                 "status": told.status_label(t.status, _),
+                "awaiting": t.status in AWAITING,
             }
             for t in found
         ],

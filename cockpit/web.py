@@ -22,8 +22,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from telegram import Bot
 
-from cockpit import auth, views
+from cockpit import auth, reporter, views
 from notices.services import Services
 from school.i18n import translator
 from storage import cockpit_logins, people, tickets
@@ -184,7 +185,21 @@ async def ticket(request: Request) -> Response:
             raise HTTPException(404, "no such ticket")
         if not await views.may_see_ticket(session, who.person, found):
             raise HTTPException(403, "not yours")
-        return _json(await views.ticket_detail(session, services, found, who._))
+        detail = await views.ticket_detail(session, services, found, who._)
+    detail["may_accept"] = reporter.may_accept(who.person.telegram_id, found)
+    return _json(detail)
+
+
+async def accept(request: Request) -> Response:
+    """POST {"stars": 1-5}: the reporter accepts their finished job (验收)."""
+    who = await caller(request)
+    return await reporter.accept(request, who.person, who._)
+
+
+async def rework(request: Request) -> Response:
+    """POST {"reason": "…"}: the reporter asks for rework (返修)."""
+    who = await caller(request)
+    return await reporter.rework(request, who.person, who._)
 
 
 async def page(_request: Request) -> Response:
@@ -216,19 +231,27 @@ def routes() -> list[BaseRoute]:
         Route("/api/month", month),
         Route("/api/score/{person_id}", score),
         Route("/api/ticket/{ticket_id}", ticket),
+        Route("/api/ticket/{ticket_id}/accept", accept, methods=["POST"]),
+        Route("/api/ticket/{ticket_id}/rework", rework, methods=["POST"]),
         Mount("/assets", StaticFiles(directory=STATIC), name="assets"),
     ]
 
 
 def build_app(
-    services: Services, *, extra: Sequence[BaseRoute] = (), cockpit: bool = True
+    services: Services,
+    *,
+    bot: Bot | None = None,
+    extra: Sequence[BaseRoute] = (),
+    cockpit: bool = True,
 ) -> Starlette:
     """The web application for these services (settings, database, clock, profile): the
-    cockpit's routes (unless `cockpit` is False) and any `extra` ones (the webhook)."""
+    cockpit's routes (unless `cockpit` is False) and any `extra` ones (the webhook); `bot`
+    delivers what a reporter's 验收 or 返修 announces (without it they answer 503)."""
     app = Starlette(
         routes=[*extra, *(routes() if cockpit else [])],
         middleware=[Middleware(GZipMiddleware, minimum_size=500)],
         exception_handlers={HTTPException: http_error},
     )
     app.state.services = services
+    app.state.bot = bot
     return app

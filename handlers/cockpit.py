@@ -43,6 +43,26 @@ def _how_to_turn_on(context: HouqinContext) -> str:
     return _("The cockpit is not turned on at this school yet. Ask the logistics office.")
 
 
+def opener(context: HouqinContext) -> InlineKeyboardMarkup | None:
+    """The button that opens the cockpit (None while the cockpit is off)."""
+    settings = context.services.settings
+    if not settings.cockpit_on:
+        return None
+    button = InlineKeyboardButton(
+        context._("Open the cockpit"), web_app=WebAppInfo(settings.cockpit_url + "/")
+    )
+    return InlineKeyboardMarkup([[button]])
+
+
+async def offer_cockpit(update: Update, context: HouqinContext, person: Person) -> None:
+    """Under the private /start greeting: the cockpit's button, for a person who has one,
+    when the cockpit is on."""
+    markup = opener(context)
+    if markup is None or not person.active:  # as cockpit.views.has_cockpit
+        return
+    await reply(update, context, context._("Your cockpit, one press away:"), reply_markup=markup)
+
+
 async def cockpit_command(update: Update, context: HouqinContext) -> None:
     """/cockpit: the director's Today board, staff's and teachers' own page, one press away."""
     person = await require_role(update, context, {Role.DIRECTOR, Role.STAFF, Role.TEACHER})
@@ -66,10 +86,10 @@ async def cockpit_command(update: Update, context: HouqinContext) -> None:
         if person.role == Role.STAFF
         else _("Your repair requests at a glance.")
     )
-    url = settings.cockpit_url
-    opener = InlineKeyboardButton(_("Open the cockpit"), web_app=WebAppInfo(url + "/"))
-    await reply(update, context, text, reply_markup=InlineKeyboardMarkup([[opener]]))
-    await publish_menu_button(context.bot, person.telegram_id, context.language, url)
+    await reply(update, context, text, reply_markup=opener(context))
+    await publish_menu_button(
+        context.bot, person.telegram_id, context.language, settings.cockpit_url
+    )
 
 
 async def _pc_link(update: Update, context: HouqinContext, person: Person) -> None:

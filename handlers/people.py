@@ -14,6 +14,7 @@ from telegram.ext import CommandHandler, MessageHandler
 
 from actions import people as actions
 from handlers.buttons import on_button
+from handlers.cockpit import offer_cockpit
 from handlers.common import private_chat, reply, require_role
 from handlers.context import HouqinApp, HouqinContext
 from handlers.menu import (
@@ -126,6 +127,7 @@ async def _greet(update: Update, context: HouqinContext, person: Person, greetin
         + help_text(role, _),
         reply_markup=menu_keyboard(role, _),
     )
+    await offer_cockpit(update, context, person)
 
 
 async def start(update: Update, context: HouqinContext) -> None:

@@ -470,6 +470,16 @@ async def series(session: AsyncSession, series_key: str) -> list[Booking]:
     return list((await session.exec(query)).all())
 
 
+async def waiting_for_approval(session: AsyncSession) -> list[Booking]:
+    """Requests the director has still to decide (待审批): one per request, as the director is
+    asked once for a weekly series (its first occurrence), by start."""
+    query = select(Booking).where(Booking.status == BookingStatus.PENDING)
+    firsts: dict[str, Booking] = {}
+    for booking in (await session.exec(query.order_by(col(Booking.starts_at)))).all():
+        firsts.setdefault(booking.series, booking)
+    return list(firsts.values())
+
+
 async def between(
     session: AsyncSession, start: datetime, end: datetime, *, statuses: Sequence[str] = ()
 ) -> list[Booking]:

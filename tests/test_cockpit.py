@@ -20,6 +20,7 @@ from devtools.sandbox.server import BotApiSandbox
 from notices.services import Services
 from school.clock import ManualClock
 from school.settings import SettingsError, load_settings
+from storage import tickets
 from storage.models import Role
 from tests.cockpit_cast import COCKPIT_URL, School, launch_data, seed, with_cockpit
 from tests.helpers import person_of, private_text, register
@@ -286,6 +287,13 @@ async def test_cockpit_command_and_menu_buttons(
     assert opener["web_app"]["url"] == COCKPIT_URL + "/"
     await stranger.send("/cockpit")
     assert "not registered" in private_text(sandbox, stranger)
+    # The private /start greeting is followed by the button (not for a stranger).
+    await teacher.send("/start")
+    greeting, offer = sandbox.messages(teacher.private_chat_id, from_bot=True)[-2:]
+    assert "Welcome back" in greeting.shown_text and offer.reply_markup is not None
+    assert offer.reply_markup["inline_keyboard"][0][0]["web_app"]["url"] == COCKPIT_URL + "/"
+    await stranger.send("/start")
+    assert "web_app" not in str(sandbox.last_message(stranger.private_chat_id).reply_markup)
     # Deactivated: the menu button goes, and the cockpit shows them nothing.
     signed = await launch_data(services, teacher)
     await director.send("/people")
@@ -302,6 +310,9 @@ async def test_cockpit_off_says_how_to_turn_it_on(bot: BotApiSandbox, services: 
     assert "HOUQIN_COCKPIT_URL" in private_text(bot, director)
     await teacher.send("/cockpit")
     assert "HOUQIN_COCKPIT_URL" not in private_text(bot, teacher)
+    await teacher.send("/start")
+    assert "欢迎回来" in private_text(bot, teacher)
+    assert "web_app" not in str(bot.last_message(teacher.private_chat_id).reply_markup)
     assert director.id not in bot.menu_buttons and teacher.id not in bot.menu_buttons
 
 
@@ -370,3 +381,149 @@ async def test_a_pc_link_works_once_and_its_session_ends(
     assert (await fetch(services, "/api/today", session, scheme="session"))[0] == 200
     clock.advance(timedelta(hours=8))
     assert (await fetch(services, "/api/today", session, scheme="session"))[0] == 401
+
+
+async def post(services: Services, path: str, init_data: str | None, body: object) -> Any:
+    headers = {} if init_data is None else {"Authorization": f"tma {init_data}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(local(services) + path, headers=headers, json=body) as response,
+    ):
+        answer = await response.json() if response.content_type == "application/json" else None
+        return response.status, answer
+
+
+async def test_a_teacher_accepts_or_sends_back_their_report_from_the_cockpit(
+    cockpit: tuple[BotApiSandbox, Services], clock: ManualClock
+) -> None:
+    """验收 and 返修 from the cockpit go through the chat's use case: the worker hears it, the
+    card is edited; only the reporter may, once, while the job waits for acceptance."""
+    sandbox, services = cockpit
+    director = await register(sandbox, services, "张主任", Role.DIRECTOR)
+    plumber = await register(sandbox, services, "李师傅", Role.STAFF, "electrician")
+    teacher = await register(sandbox, services, "王芳", Role.TEACHER)
+    other = await register(sandbox, services, "刘洋", Role.TEACHER)
+    repair = sandbox.add_group("维修群", members=[director, plumber])
+    await sandbox.add_bot_to_group(repair, by=director)
+    await director.send("/bind repair", chat=repair)
+    teachers = sandbox.add_group("教师群", members=[director, teacher, other])
+    await sandbox.add_bot_to_group(teachers, by=director)
+    await director.send("/bind teachers", chat=teachers)
+    await teacher.send("/report 实验楼3楼女厕水龙头一直滴水", chat=teachers)
+    number = re.search(r"BX-\d{4}-\d{3}", sandbox.last_message(teachers.id).shown_text)
+    assert number is not None
+    as_teacher = await launch_data(services, teacher)
+    (report,) = (await fetch(services, "/api/view", as_teacher))[1]["reports"]
+    ticket_path = f"/api/ticket/{report['id']}"
+    assert not report["awaiting"]
+
+    async with services.database.reading() as session:
+        found = await tickets.get_ticket(session, report["id"])
+    assert found is not None and found.group_message_id is not None
+
+    def card() -> Any:
+        return next(
+            m
+            for m in sandbox.messages(repair.id, from_bot=True)
+            if m.message_id == found.group_message_id
+        )
+
+    async def finish() -> None:
+        await plumber.press(card(), "Repair done")
+        await plumber.press(sandbox.last_message(plumber.private_chat_id), "Fixed")
+        await plumber.press(sandbox.last_message(plumber.private_chat_id), "Skip")
+        await plumber.press(
+            sandbox.last_message(plumber.private_chat_id), "⏭ Skip materials and hours"
+        )
+
+    # Not finished yet: nothing to accept.
+    status, body = await post(services, ticket_path + "/accept", as_teacher, {"stars": 5})
+    assert status == 409 and body["status"] == "Waiting to be taken"
+    await plumber.press(card(), "Take")
+    await finish()
+    (report,) = (await fetch(services, "/api/view", as_teacher))[1]["reports"]
+    assert report["awaiting"]
+    status, detail = await fetch(services, ticket_path, as_teacher)
+    assert status == 200 and detail["may_accept"]
+    as_plumber = await launch_data(services, plumber)
+    assert not (await fetch(services, ticket_path, as_plumber))[1]["may_accept"]
+    # Only the reporter, with valid launch data and a real number of stars.
+    as_other = await launch_data(services, other)
+    assert (await post(services, ticket_path + "/accept", as_other, {"stars": 5}))[0] == 403
+    assert (await post(services, ticket_path + "/accept", as_plumber, {"stars": 5}))[0] == 403
+    assert (await post(services, ticket_path + "/accept", None, {"stars": 5}))[0] == 401
+    forged = as_teacher.replace("hash=", "hash=0")
+    assert (await post(services, ticket_path + "/accept", forged, {"stars": 5}))[0] == 401
+    for bad in ({"stars": 0}, {"stars": 6}, {"stars": "5"}, {}, [5]):
+        assert (await post(services, ticket_path + "/accept", as_teacher, bad))[0] == 400
+    assert (await post(services, ticket_path + "/rework", as_teacher, {"reason": " "}))[0] == 400
+    assert (await post(services, "/api/ticket/999999/accept", as_teacher, {"stars": 5}))[0] == 404
+
+    # 返修: the worker hears what is still wrong, the job is theirs again.
+    mark = sandbox.mark()
+    status, body = await post(
+        services, ticket_path + "/rework", as_teacher, {"reason": "还是在滴水"}
+    )
+    assert status == 200 and body["status"] == "Rework"
+    heard = await sandbox.wait_for_message(
+        plumber.private_chat_id, lambda m: "还是在滴水" in m.shown_text, since=mark
+    )
+    assert "asks for rework" in heard.shown_text
+    status, body = await post(services, ticket_path + "/accept", as_teacher, {"stars": 5})
+    assert status == 409 and body["status"] == "Rework"
+
+    # Finished again; 验收 with four stars: the worker hears the rating, the card is closed.
+    await finish()
+    mark = sandbox.mark()
+    status, body = await post(services, ticket_path + "/accept", as_teacher, {"stars": 4})
+    assert status == 200 and body["status"] == "Completed"
+    heard = await sandbox.wait_for_message(
+        plumber.private_chat_id, lambda m: "accepted by the reporter" in m.shown_text, since=mark
+    )
+    assert "★★★★☆" in heard.shown_text
+    await sandbox.settle()
+    assert "Completed" in card().shown_text and "★★★★☆" in card().shown_text
+    # A second press (or the stale chat notice) changes nothing and says where it stands.
+    status, body = await post(services, ticket_path + "/accept", as_teacher, {"stars": 1})
+    assert status == 409 and body["status"] == "Completed" and number.group(0) in body["message"]
+    status, detail = await fetch(services, ticket_path, as_teacher)
+    assert not detail["may_accept"]
+    assert [e["what"] for e in detail["timeline"]][-1] == "accepted the repair"
+    assert sum(e["what"] == "asked for rework" for e in detail["timeline"]) == 1
+
+
+async def test_today_counts_service_requests_waiting_for_approval(
+    cockpit: tuple[BotApiSandbox, Services], clock: ManualClock
+) -> None:
+    """A weekly 会务 series is one request the director is asked about once in the chat: one
+    on the Today page too, until it is decided."""
+    from tests.test_bookings_e2e import bookings, press, request_meeting, texts
+    from tests.test_bookings_e2e import school as booking_school
+
+    sandbox, services = cockpit
+    s = await booking_school(sandbox, services)
+    as_director = await launch_data(services, s.director)
+    assert (await fetch(services, "/api/today", as_director))[1]["approvals"]["services"] == []
+    await request_meeting(
+        sandbox,
+        s.teacher,
+        title="初三家长会",
+        people="120",
+        day="11-26",
+        hours="14:00-16:00",
+        venue="lecture_hall",
+        weeks="2",
+    )
+    filed = await bookings(services)
+    assert len(filed) > 1 and len({b.series for b in filed}) == 1  # one weekly request
+    first = filed[0]
+    asked = [t for t in texts(sandbox, s.director.private_chat_id) if "Approval requested" in t]
+    status, today = await fetch(services, "/api/today", as_director)
+    assert status == 200
+    waiting = today["approvals"]["services"]
+    assert len(waiting) == len(asked) == 1
+    assert waiting == [f"{first.number} 初三家长会"] and first.number in asked[0]
+    await press(
+        sandbox, s.director, sandbox.last_message(s.director.private_chat_id), f"bk1:ok:{first.id}"
+    )
+    assert (await fetch(services, "/api/today", as_director))[1]["approvals"]["services"] == []

@@ -22,7 +22,7 @@ from devtools.harness import running_bot
 from devtools.sandbox.server import BotApiSandbox
 from notices.services import Services
 from school.clock import ManualClock
-from storage import people
+from storage import people, tickets
 from tests.cockpit_cast import launch_data, seed, with_cockpit
 from tests.test_cockpit import chat_ranking, chat_says, pc_link_token
 
@@ -224,3 +224,50 @@ async def test_a_pc_link_opens_the_cockpit_once_in_chromium(
     assert await again.get_attribute("body", "data-ready") == "error"
     assert "401" in await again.inner_text("#main")
     await again.close()
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_a_teacher_accepts_a_finished_repair_in_chromium(
+    cockpit: tuple[BotApiSandbox, Services], clock: ManualClock, browser: Any
+) -> None:
+    sandbox, services = cockpit
+    school = await seed(sandbox, services, clock)
+    number = school.numbers[0]
+    async with services.database.reading() as session:
+        found = await tickets.get_by_number(session, number)
+    assert found is not None and found.group_chat_id is not None
+
+    def card() -> Any:
+        assert found is not None and found.group_chat_id is not None
+        return next(
+            m
+            for m in sandbox.messages(found.group_chat_id, from_bot=True)
+            if m.message_id == found.group_message_id
+        )
+
+    electrician = school.electrician
+    await electrician.press(card(), "Take")
+    await electrician.press(card(), "Repair done")
+    await electrician.press(sandbox.last_message(electrician.private_chat_id), "Fixed")
+    await electrician.press(sandbox.last_message(electrician.private_chat_id), "Skip")
+    await electrician.press(
+        sandbox.last_message(electrician.private_chat_id), "⏭ Skip materials and hours"
+    )
+    page = await open_page(
+        browser, address(services, await launch_data(services, school.teacher), LIGHT)
+    )
+    assert await page.get_attribute("body", "data-ready") == "teacher"
+    await page.click(f"[data-ticket='{number}']")
+    await page.wait_for_selector("#acceptance")
+    mark = sandbox.mark()
+    await page.click("[data-stars='5']")
+    await page.wait_for_selector("#acceptance-said")
+    assert await page.locator("#acceptance").count() == 0
+    assert "Completed" in await page.inner_text("#ticket-number")
+    heard = await sandbox.wait_for_message(
+        electrician.private_chat_id,
+        lambda m: "accepted by the reporter" in m.shown_text,
+        since=mark,
+    )
+    assert "★★★★★" in heard.shown_text
+    await page.close()

@@ -87,12 +87,53 @@
       });
   }
 
+  function post(path, body) {
+    var credentials = initData ? "tma " + initData : "session " + session;
+    return fetch(path, {
+      method: "POST", cache: "no-store", body: JSON.stringify(body),
+      headers: { Authorization: credentials, "Content-Type": "application/json" }
+    }).then(function (response) {
+      return response.json().then(function (answer) {
+        if (response.ok || response.status === 409) return answer;
+        throw new Error(String(response.status));
+      });
+    });
+  }
+
+  // The reporter's 验收 (stars) or 返修 (a reason) of a finished job; then the ticket again.
+  function acceptance(t) {
+    var box = el("section", { id: "acceptance", "class": "card" },
+      el("h3", { text: labels.accept }));
+    var said = el("p", { "class": "hint" });
+    function answered(answer) {
+      said.textContent = answer.message || labels.thanks;
+      return api("api/ticket/" + t.id).then(function (now) { drawTicket(now, said.textContent); });
+    }
+    var stars = el("div", { "class": "stars" });
+    [1, 2, 3, 4, 5].forEach(function (n) {
+      var star = el("button", { "data-stars": String(n), text: "★".repeat(n) });
+      star.addEventListener("click", function () {
+        post("api/ticket/" + t.id + "/accept", { stars: n }).then(answered).catch(fail);
+      });
+      stars.appendChild(star);
+    });
+    var reason = el("textarea", { id: "rework-reason", maxlength: "500", rows: "2" });
+    var ask = el("button", { id: "rework", text: labels.ask_rework });
+    ask.addEventListener("click", function () {
+      if (!reason.value.trim()) { reason.focus(); return; }
+      post("api/ticket/" + t.id + "/rework", { reason: reason.value }).then(answered).catch(fail);
+    });
+    box.append(stars, el("h3", { text: labels.rework_reason }), reason, ask, said);
+    return box;
+  }
+
   function ticketCard(t) {
     var tone = t.overdue ? " overdue" : t.urgent ? " urgent" : "";
     var card = el("div", { "class": "card" + tone, "data-ticket": t.number },
       el("span", { "class": "num", text: t.number }));
     if (t.urgent) card.appendChild(el("span", { "class": "tag warn", text: t.urgency }));
     if (t.overdue) card.appendChild(el("span", { "class": "tag bad", text: labels.overdue }));
+    if (t.awaiting) card.appendChild(el("span", { "class": "tag warn", text: labels.awaiting }));
     card.appendChild(el("div", { text: t.place + " · " + t.category }));
     var who = [t.building, t.holder, t.status].filter(Boolean).join(" · ");
     if (who) card.appendChild(el("div", { "class": "hint", text: who }));
@@ -108,10 +149,13 @@
     api("api/ticket/" + id).then(drawTicket).catch(fail);
   }
 
-  function drawTicket(t) {
+  function drawTicket(t, said) {
     var main = document.getElementById("main");
     var back = el("button", { "class": "back", id: "back", text: "← " + labels.back });
-    back.addEventListener("click", function () { draw(shown); });
+    back.addEventListener("click", function () {
+      if (shown && shown.view === "teacher") api("api/view").then(draw).catch(fail);
+      else draw(shown);
+    });
     var head = el("h2", { id: "ticket-number", text: t.number + " · " + t.status });
     var facts = el("div", { "class": "card" + (t.overdue ? " overdue" : "") },
       el("div", { text: t.place + " · " + t.category + " · " + t.urgency }),
@@ -126,7 +170,10 @@
         el("span", { "class": "hint", text: e.at + " " }), el("span", { text: line }),
         e.note ? el("div", { "class": "hint", text: e.note }) : null));
     });
-    main.replaceChildren(back, head, facts, el("h3", { text: labels.timeline }), steps);
+    main.replaceChildren(back, head, facts,
+      t.may_accept ? acceptance(t) : null,
+      said ? el("p", { id: "acceptance-said", "class": "hint", text: said }) : null,
+      el("h3", { text: labels.timeline }), steps);
     document.body.setAttribute("data-ready", "ticket");
     window.scrollTo(0, 0);
   }
@@ -199,8 +246,10 @@
         stat("approvals-join", waiting.join_requests.length, labels.join_requests,
           waiting.join_requests.length ? "warn" : ""),
         stat("approvals-duties", waiting.duties.length, labels.duties,
-          waiting.duties.length ? "warn" : "")),
-      names(waiting.join_requests.concat(waiting.duties)));
+          waiting.duties.length ? "warn" : ""),
+        stat("approvals-services", waiting.services.length, labels.services,
+          waiting.services.length ? "warn" : "")),
+      names(waiting.join_requests.concat(waiting.duties, waiting.services)));
   }
 
   function score(mine) {
