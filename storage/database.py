@@ -15,7 +15,12 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -120,6 +125,18 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction, without an ORM session: for a hot path of plain
+        statements (the form state written after every update). Committed on success,
+        rolled back on error; busy as `transaction`, and on SQLite it takes the same turn."""
+        async with self._writer_turn():
+            try:
+                async with self.engine.begin() as connection:
+                    yield connection
+            except OperationalError as exc:
+                raise DatabaseBusy(str(exc.orig)) from exc
 
     @asynccontextmanager
     async def _writer_turn(self) -> AsyncIterator[None]:
