@@ -35,7 +35,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -270,12 +270,20 @@ class BotProcess:
             raise RuntimeError(f"the {self.kind} bot exited with {self.process.returncode}")
         self.figures = json.loads(lines[-1])
 
-    def cpu_seconds(self) -> float:
-        """CPU time (user + system) the bot process has used so far."""
+    def cpu_seconds(self, task: str = "") -> float:
+        """CPU time (user + system) the bot process has used so far (or one of its threads:
+        `task/<thread id>`)."""
         assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        stat = Path(f"/proc/{self.process.pid}/{task}/stat")
+        fields = stat.read_text().rsplit(")", 1)[1].split()
         ticks = int(fields[11]) + int(fields[12])  # utime, stime
         return ticks / os.sysconf("SC_CLK_TCK")
+
+    def main_thread_cpu_seconds(self) -> float:
+        """CPU time of the thread running the event loop (the rest: the database driver's
+        threads, aiosqlite's one per connection)."""
+        assert self.process is not None
+        return self.cpu_seconds(f"task/{self.process.pid}")
 
 
 async def closed_loop(
@@ -390,6 +398,7 @@ class Figures:
         self.rate = 0.0
         self.updates = 0
         self.cpu_ms = 0.0
+        self.loop_cpu_ms = 0.0  # of which the event loop's thread
         self.closed: list[float] = []
         self.at: dict[int, tuple[list[float], float]] = {}  # rate → (latencies, achieved)
         self.peak_mb = 0.0
@@ -404,7 +413,9 @@ class Figures:
         return (
             f"{self.name}: {self.rate:.0f} updates/s closed loop ({self.updates} updates, "
             f"p95 {percentile(self.closed, 0.95):.0f} ms); "
-            f"CPU {self.cpu_ms:.2f} ms/update{ratio}; {paced}; peak {self.peak_mb:.0f} MB"
+            f"CPU {self.cpu_ms:.2f} ms/update{ratio}, of which "
+            f"{(self.cpu_ms - self.loop_cpu_ms) / self.cpu_ms * 100:.0f}% in other threads; "
+            f"{paced}; peak {self.peak_mb:.0f} MB"
         )
 
 
@@ -421,9 +432,11 @@ async def measure(
     figures = Figures(name)
     async with bot:
         await closed_loop(actors[:10], scenario)  # warm-up
-        cpu_before = bot.cpu_seconds()
+        cpu_before, loop_before = bot.cpu_seconds(), bot.main_thread_cpu_seconds()
         figures.rate, figures.updates, figures.closed = await closed_loop(actors, scenario)
         figures.cpu_ms = (bot.cpu_seconds() - cpu_before) / figures.updates * 1000
+        loop_cpu = bot.main_thread_cpu_seconds() - loop_before
+        figures.loop_cpu_ms = loop_cpu / figures.updates * 1000
         for rate in RATES:
             # As many people as updates per second, each acting once a second.
             paced = actors[: max(1, min(len(actors), rate))]
@@ -439,7 +452,7 @@ async def main(
     database_url: str | None,
     *,
     rounds: int = 1,
-    baseline: Path | None = None,
+    baselines: Sequence[Path] = (),
     profile: Path | None = None,
 ) -> int:
     logging.basicConfig(level=logging.ERROR)
@@ -450,8 +463,7 @@ async def main(
             Person_(answers, user, index) for index, user in enumerate(users[1 : users_count + 1])
         ]
         variants: list[tuple[str, Path | None]] = [("houqin", None)]
-        if baseline is not None:
-            variants.append((f"baseline {baseline.name}", baseline))
+        variants += [(f"baseline {source.name}", source) for source in baselines]
         per_person = 1
         database = "sqlite"
         for round_ in range(rounds):
@@ -490,7 +502,7 @@ async def main(
         floor = results["floor"][index]
         for name, runs in results.items():
             print(f"round {index + 1}: {runs[index].line(None if name == 'floor' else floor)}")
-    if rounds > 1 or baseline is not None:
+    if rounds > 1 or baselines:
         for name, runs in results.items():
             if name == "floor":
                 continue
@@ -510,7 +522,7 @@ if __name__ == "__main__":
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     parser.add_argument("--rounds", type=int, default=1, help="repeat every bot this often")
     parser.add_argument(
-        "--baseline", type=Path, default=None,
+        "--baseline", type=Path, action="append", default=[],
         help="another checkout (e.g. a worktree of main) whose bot is measured in the same run",
     )  # fmt: skip
     parser.add_argument(
@@ -525,7 +537,7 @@ if __name__ == "__main__":
                 args.seconds,
                 args.database_url,
                 rounds=args.rounds,
-                baseline=args.baseline,
+                baselines=args.baseline,
                 profile=args.profile,
             )
         )
