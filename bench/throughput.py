@@ -10,19 +10,23 @@ The bot runs in a process of its own (`bench.serve`), as it does in production; 
 standing in for Telegram and the simulated people stay in this process, so each side's CPU is
 its own (2 cores: one for the bot, one for "Telegram").
 
-Prints updates processed per second (closed loop: everyone at once, each acting as soon as the
-bot answered) with the bot's CPU time per update, p50/p95/p99 latency at a fixed 50 updates/s
-(open loop: people acting at a steady pace), and the bot process's peak memory with the
-registered people loaded. The same number of updates runs through a minimal
-python-telegram-bot bot that only answers each message and button (the framework floor),
-processing updates concurrently as Houqin does, in its own process too.
+Prints, for each bot: updates processed per second (closed loop: everyone at once, each
+acting as soon as the bot answered) with the bot process's CPU time per update (all its
+threads; the share of the event loop's thread apart) and its ratio to the floor's, p50/p95/p99
+latency at a steady 50 and 10 updates/s (open loop: as many people as updates per second,
+each acting once a second), and the process's peak memory. The same number of updates runs
+through a minimal python-telegram-bot bot that only answers each message and button (the
+framework floor), processing updates concurrently as Houqin does, in its own process too.
+The machine is shared, so compare ratios measured in one run: `--rounds N` repeats every bot
+(alternating the order), `--baseline DIR` measures the bot of another checkout (a worktree of
+main) in the same run, and `--profile DIR` saves a pyinstrument session of each Houqin bot
+for `python -m bench.where_time_goes`.
 Flood limits are off in the sandbox; the bot still paces its outbox at Telegram's 30 messages/s.
 No repair group is bound, so new-ticket cards go to the director's private chat (a bound group
 is limited by Telegram to 20 messages a minute, which would measure Telegram, not Houqin).
 
     python -m bench.throughput [--people 2000] [--users 200] [--seconds 10] [--database-url URL]
-
-To see where the bot's time goes: `py-spy record --subprocesses -- python -m bench.throughput`.
+        [--rounds N] [--baseline DIR]... [--profile DIR]
 """
 
 from __future__ import annotations
