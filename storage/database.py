@@ -94,8 +94,9 @@ class Database:
             weakref.WeakKeyDictionary()
         )
         self._writer_owner: dict[asyncio.AbstractEventLoop, asyncio.Task[Any] | None] = {}
+        self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self._read_sessions = async_sessionmaker(
-            self.engine.execution_options(**{READ_ONLY: True}),
+            self._read_engine,
             class_=AsyncSession,
             expire_on_commit=False,
         )
@@ -169,6 +170,16 @@ class Database:
                 yield session
             except OperationalError as exc:
                 raise DatabaseBusy(str(exc.orig)) from exc
+
+    @asynccontextmanager
+    async def reading_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for a read-only hot path of plain statements, without an ORM session
+        (who is behind each update); no write lock on SQLite, never commits."""
+        try:
+            async with self._read_engine.connect() as connection:
+                yield connection
+        except OperationalError as exc:
+            raise DatabaseBusy(str(exc.orig)) from exc
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
