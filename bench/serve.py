@@ -13,7 +13,9 @@ press with a new message, with the same HTTP client and pool as Houqin and updat
 concurrently as Houqin does (so the ratio of the two is Houqin's own work).
 
 The process prints `ready` once it polls, runs until SIGTERM, then prints its own figures as
-one JSON line: peak resident memory and CPU seconds.
+one JSON line: peak resident memory and CPU seconds. With `--profile FILE` the event loop's
+thread is sampled by pyinstrument from `ready` to SIGTERM and its session saved to FILE
+(`bench.where_time_goes` reads it).
 """
 
 from __future__ import annotations
@@ -112,9 +114,17 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     bot: AbstractAsyncContextManager[None] = houqin(args) if args.kind == "houqin" else floor(args)
+    profiler = None
     async with bot:
+        if args.profile:
+            from pyinstrument import Profiler  # a dev dependency
+
+            profiler = Profiler(interval=0.001, async_mode="disabled")
+            profiler.start()
         print(READY, flush=True)
         await stop.wait()
+        if profiler is not None:
+            profiler.stop().save(args.profile)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     figures = {
         "peak_rss_mb": usage.ru_maxrss / 1024,
@@ -130,5 +140,6 @@ if __name__ == "__main__":
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--base-file-url", required=True)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--profile", default=None, help="save a pyinstrument session here")
     logging.basicConfig(level=logging.ERROR)
     asyncio.run(serve(parser.parse_args()))

@@ -10,19 +10,23 @@ The bot runs in a process of its own (`bench.serve`), as it does in production; 
 standing in for Telegram and the simulated people stay in this process, so each side's CPU is
 its own (2 cores: one for the bot, one for "Telegram").
 
-Prints updates processed per second (closed loop: everyone at once, each acting as soon as the
-bot answered) with the bot's CPU time per update, p50/p95/p99 latency at a fixed 50 updates/s
-(open loop: people acting at a steady pace), and the bot process's peak memory with the
-registered people loaded. The same number of updates runs through a minimal
-python-telegram-bot bot that only answers each message and button (the framework floor),
-processing updates concurrently as Houqin does, in its own process too.
+Prints, for each bot: updates processed per second (closed loop: everyone at once, each
+acting as soon as the bot answered) with the bot process's CPU time per update (all its
+threads; the share of the event loop's thread apart) and its ratio to the floor's, p50/p95/p99
+latency at a steady 50 and 10 updates/s (open loop: as many people as updates per second,
+each acting once a second), and the process's peak memory. The same number of updates runs
+through a minimal python-telegram-bot bot that only answers each message and button (the
+framework floor), processing updates concurrently as Houqin does, in its own process too.
+The machine is shared, so compare ratios measured in one run: `--rounds N` repeats every bot
+(alternating the order), `--baseline DIR` measures the bot of another checkout (a worktree of
+main) in the same run, and `--profile DIR` saves a pyinstrument session of each Houqin bot
+for `python -m bench.where_time_goes`.
 Flood limits are off in the sandbox; the bot still paces its outbox at Telegram's 30 messages/s.
 No repair group is bound, so new-ticket cards go to the director's private chat (a bound group
 is limited by Telegram to 20 messages a minute, which would measure Telegram, not Houqin).
 
     python -m bench.throughput [--people 2000] [--users 200] [--seconds 10] [--database-url URL]
-
-To see where the bot's time goes: `py-spy record --subprocesses -- python -m bench.throughput`.
+        [--rounds N] [--baseline DIR]... [--profile DIR]
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -213,12 +217,26 @@ def floor_steps(updates: int) -> Callable[[Person_], Awaitable[None]]:
 
 
 class BotProcess:
-    """The bot under test in its own process (`bench.serve`), polling the sandbox."""
+    """The bot under test in its own process (`bench.serve`), polling the sandbox.
 
-    def __init__(self, kind: str, sandbox: BotApiSandbox, database_url: str | None) -> None:
+    `source`: run the bot of another checkout (its own `bench.serve` and packages), to
+    measure two versions in the same run; `profile`: a file for a pyinstrument session.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        sandbox: BotApiSandbox,
+        database_url: str | None,
+        *,
+        source: Path | None = None,
+        profile: Path | None = None,
+    ) -> None:
         self.kind = kind
         self.sandbox = sandbox
         self.database_url = database_url
+        self.source = source
+        self.profile = profile
         self.process: asyncio.subprocess.Process | None = None
         self.figures: dict[str, float] = {}
 
@@ -230,9 +248,16 @@ class BotProcess:
         ]  # fmt: skip
         if self.database_url is not None:
             args += ["--database-url", self.database_url]
+        if self.profile is not None:
+            args += ["--profile", str(self.profile)]
+        environment = dict(os.environ)
+        if self.source is not None:
+            paths = [str(self.source), str(self.source / "devtools")]
+            environment["PYTHONPATH"] = os.pathsep.join(paths)
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.serve", self.kind, *args, stdout=asyncio.subprocess.PIPE
-        )
+            sys.executable, "-m", "bench.serve", self.kind, *args,
+            stdout=asyncio.subprocess.PIPE, cwd=self.source, env=environment,
+        )  # fmt: skip
         assert self.process.stdout is not None
         line = await asyncio.wait_for(self.process.stdout.readline(), 120)
         if line.decode().strip() != READY:
@@ -249,12 +274,20 @@ class BotProcess:
             raise RuntimeError(f"the {self.kind} bot exited with {self.process.returncode}")
         self.figures = json.loads(lines[-1])
 
-    def cpu_seconds(self) -> float:
-        """CPU time (user + system) the bot process has used so far."""
+    def cpu_seconds(self, task: str = "") -> float:
+        """CPU time (user + system) the bot process has used so far (or one of its threads:
+        `task/<thread id>`)."""
         assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        stat = Path(f"/proc/{self.process.pid}/{task}/stat")
+        fields = stat.read_text().rsplit(")", 1)[1].split()
         ticks = int(fields[11]) + int(fields[12])  # utime, stime
         return ticks / os.sysconf("SC_CLK_TCK")
+
+    def main_thread_cpu_seconds(self) -> float:
+        """CPU time of the thread running the event loop (the rest: the database driver's
+        threads, aiosqlite's one per connection)."""
+        assert self.process is not None
+        return self.cpu_seconds(f"task/{self.process.pid}")
 
 
 async def closed_loop(
@@ -319,19 +352,22 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
 
 
-async def register_people(
-    services: Services, sandbox: BotApiSandbox, people: int, active: int
-) -> list[SandboxUser]:
-    """`active` staff (who act), the rest teachers, plus the director who gets the cards."""
+def add_people(sandbox: BotApiSandbox, people: int, active: int) -> list[SandboxUser]:
+    """The director (who gets the cards) and everyone registered; the first `active` act."""
     director = sandbox.add_user("张主任")
     director.started = True
-    users = [sandbox.add_user(f"员工{i:04d}") for i in range(max(people, active))]
+    return [director] + [sandbox.add_user(f"员工{i:04d}") for i in range(max(people, active))]
+
+
+async def register_people(services: Services, users: list[SandboxUser], active: int) -> None:
+    """The director, `active` staff (who act), the rest teachers."""
+    director, *staff_and_teachers = users
     now = services.now()
     async with services.database.transaction() as session:
         session.add(
             Person(telegram_id=director.id, name="张主任", role=Role.DIRECTOR, created_at=now)
         )
-        for index, user in enumerate(users):
+        for index, user in enumerate(staff_and_teachers):
             staff = index < active
             session.add(
                 Person(
@@ -342,60 +378,143 @@ async def register_people(
                     created_at=now,
                 )
             )
-    return users[:active]
 
 
-async def main(people: int, users_count: int, seconds: float, database_url: str | None) -> int:
+async def empty_database(url: str) -> None:
+    """Drop everything in a PostgreSQL database, so each measured bot starts on an empty one."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+
+
+class Figures:
+    """What one measured bot did: the closed loop, CPU, the two paced loads, memory."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.rate = 0.0
+        self.updates = 0
+        self.cpu_ms = 0.0
+        self.loop_cpu_ms = 0.0  # of which the event loop's thread
+        self.closed: list[float] = []
+        self.at: dict[int, tuple[list[float], float]] = {}  # rate → (latencies, achieved)
+        self.peak_mb = 0.0
+
+    def line(self, floor: Figures | None) -> str:
+        ratio = f" ({self.cpu_ms / floor.cpu_ms:.2f}x the floor)" if floor else ""
+        paced = "; ".join(
+            f"at {rate}/s (achieved {achieved:.0f}/s): p50 {percentile(values, 0.5):.0f} ms, "
+            f"p95 {percentile(values, 0.95):.0f} ms, p99 {percentile(values, 0.99):.0f} ms"
+            for rate, (values, achieved) in self.at.items()
+        )
+        return (
+            f"{self.name}: {self.rate:.0f} updates/s closed loop ({self.updates} updates, "
+            f"p95 {percentile(self.closed, 0.95):.0f} ms); "
+            f"CPU {self.cpu_ms:.2f} ms/update{ratio}, of which "
+            f"{(self.cpu_ms - self.loop_cpu_ms) / self.cpu_ms * 100:.0f}% in other threads; "
+            f"{paced}; peak {self.peak_mb:.0f} MB"
+        )
+
+
+RATES = (50, 10)
+
+
+async def measure(
+    name: str,
+    bot: BotProcess,
+    actors: list[Person_],
+    scenario: Callable[[Person_], Awaitable[None]],
+    seconds: float,
+) -> Figures:
+    figures = Figures(name)
+    async with bot:
+        await closed_loop(actors[:10], scenario)  # warm-up
+        cpu_before, loop_before = bot.cpu_seconds(), bot.main_thread_cpu_seconds()
+        figures.rate, figures.updates, figures.closed = await closed_loop(actors, scenario)
+        figures.cpu_ms = (bot.cpu_seconds() - cpu_before) / figures.updates * 1000
+        loop_cpu = bot.main_thread_cpu_seconds() - loop_before
+        figures.loop_cpu_ms = loop_cpu / figures.updates * 1000
+        for rate in RATES:
+            # As many people as updates per second, each acting once a second.
+            paced = actors[: max(1, min(len(actors), rate))]
+            figures.at[rate] = await open_loop(paced, scenario, rate, seconds)
+    figures.peak_mb = bot.figures["peak_rss_mb"]
+    return figures
+
+
+async def main(
+    people: int,
+    users_count: int,
+    seconds: float,
+    database_url: str | None,
+    *,
+    rounds: int = 1,
+    baselines: Sequence[Path] = (),
+    profile: Path | None = None,
+) -> int:
     logging.basicConfig(level=logging.ERROR)
-    async with (
-        bench_services(database_url) as services,
-        BotApiSandbox() as sandbox,
-        Answers(sandbox) as answers,
-    ):
-        active = await register_people(services, sandbox, people, users_count)
-        actors = [Person_(answers, user, index) for index, user in enumerate(active)]
-        paced = actors[: max(1, min(len(actors), 50))]
-        async with BotProcess("houqin", sandbox, services.settings.database_url) as product:
-            await closed_loop(actors[:10], houqin_scenario)  # warm-up
-            cpu_before = product.cpu_seconds()
-            product_rate, product_updates, closed_latencies = await closed_loop(
-                actors, houqin_scenario
-            )
-            product_cpu = (product.cpu_seconds() - cpu_before) / product_updates
-            latencies, achieved = await open_loop(paced, houqin_scenario, 50, seconds)
-        per_person = max(1, round(product_updates / len(actors)))
-        floor_scenario = floor_steps(per_person)
-        async with BotProcess("floor", sandbox, None) as floor:
-            await closed_loop(actors[:10], floor_scenario)
-            cpu_before = floor.cpu_seconds()
-            floor_rate, floor_updates, _ = await closed_loop(actors, floor_scenario)
-            floor_cpu = (floor.cpu_seconds() - cpu_before) / floor_updates
-            floor_latencies, _rate = await open_loop(paced, floor_scenario, 50, seconds)
-        database = services.database.dialect
+    results: dict[str, list[Figures]] = {}
+    async with BotApiSandbox() as sandbox, Answers(sandbox) as answers:
+        users = add_people(sandbox, people, users_count)
+        actors = [
+            Person_(answers, user, index) for index, user in enumerate(users[1 : users_count + 1])
+        ]
+        variants: list[tuple[str, Path | None]] = [("houqin", None)]
+        variants += [(f"baseline {source.name}", source) for source in baselines]
+        per_person = 1
+        database = "sqlite"
+        for round_ in range(rounds):
+            # Alternate the order, so neither version always runs first on a warming machine.
+            order = variants if round_ % 2 == 0 else variants[::-1]
+            for name, source in order:
+                if database_url is not None and database_url.startswith("postgresql"):
+                    await empty_database(database_url)
+                async with bench_services(database_url) as services:
+                    database = services.database.dialect
+                    await register_people(services, users, users_count)
+                    stats = None
+                    if profile is not None and source is None:
+                        stats = profile / f"houqin-{database}-{round_}.pyisession"
+                    bot = BotProcess(
+                        "houqin", sandbox, services.settings.database_url,
+                        source=source, profile=stats,
+                    )  # fmt: skip
+                    figures = await measure(name, bot, actors, houqin_scenario, seconds)
+                results.setdefault(name, []).append(figures)
+                per_person = max(1, round(figures.updates / len(actors)))
+                print(f"round {round_ + 1}: {figures.line(None)}", flush=True)
+            stats = profile / f"floor-{round_}.pyisession" if profile is not None else None
+            floor_bot = BotProcess("floor", sandbox, None, profile=stats)
+            figures = await measure("floor", floor_bot, actors, floor_steps(per_person), seconds)
+            results.setdefault("floor", []).append(figures)
+            print(f"round {round_ + 1}: {figures.line(None)}", flush=True)
     print(machine_line())
     print(
         f"registered people: {people}; simultaneous users: {users_count} "
-        f"(each: a repair report through the form + a work log, {per_person} updates); "
-        f"database: {database}"
+        f"(each: a repair report through the form + a work log, {per_person} updates; "
+        f"the floor bot: as many messages and presses); database: {database}; "
+        f"{rounds} round(s), each bot on an empty database"
     )
-    print(
-        f"throughput: {product_rate:.0f} updates/s ({product_updates} updates; "
-        f"closed-loop p50 {percentile(closed_latencies, 0.5):.0f} ms, "
-        f"p95 {percentile(closed_latencies, 0.95):.0f} ms; "
-        f"bot CPU {product_cpu * 1000:.1f} ms/update); "
-        f"framework floor {floor_rate:.0f} updates/s ({floor_updates} updates; "
-        f"CPU {floor_cpu * 1000:.1f} ms/update); floor/houqin {floor_rate / product_rate:.2f}x"
-    )
-    print(
-        f"latency at 50 updates/s (achieved {achieved:.0f}/s, {len(latencies)} updates): "
-        f"p50 {percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms, "
-        f"p99 {percentile(latencies, 0.99):.1f} ms "
-        f"(floor p95 {percentile(floor_latencies, 0.95):.1f} ms)"
-    )
-    print(
-        f"peak memory of the bot process: {product.figures['peak_rss_mb']:.0f} MB "
-        f"(floor bot: {floor.figures['peak_rss_mb']:.0f} MB)"
-    )
+    for index in range(rounds):
+        floor = results["floor"][index]
+        for name, runs in results.items():
+            print(f"round {index + 1}: {runs[index].line(None if name == 'floor' else floor)}")
+    if rounds > 1 or baselines:
+        for name, runs in results.items():
+            if name == "floor":
+                continue
+            ratios = sorted(run.cpu_ms / results["floor"][i].cpu_ms for i, run in enumerate(runs))
+            print(
+                f"{name}: CPU per update / floor's, by round: "
+                + ", ".join(f"{r:.2f}x" for r in ratios)
+            )
     return 0
 
 
@@ -405,5 +524,25 @@ if __name__ == "__main__":
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat every bot this often")
+    parser.add_argument(
+        "--baseline", type=Path, action="append", default=[],
+        help="another checkout (e.g. a worktree of main) whose bot is measured in the same run",
+    )  # fmt: skip
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="a folder for pyinstrument sessions of the bots"
+    )
     args = parser.parse_args()
-    raise SystemExit(asyncio.run(main(args.people, args.users, args.seconds, args.database_url)))
+    raise SystemExit(
+        asyncio.run(
+            main(
+                args.people,
+                args.users,
+                args.seconds,
+                args.database_url,
+                rounds=args.rounds,
+                baselines=args.baseline,
+                profile=args.profile,
+            )
+        )
+    )

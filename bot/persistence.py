@@ -88,8 +88,8 @@ class DatabasePersistence(BasePersistence[UserData, ChatData, BotDataDict]):
                 for entry, encoded in staged.items()
             }
             try:
-                async with self._database.transaction() as session:
-                    await persisted_state.write(session, changes, now=self._clock.now())
+                async with self._database.connection() as connection:
+                    await persisted_state.write(connection, changes, now=self._clock.now())
             except BaseException:
                 self._staged = staged | self._staged
                 raise

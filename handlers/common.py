@@ -30,8 +30,8 @@ async def identify(update: Update, context: HouqinContext) -> None:
     if user is None:
         context.set_language(services.settings.language.value)
         return
-    async with services.database.reading() as session:
-        person = await people.get_person_by_telegram_id(session, user.id)
+    async with services.database.reading_connection() as connection:
+        person = await people.person_by_telegram_id(connection, user.id)
     context.person = person if person is not None and person.active else None
     if person is not None and person.language:
         context.set_language(person.language)

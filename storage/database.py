@@ -15,8 +15,15 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage import sqlite_driver
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -80,6 +87,7 @@ class Database:
             max_overflow=POOL_OVERFLOW,
         )
         if sqlite:
+            sqlite_driver.install()
             _configure_sqlite(self.engine, busy_timeout_ms)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
@@ -89,8 +97,9 @@ class Database:
             weakref.WeakKeyDictionary()
         )
         self._writer_owner: dict[asyncio.AbstractEventLoop, asyncio.Task[Any] | None] = {}
+        self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self._read_sessions = async_sessionmaker(
-            self.engine.execution_options(**{READ_ONLY: True}),
+            self._read_engine,
             class_=AsyncSession,
             expire_on_commit=False,
         )
@@ -120,6 +129,18 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction, without an ORM session: for a hot path of plain
+        statements (the form state written after every update). Committed on success,
+        rolled back on error; busy as `transaction`, and on SQLite it takes the same turn."""
+        async with self._writer_turn():
+            try:
+                async with self.engine.begin() as connection:
+                    yield connection
+            except OperationalError as exc:
+                raise DatabaseBusy(str(exc.orig)) from exc
 
     @asynccontextmanager
     async def _writer_turn(self) -> AsyncIterator[None]:
@@ -152,6 +173,16 @@ class Database:
                 yield session
             except OperationalError as exc:
                 raise DatabaseBusy(str(exc.orig)) from exc
+
+    @asynccontextmanager
+    async def reading_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for a read-only hot path of plain statements, without an ORM session
+        (who is behind each update); no write lock on SQLite, never commits."""
+        try:
+            async with self._read_engine.connect() as connection:
+                yield connection
+        except OperationalError as exc:
+            raise DatabaseBusy(str(exc.orig)) from exc
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""

@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -39,6 +42,22 @@ async def get_person_by_telegram_id(session: AsyncSession, telegram_id: int) -> 
     """The person with this Telegram user id, active or not."""
     result = await session.exec(select(Person).where(Person.telegram_id == telegram_id))
     return result.first()
+
+
+_PEOPLE = Person.__table__  # type: ignore[attr-defined]
+_BY_TELEGRAM_ID = sa_select(_PEOPLE).where(_PEOPLE.c.telegram_id == bindparam("telegram_id"))
+
+
+async def person_by_telegram_id(connection: AsyncConnection, telegram_id: int) -> Person | None:
+    """As `get_person_by_telegram_id`, in one plain statement on a connection, without an ORM
+    session: who is behind every update (handlers.common.identify). The person comes back
+    detached, like one loaded by a session that has closed."""
+    row = (await connection.execute(_BY_TELEGRAM_ID, {"telegram_id": telegram_id})).first()
+    if row is None:
+        return None
+    person = Person(**row._mapping)
+    make_transient_to_detached(person)
+    return person
 
 
 async def get_person(session: AsyncSession, person_id: int) -> Person | None:

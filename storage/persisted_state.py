@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any
 
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.database import insert_on_conflict
 from storage.models import PersistedState
 
 StateKey = tuple[str, str]  # (kind, key)
@@ -23,30 +26,50 @@ async def load_kind(session: AsyncSession, kind: str) -> dict[str, Any]:
     return {row.key: row.data for row in rows}
 
 
-async def write(session: AsyncSession, changes: Mapping[StateKey, Any], *, now: datetime) -> None:
-    """Insert or replace each entry (one statement for all), or delete it when it is REMOVED."""
+@cache
+def _upsert(dialect: str) -> Insert:
+    """INSERT … ON CONFLICT (kind, key) DO UPDATE, built once per dialect (both have it)."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(PersistedState)
+    return insert.on_conflict_do_update(
+        index_elements=["kind", "key"],
+        set_={"data": insert.excluded.data, "updated_at": insert.excluded.updated_at},
+    )
+
+
+async def write(
+    session: AsyncSession | AsyncConnection, changes: Mapping[StateKey, Any], *, now: datetime
+) -> None:
+    """Insert or replace each entry (one statement for all), or delete it when it is REMOVED.
+
+    Runs in an ORM session, or straight on a connection (the persistence's write after each
+    update: no session to set up and tear down).
+    """
     rows = [
         {"kind": kind, "key": key, "data": data, "updated_at": now}
         for (kind, key), data in changes.items()
         if data is not REMOVED
     ]
+    statements: list[tuple[Any, list[dict[str, Any]] | None]] = []
     if rows:
-        insert = insert_on_conflict(session, PersistedState)
-        upsert = insert.on_conflict_do_update(
-            index_elements=["kind", "key"],
-            set_={"data": insert.excluded.data, "updated_at": insert.excluded.updated_at},
-        )
-        await session.exec(upsert, params=rows)
+        dialect = session.get_bind().dialect.name if isinstance(session, AsyncSession) else None
+        if dialect is None:
+            assert isinstance(session, AsyncConnection)
+            dialect = session.dialect.name
+        statements.append((_upsert(dialect), rows))
     removed: dict[str, list[str]] = defaultdict(list)
     for (kind, key), data in changes.items():
         if data is REMOVED:
             removed[kind].append(key)
     for kind, keys in removed.items():
-        await session.exec(
-            delete(PersistedState).where(
-                col(PersistedState.kind) == kind, col(PersistedState.key).in_(keys)
-            )
+        gone = delete(PersistedState).where(
+            col(PersistedState.kind) == kind, col(PersistedState.key).in_(keys)
         )
+        statements.append((gone, None))
+    for statement, params in statements:
+        if isinstance(session, AsyncSession):
+            await session.exec(statement, params=params)
+        else:
+            await session.execute(statement, params)
 
 
 async def kinds(session: AsyncSession) -> list[str]:
