@@ -23,8 +23,6 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import sqlite_driver
-
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 READ_ONLY = "houqin_read_only"
@@ -87,7 +85,6 @@ class Database:
             max_overflow=POOL_OVERFLOW,
         )
         if sqlite:
-            sqlite_driver.install()
             _configure_sqlite(self.engine, busy_timeout_ms)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
