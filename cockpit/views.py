@@ -67,6 +67,9 @@ LABELS = {
     "back": N_("Back"),
     "timeline": N_("Timeline"),
     "photos": N_("Photos: {count}"),
+    "photo": N_("Photo {number}"),
+    "no_picture": N_("The picture could not be loaded."),
+    "chart": N_("Repair tickets by category"),
     "reporter": N_("Reported by"),
     "month": N_("This month"),
     "ranking": N_("Ranking so far (preliminary)"),
@@ -372,7 +375,7 @@ async def ticket_detail(
     assert ticket.id is not None
     events = await store.events_of(session, ticket.id)
     holders = await told.names(session, ticket.assignee_id, *(e.actor_id for e in events))
-    photos = await store.photos_of(session, ticket.id, kind=None)
+    photos = await store.pictures_of(session, ticket.id)
     now = services.now()
     return {
         **_ticket(services, ticket, holders, now),

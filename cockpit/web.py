@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from telegram import Bot
 
-from cockpit import auth, reporter, views
+from cockpit import auth, media, reporter, views
 from notices.services import Services
 from school.i18n import translator
 from storage import cockpit_logins, people, tickets
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 # The page loads nothing from elsewhere (no CDN: the school may be offline from the internet).
 PAGE_POLICY = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'"
 )
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -150,6 +150,20 @@ async def month(request: Request) -> Response:
     return _json(await views.month(_services(request), who._))
 
 
+async def month_chart(request: Request) -> Response:
+    """The month's repair chart, as /stats sends it (PNG; 204 without one): the director's."""
+    who = await caller(request)
+    if who.person.role != Role.DIRECTOR:
+        raise HTTPException(403, "for the director")
+    return await media.month_chart(_services(request), who._)
+
+
+async def photo(request: Request) -> Response:
+    """A ticket's photo (by its position), to those who may see the ticket."""
+    who = await caller(request)
+    return await media.photo(request, who.person)
+
+
 async def score(request: Request) -> Response:
     """A person's score this month: the director sees anyone's, staff their own only."""
     who = await caller(request)
@@ -229,8 +243,10 @@ def routes() -> list[BaseRoute]:
         Route("/api/view", view),
         Route("/api/today", today),
         Route("/api/month", month),
+        Route("/api/month/chart", month_chart),
         Route("/api/score/{person_id}", score),
         Route("/api/ticket/{ticket_id}", ticket),
+        Route("/api/ticket/{ticket_id}/photo/{index}", photo),
         Route("/api/ticket/{ticket_id}/accept", accept, methods=["POST"]),
         Route("/api/ticket/{ticket_id}/rework", rework, methods=["POST"]),
         Mount("/assets", StaticFiles(directory=STATIC), name="assets"),

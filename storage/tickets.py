@@ -249,6 +249,18 @@ async def photos_of(
     return list((await session.exec(query.order_by(col(TicketPhoto.id)))).all())
 
 
+PICTURES = ("report", "completion")  # the kinds that are photos (not voice messages)
+
+
+async def pictures_of(session: AsyncSession, ticket_id: int) -> list[str]:
+    """File ids of a ticket's photos (the report's, then the completion's, as added; no
+    voice messages), in the order added."""
+    query = select(TicketPhoto.file_id).where(
+        TicketPhoto.ticket_id == ticket_id, col(TicketPhoto.kind).in_(PICTURES)
+    )
+    return list((await session.exec(query.order_by(col(TicketPhoto.id)))).all())
+
+
 VOICE = "voice"  # a report's voice description
 COMPLETION_VOICE = "completion_voice"  # the worker's voice note on 维修完成
 

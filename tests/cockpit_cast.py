@@ -123,3 +123,40 @@ async def launch_data(services: Services, user: SandboxUser, *, token: str | Non
         now=services.now(),
         first_name=user.name,
     )
+
+
+def tiny_png(width: int = 4, height: int = 3) -> bytes:
+    """A real (decodable) PNG of a few red pixels: what a reporter's photo is here."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\xd0\x30\x30" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def report_with_photo(sandbox: BotApiSandbox, teacher: SandboxUser, image: bytes) -> str:
+    """The teacher's private /report (实验楼3楼女厕, next to the seeded one) with one photo
+    (these bytes); its number."""
+    await teacher.send("/report")
+    for step in ("水暖", "实验楼", "3楼", "女厕"):
+        await teacher.press(sandbox.last_message(teacher.id), step)
+    # The seeded school already has a report there: this is another problem.
+    await teacher.press(sandbox.last_message(teacher.id), "No, a different problem")
+    await teacher.send("洗手池下水堵了")
+    await teacher.send_photo(image=image)
+    await teacher.press(sandbox.last_message(teacher.id), "Done")
+    await teacher.press(sandbox.last_message(teacher.id), "一般")
+    await teacher.press(sandbox.last_message(teacher.id), "Submit")
+    found = re.search(r"BX-\d{4}-\d{3}", sandbox.last_message(teacher.id).shown_text)
+    assert found is not None, sandbox.last_message(teacher.id).shown_text
+    return found.group(0)

@@ -22,7 +22,15 @@ from school.clock import ManualClock
 from school.settings import SettingsError, load_settings
 from storage import tickets
 from storage.models import Role
-from tests.cockpit_cast import COCKPIT_URL, School, launch_data, seed, with_cockpit
+from tests.cockpit_cast import (
+    COCKPIT_URL,
+    School,
+    launch_data,
+    report_with_photo,
+    seed,
+    tiny_png,
+    with_cockpit,
+)
 from tests.helpers import person_of, private_text, register
 
 TOKEN = "123456:ABC-the-bots-token"
@@ -527,3 +535,63 @@ async def test_today_counts_service_requests_waiting_for_approval(
         sandbox, s.director, sandbox.last_message(s.director.private_chat_id), f"bk1:ok:{first.id}"
     )
     assert (await fetch(services, "/api/today", as_director))[1]["approvals"]["services"] == []
+
+
+async def fetch_bytes(
+    services: Services, path: str, init_data: str | None
+) -> tuple[int, bytes, dict[str, str]]:
+    headers = {} if init_data is None else {"Authorization": f"tma {init_data}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(local(services) + path, headers=headers) as response,
+    ):
+        return response.status, await response.read(), dict(response.headers)
+
+
+async def test_a_tickets_photo_is_served_to_those_who_may_see_the_ticket(
+    cockpit: tuple[BotApiSandbox, Services], clock: ManualClock
+) -> None:
+    sandbox, services = cockpit
+    school = await seed(sandbox, services, clock)
+    image = tiny_png()
+    number = await report_with_photo(sandbox, school.teacher, image)
+    async with services.database.reading() as session:
+        found = await tickets.get_by_number(session, number)
+    assert found is not None
+    as_teacher = await launch_data(services, school.teacher)
+    status, detail = await fetch(services, f"/api/ticket/{found.id}", as_teacher)
+    assert status == 200 and detail["photos"] == 1
+    photo = f"/api/ticket/{found.id}/photo/0"
+    # The reporter and the crew get the very bytes the reporter sent, kept privately only.
+    status, body, headers = await fetch_bytes(services, photo, as_teacher)
+    assert status == 200 and body == image
+    assert headers["Content-Type"] == "image/png"
+    assert headers["Cache-Control"].startswith("private")
+    as_electrician = await launch_data(services, school.electrician)
+    assert (await fetch_bytes(services, photo, as_electrician))[1] == image
+    # Another teacher: 403 and no bytes; no launch data: 401; no such photo: 404.
+    other = await register(sandbox, services, "刘洋", Role.TEACHER)
+    status, body, _headers = await fetch_bytes(services, photo, await launch_data(services, other))
+    assert status == 403 and image not in body
+    assert (await fetch_bytes(services, photo, None))[0] == 401
+    for missing in ("1", "-1", "x"):
+        path = f"/api/ticket/{found.id}/photo/{missing}"
+        assert (await fetch_bytes(services, path, as_teacher))[0] == 404
+
+
+async def test_the_month_chart_is_the_directors(
+    cockpit: tuple[BotApiSandbox, Services], clock: ManualClock
+) -> None:
+    sandbox, services = cockpit
+    school = await seed(sandbox, services, clock)
+    as_director = await launch_data(services, school.director)
+    status, body, headers = await fetch_bytes(services, "/api/month/chart", as_director)
+    assert status == 200 and body.startswith(b"\x89PNG\r\n\x1a\n")
+    assert headers["Content-Type"] == "image/png"
+    assert headers["Cache-Control"].startswith("private")
+    as_electrician = await launch_data(services, school.electrician)
+    status, body, _headers = await fetch_bytes(services, "/api/month/chart", as_electrician)
+    assert status == 403 and not body.startswith(b"\x89PNG")
+    as_teacher = await launch_data(services, school.teacher)
+    assert (await fetch_bytes(services, "/api/month/chart", as_teacher))[0] == 403
+    assert (await fetch_bytes(services, "/api/month/chart", None))[0] == 401

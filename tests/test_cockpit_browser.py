@@ -8,6 +8,7 @@ HOUQIN_SCREENSHOTS=docs writes the README's screenshots (docs/cockpit-today-*.pn
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -23,7 +24,7 @@ from devtools.sandbox.server import BotApiSandbox
 from notices.services import Services
 from school.clock import ManualClock
 from storage import people, tickets
-from tests.cockpit_cast import launch_data, seed, with_cockpit
+from tests.cockpit_cast import launch_data, report_with_photo, seed, tiny_png, with_cockpit
 from tests.test_cockpit import chat_ranking, chat_says, pc_link_token
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -101,6 +102,17 @@ async def open_page(browser: Any, url: str) -> Any:
     return page
 
 
+async def loaded_width(page: Any, selector: str) -> int:
+    """The picture's natural width once drawn (polled from outside: the page's policy
+    forbids the eval that wait_for_function needs)."""
+    for _attempt in range(100):
+        width = await page.locator(selector).evaluate("img => img.complete && img.naturalWidth")
+        if width:
+            return int(width)
+        await asyncio.sleep(0.05)
+    return 0
+
+
 async def figure(page: Any, element: str) -> int:
     return int(await page.inner_text(f"#{element}"))
 
@@ -154,11 +166,15 @@ async def test_today_in_chromium_matches_the_chat(
         for i in range(await rows.count())
     ]
     assert shown_ranking == ranked
+    # The repair chart /stats sends, fetched with the launch data and drawn from a blob.
+    assert await loaded_width(page, "#month-chart") > 0
+    assert (await page.get_attribute("#month-chart", "src") or "").startswith("blob:")
     await page.click("#tab-today")
     await page.wait_for_selector("body[data-ready=director]")
     # Everything came from the bot itself: no CDN, no telegram.org script.
     local = f"http://127.0.0.1:{services.settings.cockpit_port}/"
-    assert page.requests and all(url.startswith(local) for url in page.requests)
+    assert page.requests
+    assert all(url.startswith((local, "blob:" + local)) for url in page.requests)
     assert not any("tgWebAppData" in url or "hash=" in url for url in page.requests)
     await page.close()
 
@@ -270,4 +286,23 @@ async def test_a_teacher_accepts_a_finished_repair_in_chromium(
         since=mark,
     )
     assert "★★★★★" in heard.shown_text
+    await page.close()
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_a_tickets_photo_shows_in_chromium(
+    cockpit: tuple[BotApiSandbox, Services], clock: ManualClock, browser: Any
+) -> None:
+    sandbox, services = cockpit
+    school = await seed(sandbox, services, clock)
+    number = await report_with_photo(sandbox, school.teacher, tiny_png(4, 3))
+    page = await open_page(
+        browser, address(services, await launch_data(services, school.teacher), LIGHT)
+    )
+    await page.click(f"[data-ticket='{number}']")
+    await page.wait_for_selector("body[data-ready=ticket]")
+    assert await loaded_width(page, "#photos img[data-photo='0']") == 4
+    shown = page.locator("#photos img[data-photo='0']")
+    assert await shown.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [4, 3]
+    assert (await shown.get_attribute("src") or "").startswith("blob:")
     await page.close()

@@ -87,6 +87,27 @@
       });
   }
 
+  // A picture from the API: fetched with the same header as the JSON (an <img src> cannot
+  // carry it), then shown from a blob: URL, released once drawn.
+  function picture(path, attrs) {
+    var credentials = initData ? "tma " + initData : "session " + session;
+    var img = el("img", attrs);
+    fetch(path, { headers: { Authorization: credentials } })
+      .then(function (response) {
+        if (response.status === 204) { img.remove(); return null; }
+        if (!response.ok) throw new Error(String(response.status));
+        return response.blob();
+      })
+      .then(function (blob) {
+        if (!blob) return;
+        var url = URL.createObjectURL(blob);
+        img.addEventListener("load", function () { URL.revokeObjectURL(url); }, { once: true });
+        img.src = url;
+      })
+      .catch(function () { img.replaceWith(el("p", { "class": "hint", text: labels.no_picture })); });
+    return img;
+  }
+
   function post(path, body) {
     var credentials = initData ? "tma " + initData : "session " + session;
     return fetch(path, {
@@ -163,6 +184,14 @@
       el("div", { "class": "hint", text: labels.reporter + " " + t.reporter + " · " + t.created }),
       el("div", { "class": "hint", text: t.limits }),
       t.photos ? el("div", { "class": "hint", text: labels.photos.replace("{count}", t.photos) }) : null);
+    var photos = null;
+    if (t.photos) {
+      photos = el("div", { "class": "photos", id: "photos" });
+      for (var i = 0; i < t.photos; i++) {
+        photos.appendChild(picture("api/ticket/" + t.id + "/photo/" + i,
+          { alt: labels.photo.replace("{number}", i + 1), "data-photo": String(i) }));
+      }
+    }
     var steps = el("ol", { "class": "timeline", id: "timeline" });
     t.timeline.forEach(function (e) {
       var line = [e.who, e.what].filter(Boolean).join(" ") + (e.status ? " → " + e.status : "");
@@ -170,7 +199,7 @@
         el("span", { "class": "hint", text: e.at + " " }), el("span", { text: line }),
         e.note ? el("div", { "class": "hint", text: e.note }) : null));
     });
-    main.replaceChildren(back, head, facts,
+    main.replaceChildren(back, head, facts, photos,
       t.may_accept ? acceptance(t) : null,
       said ? el("p", { id: "acceptance-said", "class": "hint", text: said }) : null,
       el("h3", { text: labels.timeline }), steps);
@@ -307,7 +336,8 @@
         stat("repairs-jobs", repairs.jobs, labels.jobs, "good"),
         stat("repairs-on-time", repairs.on_time, labels.on_time),
         stat("repairs-rework", repairs.rework, labels.rework, repairs.rework ? "warn" : ""),
-        stat("repairs-rating", repairs.rating == null ? "—" : repairs.rating, labels.rating))));
+        stat("repairs-rating", repairs.rating == null ? "—" : repairs.rating, labels.rating)),
+      picture("api/month/chart", { id: "month-chart", "class": "chart", alt: labels.chart })));
   }
 
   // The director's two pages, one tab each.

@@ -116,9 +116,13 @@ class SandboxUser:
         caption: str | None = None,
         reply_to: SentMessage | None = None,
         settle: bool = True,
+        image: bytes | None = None,
     ) -> SentMessage:
-        """Send a photo (fresh file_id, fake JPEG bytes downloadable through getFile)."""
-        content: dict[str, Any] = {"photo": self.sandbox.new_photo_sizes(uploaded_by_user=True)}
+        """Send a photo (fresh file_id; `image`, or fake JPEG bytes, downloadable through
+        getFile)."""
+        content: dict[str, Any] = {
+            "photo": self.sandbox.new_photo_sizes(image, uploaded_by_user=True)
+        }
         if caption is not None:
             content["caption"] = caption
         return await self.sandbox.user_message(
