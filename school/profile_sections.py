@@ -285,7 +285,7 @@ class WorklogSettings(_Section):
     """``[worklog]``: daily work-log reminders and deadlines (school time)."""
 
     reminder_time: HHMM = dt.time(17, 0)
-    second_reminder_time: HHMM | None = dt.time(19, 30)
+    second_reminder_time: HHMM | None = None  # no line in the profile: no second reminder
     summary_time: HHMM = dt.time(20, 30)
     cutoff_time: HHMM = dt.time(23, 59)
     late_days: int = Field(3, ge=0)
