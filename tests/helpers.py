@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from devtools.sandbox.actors import SandboxUser
+from devtools.sandbox.models import SentMessage
 from devtools.sandbox.server import BotApiSandbox
 from notices.services import Services
 from storage import people
@@ -72,3 +73,25 @@ def said_busy(answer: object) -> bool:
     """Whether a button's answer (or a message text) says the system is busy."""
     text = str(getattr(answer, "text", answer))
     return "busy" in text or "系统繁忙" in text
+
+
+def last_private(sandbox: BotApiSandbox, user: SandboxUser) -> SentMessage:
+    """The last message in the user's private chat with the bot."""
+    return sandbox.last_message(user.private_chat_id)
+
+
+def button_with(message: SentMessage, prefix: str) -> str:
+    """The text of the message's button whose callback data starts with `prefix`."""
+    for row in message.inline_keyboard:
+        for b in row:
+            if str(b.get("callback_data", "")).startswith(prefix):
+                return str(b["text"])
+    raise LookupError(f"no button {prefix!r} on {message.shown_text!r}")
+
+
+async def press_with(
+    sandbox: BotApiSandbox, user: SandboxUser, message: SentMessage, prefix: str
+) -> None:
+    """Press the button whose callback data starts with `prefix`, on the message as it is now."""
+    current = sandbox._messages.get((message.chat_id, message.message_id), message)
+    await user.press(current, button_with(current, prefix))

@@ -16,7 +16,6 @@ from sqlmodel import select
 
 from devtools.harness import running_bot
 from devtools.sandbox.actors import SandboxGroup, SandboxUser
-from devtools.sandbox.models import SentMessage
 from devtools.sandbox.server import BotApiSandbox
 from handlers.context import HouqinApp
 from notices.services import Services
@@ -26,7 +25,9 @@ from storage import meters
 from storage.energy_models import EnergyAlert, EnergyReport, MeterReading
 from storage.models import Role, Ticket
 from tests.conftest import SCHOOL_TZ
-from tests.helpers import register
+from tests.helpers import button_with, register
+from tests.helpers import last_private as last
+from tests.helpers import press_with as press
 
 FRIDAY_1500 = datetime(2026, 11, 27, 15, 0, tzinfo=SCHOOL_TZ)
 
@@ -75,25 +76,6 @@ async def weekly_history(services: Services) -> None:
         (date(2026, 11, 20), 1040.0, 54_200.0),
     ):
         await seed(services, day, water_teaching=water, power_teaching=power)
-
-
-def last(sandbox: BotApiSandbox, user: SandboxUser) -> SentMessage:
-    return sandbox.last_message(user.private_chat_id)
-
-
-def button_with(message: SentMessage, prefix: str) -> str:
-    for row in message.inline_keyboard:
-        for b in row:
-            if str(b.get("callback_data", "")).startswith(prefix):
-                return str(b["text"])
-    raise LookupError(f"no button {prefix!r} on {message.shown_text!r}")
-
-
-async def press(
-    sandbox: BotApiSandbox, user: SandboxUser, message: SentMessage, prefix: str
-) -> None:
-    current = sandbox._messages.get((message.chat_id, message.message_id), message)
-    await user.press(current, button_with(current, prefix))
 
 
 async def run(application: HouqinApp, name: str) -> list[str]:

@@ -31,7 +31,9 @@ from storage import plans
 from storage.models import Role
 from storage.plan_models import PlanItem, PlanMilestone, PlanProgress
 from tests.conftest import SCHOOL_TZ
-from tests.helpers import person_of, register
+from tests.helpers import button_with, person_of, register
+from tests.helpers import last_private as last
+from tests.helpers import press_with as press
 
 SEMESTER = "2026秋季"
 PIPES = "教学楼卫生间水管改造"
@@ -59,25 +61,6 @@ async def import_sample(services: Services) -> tuple[int, int]:
 async def items(services: Services) -> dict[str, PlanItem]:
     async with services.database.transaction() as session:
         return {i.title: i for i in (await session.exec(select(PlanItem))).all()}
-
-
-def last(sandbox: BotApiSandbox, user: SandboxUser) -> SentMessage:
-    return sandbox.last_message(user.private_chat_id)
-
-
-def button_with(message: SentMessage, prefix: str) -> str:
-    for row in message.inline_keyboard:
-        for b in row:
-            if str(b.get("callback_data", "")).startswith(prefix):
-                return str(b["text"])
-    raise LookupError(f"no button {prefix!r} on {message.shown_text!r}")
-
-
-async def press(
-    sandbox: BotApiSandbox, user: SandboxUser, message: SentMessage, prefix: str
-) -> None:
-    current = sandbox._messages.get((message.chat_id, message.message_id), message)
-    await user.press(current, button_with(current, prefix))
 
 
 async def run(application: HouqinApp, name: str) -> list[str]:
