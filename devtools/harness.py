@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -175,3 +176,66 @@ class BotProcess:
         logs = self.logs()
         assert "Traceback" not in logs, logs
         return status
+
+
+WORKER_SECRET = "scale-out-test-secret"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Workers:
+    """`count` bot processes on one PostgreSQL database, each serving the webhook on its own
+    port, with the sandbox spreading the updates over them in turn as a reverse proxy would
+    (HOUQIN_SCALE_OUT, webhook mode). `env` is added to every worker's settings."""
+
+    def __init__(
+        self,
+        sandbox: BotApiSandbox,
+        tmp_path: Path,
+        url: str,
+        count: int,
+        *,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.sandbox = sandbox
+        self.ports = [free_port() for _ in range(count)]
+        self.processes: list[BotProcess] = []
+        for number, port in enumerate(self.ports, start=1):
+            folder = tmp_path / f"worker-{number}"
+            folder.mkdir(exist_ok=True)
+            worker_env = {
+                "HOUQIN_MODE": "webhook",
+                "HOUQIN_WEBHOOK_URL": "https://houqin.example.edu/telegram",
+                "HOUQIN_WEBHOOK_SECRET": WORKER_SECRET,
+                "HOUQIN_WEBHOOK_LISTEN": "127.0.0.1",
+                "HOUQIN_WEBHOOK_PORT": str(port),
+                "HOUQIN_SCALE_OUT": "true",
+                **(env or {}),
+            }
+            self.processes.append(BotProcess(sandbox, folder, url, env=worker_env))
+
+    def __getitem__(self, index: int) -> BotProcess:
+        return self.processes[index]
+
+    def spread(self, processes: list[BotProcess] | None = None) -> None:
+        """Let the sandbox deliver updates to these workers in turn (default: all)."""
+        chosen = self.processes if processes is None else processes
+        self.sandbox.webhook_upstreams = [
+            f"http://127.0.0.1:{self.ports[self.processes.index(p)]}/telegram" for p in chosen
+        ]
+
+    async def start(self) -> None:
+        """Start every worker, one after the other, and spread the updates over them."""
+        for process in self.processes:
+            await process.start()
+        self.spread()
+
+    async def stop(self) -> None:
+        """SIGTERM every worker still running."""
+        for process in self.processes:
+            await process.stop()

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///houqin.db"
@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     webhook_secret: str = Field(default="", validation_alias=_named("webhook_secret"))
     webhook_listen: str = Field(default="127.0.0.1", validation_alias=_named("webhook_listen"))
     webhook_port: int = Field(default=8443, ge=1, le=65535, validation_alias=_named("webhook_port"))
+    # More than one worker process on one PostgreSQL database, behind one webhook address:
+    # updates go through the database's inbox, state is read from it, one worker leads.
+    scale_out: bool = False
     # The cockpit (a Telegram Mini App served by the bot): off while cockpit_url is empty.
     cockpit_url: str = ""
     cockpit_listen: str = "127.0.0.1"
@@ -156,6 +159,20 @@ class Settings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError(f"file {str(value)!r} not found")
         return value
+
+    @model_validator(mode="after")
+    def _scale_out_needs_postgresql_and_webhook(self) -> Settings:
+        if self.scale_out and not self.database_url.startswith("postgresql"):
+            raise ValueError(
+                "SCALE_OUT needs PostgreSQL (DATABASE_URL=postgresql://…): the workers share "
+                "its inbox, its locks and its leader"
+            )
+        if self.scale_out and self.mode != Mode.WEBHOOK:
+            raise ValueError(
+                "SCALE_OUT needs MODE=webhook: a reverse proxy spreads the updates over the "
+                "workers (long polling can have one reader only)"
+            )
+        return self
 
     @property
     def chart_font_path(self) -> str | None:

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from school.settings import SettingsError, load_settings, require_token
+from school.settings import SettingsError, isolated_settings, load_settings, require_token
 
 
 def test_defaults_need_no_environment() -> None:
@@ -117,3 +118,14 @@ def test_the_new_name_wins_over_the_old(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("TIMEZONE", "Asia/Urumqi")
     monkeypatch.setenv("HOUQIN_TIMEZONE", "Asia/Shanghai")
     assert load_settings(_env_file=None).timezone == "Asia/Shanghai"
+
+
+def test_scale_out_needs_postgresql_and_a_webhook() -> None:
+    with pytest.raises(ValidationError, match="needs PostgreSQL"):
+        isolated_settings(scale_out=True, mode="webhook")
+    with pytest.raises(ValidationError, match="needs MODE=webhook"):
+        isolated_settings(scale_out=True, database_url="postgresql://db/houqin")
+    settings = isolated_settings(
+        scale_out=True, mode="webhook", database_url="postgresql://db/houqin"
+    )
+    assert settings.scale_out

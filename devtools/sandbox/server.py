@@ -214,6 +214,10 @@ class BotApiSandbox:
         self._port = 0
         self._closing = False
         self._webhook_backlog: list[JsonDict] = []
+        # Stands in for a reverse proxy (nginx) in front of several bot workers: when set,
+        # webhook deliveries go to these addresses in turn instead of the registered URL.
+        self.webhook_upstreams: list[str] = []
+        self._webhook_turn = 0
         self._webhook_task: asyncio.Task[None] | None = None
         self._handlers: dict[str, Callable[[JsonDict, dict[str, Upload]], Awaitable[Any]]] = {
             "getMe": self._get_me,
@@ -673,6 +677,13 @@ class BotApiSandbox:
         if self._webhook_task is None or self._webhook_task.done():
             self._webhook_task = asyncio.get_running_loop().create_task(self._deliver_webhooks())
 
+    def _webhook_target(self) -> str:
+        """The registered URL, or the next of `webhook_upstreams` (round robin)."""
+        if not self.webhook_upstreams:
+            return str(self.webhook["url"])
+        self._webhook_turn += 1
+        return self.webhook_upstreams[self._webhook_turn % len(self.webhook_upstreams)]
+
     async def _deliver_webhooks(self) -> None:
         """POST queued updates to the webhook in order, retrying like Telegram does."""
         import aiohttp
@@ -686,7 +697,7 @@ class BotApiSandbox:
                 self._in_flight += 1
                 try:
                     async with session.post(
-                        str(self.webhook["url"]),
+                        self._webhook_target(),
                         data=json.dumps(update),
                         headers=headers,
                         timeout=aiohttp.ClientTimeout(total=10),
