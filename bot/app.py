@@ -85,7 +85,8 @@ class PerPersonUpdateProcessor(BaseUpdateProcessor):
         self._tails: dict[int, asyncio.Future[None]] = {}  # each person's last queued update
 
     @staticmethod
-    def _key(update: object) -> int:
+    def person_key(update: object) -> int:
+        """Whose update it is: the user's id, else the chat's (0 for neither)."""
         if isinstance(update, Update):
             if update.effective_user is not None:
                 return update.effective_user.id
@@ -94,7 +95,7 @@ class PerPersonUpdateProcessor(BaseUpdateProcessor):
         return 0
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        key = self._key(update)
+        key = self.person_key(update)
         previous = self._tails.get(key)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._tails[key] = done  # before any await: the arrival order is the queue's order

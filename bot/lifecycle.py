@@ -36,6 +36,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from telegram.ext import ConversationHandler, Updater
 
 from bot.app import services_of
+from bot.inbox import UpdateInbox
 from bot.persistence import DatabasePersistence
 from bot.web import Webhook, web_server
 from cockpit.server import WebServer
@@ -155,6 +156,7 @@ class Lifecycle:
         self._catch_up: asyncio.Task[list[str]] | None = None
         self._stopping = False
         self.web: WebServer | None = None
+        self.inbox: UpdateInbox | None = None
 
     async def start(self, receive: Receive) -> None:
         """Start up, take updates, then catch up the jobs missed while the bot was down."""
@@ -179,9 +181,14 @@ class Lifecycle:
         mode) on one server, before Telegram is told where to send updates; then give
         everyone the cockpit's menu button."""
         services = services_of(self.application)
-        self.web = web_server(self.application, receive if isinstance(receive, Webhook) else None)
+        if services.settings.scale_out and isinstance(receive, Webhook):
+            self.inbox = UpdateInbox(self.application)
+        hook = receive if isinstance(receive, Webhook) else None
+        self.web = web_server(self.application, hook, self.inbox)
         if self.web is not None:
             await self.web.start()
+        if self.inbox is not None:
+            await self.inbox.start()
         if services.settings.cockpit_on:
             await publish_menu_buttons(self.application.bot, services)
 
@@ -199,6 +206,8 @@ class Lifecycle:
                     await application.updater.stop()
                 if self.web is not None:
                     await self.web.stop()  # the webhook's updates taken stay queued
+                if self.inbox is not None:
+                    await self.inbox.stop()  # the rest stay in the inbox for other workers
                 if self._catch_up is not None:
                     await asyncio.gather(self._catch_up, return_exceptions=True)
                 if application.running:

@@ -99,6 +99,25 @@ class DatabasePersistence(BasePersistence[UserData, ChatData, BotDataDict]):
                 else:
                     self._written[entry] = encoded
 
+    @staticmethod
+    def conversation_key(key: ConversationKey) -> str:
+        """How a conversation's key is stored."""
+        return json.dumps(list(key))
+
+    async def reload(self, entries: Collection[StateKey]) -> dict[StateKey, Any]:
+        """Read these entries from the database, as another process may have written them
+        (HOUQIN_SCALE_OUT: see bot.inbox); what is not stored is left out. Later writes
+        compare with what was read."""
+        await self.commit()  # nothing of ours is left unwritten
+        async with self._database.reading_connection() as connection:
+            stored = await persisted_state.load_entries(connection, entries)
+        for entry in entries:
+            if entry in stored:
+                self._written[entry] = _encode(stored[entry])
+            else:
+                self._written.pop(entry, None)
+        return stored
+
     async def drop_unused(self, conversations: Mapping[str, Collection[object]]) -> list[str]:
         """Before the application loads its state: delete what no conversation uses any more.
 
@@ -150,7 +169,7 @@ class DatabasePersistence(BasePersistence[UserData, ChatData, BotDataDict]):
         self, name: str, key: ConversationKey, new_state: object | None
     ) -> None:
         encoded = None if new_state is None else _encode(new_state)
-        self._stage(f"{CONVERSATION}{name}", json.dumps(list(key)), encoded)
+        self._stage(f"{CONVERSATION}{name}", self.conversation_key(key), encoded)
 
     async def update_user_data(self, user_id: int, data: UserData) -> None:
         self._stage("user", str(user_id), _encode(data))

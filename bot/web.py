@@ -21,6 +21,7 @@ from telegram import Update
 from telegram.ext import Updater
 
 from bot.app import services_of
+from bot.inbox import UpdateInbox
 from cockpit.server import WebServer
 from cockpit.web import build_app
 from handlers.context import HouqinApp
@@ -48,8 +49,9 @@ class Webhook:
         )
 
 
-def webhook_route(application: HouqinApp, secret: str) -> BaseRoute:
-    """POST /telegram: a checked update onto the application's queue."""
+def webhook_route(application: HouqinApp, secret: str, inbox: UpdateInbox | None) -> BaseRoute:
+    """POST /telegram: a checked update onto the application's queue, or (several workers on
+    one database) into the shared inbox, answered once it is committed there."""
     expected = secret.encode()
 
     async def receive(request: Request) -> Response:
@@ -64,19 +66,24 @@ def webhook_route(application: HouqinApp, secret: str) -> BaseRoute:
         except (ValueError, TypeError, KeyError, AttributeError):
             log.warning("webhook: an update that is not one was refused")
             return Response(status_code=400)
-        await application.update_queue.put(update)
+        if inbox is not None:
+            await inbox.receive(data, update)
+        else:
+            await application.update_queue.put(update)
         return Response(status_code=200)
 
     return Route(WEBHOOK_PATH, receive, methods=["POST"])
 
 
-def web_server(application: HouqinApp, webhook: Webhook | None) -> WebServer | None:
+def web_server(
+    application: HouqinApp, webhook: Webhook | None, inbox: UpdateInbox | None = None
+) -> WebServer | None:
     """The server to run: the cockpit and/or the webhook; None when neither is wanted."""
     services = services_of(application)
     settings = services.settings
     if webhook is None and not settings.cockpit_on:
         return None
-    extra = [webhook_route(application, webhook.secret)] if webhook is not None else []
+    extra = [webhook_route(application, webhook.secret, inbox)] if webhook is not None else []
     app = build_app(services, bot=application.bot, extra=extra, cockpit=settings.cockpit_on)
     if webhook is not None:
         names = "HOUQIN_WEBHOOK_LISTEN/HOUQIN_WEBHOOK_PORT"

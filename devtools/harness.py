@@ -222,11 +222,16 @@ class Workers:
     def __getitem__(self, index: int) -> BotProcess:
         return self.processes[index]
 
+    @property
+    def addresses(self) -> list[str]:
+        """Each worker's webhook address, in the order of `processes`."""
+        return [f"http://127.0.0.1:{port}/telegram" for port in self.ports]
+
     def spread(self, processes: list[BotProcess] | None = None) -> None:
         """Let the sandbox deliver updates to these workers in turn (default: all)."""
         chosen = self.processes if processes is None else processes
         self.sandbox.webhook_upstreams = [
-            f"http://127.0.0.1:{self.ports[self.processes.index(p)]}/telegram" for p in chosen
+            self.addresses[self.processes.index(process)] for process in chosen
         ]
 
     async def start(self) -> None:

@@ -524,3 +524,4 @@ class CockpitLogin(SQLModel, table=True):
 from storage import booking_models as _booking_models  # noqa: E402, F401
 from storage import energy_models as _energy_models  # noqa: E402, F401
 from storage import plan_models as _plan_models  # noqa: E402, F401
+from storage import update_inbox as _update_inbox  # noqa: E402, F401

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
-from sqlmodel import col, delete, select
+from sqlmodel import col, delete, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import PersistedState
@@ -24,6 +24,24 @@ async def load_kind(session: AsyncSession, kind: str) -> dict[str, Any]:
     """Every stored key of one kind, with its data."""
     rows = await session.exec(select(PersistedState).where(PersistedState.kind == kind))
     return {row.key: row.data for row in rows}
+
+
+async def load_entries(
+    connection: AsyncConnection, entries: Collection[StateKey]
+) -> dict[StateKey, Any]:
+    """The stored data of these entries (those not stored are left out), in one query."""
+    if not entries:
+        return {}
+    query = select(PersistedState).where(
+        or_(
+            *(
+                (col(PersistedState.kind) == kind) & (col(PersistedState.key) == key)
+                for kind, key in entries
+            )
+        )
+    )
+    rows = (await connection.execute(query)).mappings()
+    return {(row["kind"], row["key"]): row["data"] for row in rows}
 
 
 @cache

@@ -218,6 +218,7 @@ class BotApiSandbox:
         # webhook deliveries go to these addresses in turn instead of the registered URL.
         self.webhook_upstreams: list[str] = []
         self._webhook_turn = 0
+        self.webhook_deliveries: list[tuple[int, str]] = []  # (update_id, address) answered 200
         self._webhook_task: asyncio.Task[None] | None = None
         self._handlers: dict[str, Callable[[JsonDict, dict[str, Upload]], Awaitable[Any]]] = {
             "getMe": self._get_me,
@@ -677,6 +678,12 @@ class BotApiSandbox:
         if self._webhook_task is None or self._webhook_task.done():
             self._webhook_task = asyncio.get_running_loop().create_task(self._deliver_webhooks())
 
+    def redeliver(self, update: JsonDict) -> None:
+        """Send an update to the webhook again, as Telegram does when it did not see the
+        answer (a time-out, a worker that died while answering)."""
+        self._webhook_backlog.append(update)
+        self._start_webhook_delivery()
+
     def _webhook_target(self) -> str:
         """The registered URL, or the next of `webhook_upstreams` (round robin)."""
         if not self.webhook_upstreams:
@@ -694,10 +701,11 @@ class BotApiSandbox:
                 headers = {"Content-Type": "application/json"}
                 if self.webhook.get("secret_token"):
                     headers["X-Telegram-Bot-Api-Secret-Token"] = str(self.webhook["secret_token"])
+                target = self._webhook_target()
                 self._in_flight += 1
                 try:
                     async with session.post(
-                        self._webhook_target(),
+                        target,
                         data=json.dumps(update),
                         headers=headers,
                         timeout=aiohttp.ClientTimeout(total=10),
@@ -710,6 +718,7 @@ class BotApiSandbox:
                     self._in_flight -= 1
                 if status == 200:
                     self._webhook_backlog.pop(0)
+                    self.webhook_deliveries.append((int(update["update_id"]), target))
                     self.stats["webhook_delivered"] += 1
                 else:
                     self.stats["webhook_failed"] += 1
