@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 
 # Telegram's limit for bulk notifications: about 30 messages per second overall.
 BROADCAST_RATE = 30
+DELIVERED_POLL = 0.2  # seconds between looks at a row another process sends (`delivered`)
 
 
 @dataclass
@@ -326,6 +327,22 @@ def in_background(work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[No
     state.tasks.add(task)
     task.add_done_callback(state.tasks.discard)
     return task
+
+
+async def delivered(services: Services, key: str, *, within: float) -> bool:
+    """Wait until the notification queued under `key` is sent, by whichever process sends the
+    queue; False when it is not within `within` seconds (or failed, or the bot is stopping)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not _state().handing_back:
+        async with services.database.reading() as session:
+            row = await outbox.by_key(session, key)
+        if row is None or row.status != NotificationStatus.PENDING:
+            return row is not None and row.status == NotificationStatus.SENT
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(DELIVERED_POLL)
+    return False
 
 
 def is_idle() -> bool:
