@@ -8,7 +8,9 @@ a. the evening work-log reminder, due while both workers run, reaches each perso
 b. the leader killed with SIGKILL just before the reminder is due: the other worker takes over
    within seconds (its log says so) and the reminder reaches each person once;
 c. a repair report filed through the worker that does not lead: its card reaches the director
-   once, within a second (the leader is woken, not left to its 5-second pass).
+   once, within a second (the leader is woken, not left to its 5-second pass);
+d. a report with a photo filed through that worker: the leader posts the card in the repair
+   group, and the photo follows under it, once.
 
 PostgreSQL only: skipped when TEST_POSTGRES_URL is unreachable.
 """
@@ -33,9 +35,9 @@ from devtools.sandbox.models import SentMessage
 from devtools.sandbox.server import BotApiSandbox
 from school.clock import SystemClock
 from school.profile import SchoolProfile
-from storage import leadership
+from storage import groups, leadership
 from storage.database import Database
-from storage.models import Person, Role, ScheduledRun
+from storage.models import GroupPurpose, Person, Role, ScheduledRun
 from tests.helpers import profile_with_reminder_at
 
 pytestmark = [
@@ -239,3 +241,69 @@ async def test_c_a_card_queued_by_the_other_worker_is_sent_once_and_promptly(
         answers = [m for m in sandbox.messages(teacher.id, from_bot=True) if number in m.shown_text]
         assert len(cards) == 1, number
         assert len(answers) == 1, number
+
+
+# --- d. a report's photo follows its card -----------------------------------------------------
+
+
+async def test_d_the_photo_of_a_report_filed_through_the_other_worker_follows_its_card(
+    sandbox: BotApiSandbox, tmp_path: Path, database: Database
+) -> None:
+    director = sandbox.add_user("张主任", language_code="en")
+    teacher = sandbox.add_user("王芳", language_code="en")
+    await _person(database, director, "张主任", Role.DIRECTOR)
+    await _person(database, teacher, "王芳", Role.TEACHER)
+    repair = sandbox.add_group("维修群", members=[director])
+    repair.bot_status = "member"  # the bot was added (and the group bound) before
+    async with database.transaction() as session:
+        boss = (await session.exec(select(Person).where(Person.telegram_id == director.id))).one()
+        await groups.bind_group(
+            session,
+            chat_id=repair.id,
+            title=repair.title,
+            purpose=GroupPurpose.REPAIR,
+            director=boss,
+            now=SystemClock().now(),
+        )
+    workers = Workers(sandbox, tmp_path, database.url, 2, env={"HOUQIN_LOG_LEVEL": "INFO"})
+
+    async def step(act: str, expect: str, *, press: bool = True) -> None:
+        mark = sandbox.mark()
+        if press:
+            await teacher.press(sandbox.last_message(teacher.id), act, settle=False)
+        else:
+            await teacher.send(act, settle=False)
+        await sandbox.wait_for_message(teacher.id, _mentioning(expect), since=mark, timeout=WAIT)
+
+    try:
+        await workers.start()
+        leader = await _leader(workers)
+        [other] = [w for w in workers.processes if w is not leader]
+        workers.spread([other])  # the form is filled in through the worker that does not lead
+        await step("/report", "What kind of fault", press=False)
+        await step("水暖", "Where is it")
+        await step("本部·实验楼", "Which floor")
+        await step("3楼", "Which room")
+        await step("女厕", "What is wrong")
+        await step("水龙头一直滴水，关不紧", "Send photos", press=False)
+        mark = sandbox.mark()
+        await teacher.send_photo(settle=False)
+        await sandbox.wait_for_message(teacher.id, _mentioning("received"), since=mark)
+        await step("Done", "How urgent")
+        await step("一般", "Please check")
+        mark = sandbox.mark()
+        await teacher.press(sandbox.last_message(teacher.id), "Submit", settle=False)
+        card = await sandbox.wait_for_message(repair.id, _mentioning("实验楼"), since=mark)
+        photo = await sandbox.wait_for_message(
+            repair.id, lambda m: m.kind == "photo", since=mark, timeout=WAIT
+        )
+        await asyncio.sleep(2.0)  # a second card or photo would come now
+        await workers.stop()
+    finally:
+        await _kill_all(workers)
+    _check_requests(sandbox)
+
+    in_group = sandbox.messages(repair.id, from_bot=True)
+    assert [m.message_id for m in in_group if m.buttons] == [card.message_id]
+    assert [m.message_id for m in in_group if m.kind == "photo"] == [photo.message_id]
+    assert photo.reply_to == card.message_id
