@@ -10,7 +10,9 @@ b. the leader killed with SIGKILL just before the reminder is due: the other wor
 c. a repair report filed through the worker that does not lead: its card reaches the director
    once, within a second (the leader is woken, not left to its 5-second pass);
 d. a report with a photo filed through that worker: the leader posts the card in the repair
-   group, and the photo follows under it, once.
+   group, and the photo follows under it, once;
+e. the leader's connection to PostgreSQL cut (pg_terminate_backend): it stops leading at once
+   (its log says so) and a worker leads again within seconds.
 
 PostgreSQL only: skipped when TEST_POSTGRES_URL is unreachable.
 """
@@ -26,9 +28,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import col, select
 
-from bot.leader import TOOK_OVER
+from bot.leader import STOPPED_LEADING, TOOK_OVER
 from devtools.harness import WAIT, BotProcess, Workers, until
 from devtools.sandbox.actors import SandboxUser
 from devtools.sandbox.models import SentMessage
@@ -307,3 +310,41 @@ async def test_d_the_photo_of_a_report_filed_through_the_other_worker_follows_it
     assert [m.message_id for m in in_group if m.buttons] == [card.message_id]
     assert [m.message_id for m in in_group if m.kind == "photo"] == [photo.message_id]
     assert photo.reply_to == card.message_id
+
+
+# --- e. the leader loses its connection ---------------------------------------------------------
+
+
+async def test_e_a_leader_that_loses_its_connection_stops_leading_and_another_leads(
+    sandbox: BotApiSandbox, tmp_path: Path, database: Database
+) -> None:
+    workers = Workers(sandbox, tmp_path, database.url, 2, env={"HOUQIN_LOG_LEVEL": "INFO"})
+    try:
+        await workers.start()
+        leader = await _leader(workers)
+        backend = await leadership.leader_backend(database)
+        assert backend is not None
+        async with database.connection() as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        cut = time.monotonic()
+        await until(lambda: STOPPED_LEADING in leader.last_log(), "the leader to step down")
+        stepped_down = time.monotonic() - cut
+        for _ in range(int(WAIT / 0.1)):
+            now_held = await leadership.leader_backend(database)
+            if now_held is not None and now_held != backend:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("no worker leads again")
+        again = time.monotonic() - cut
+        await until(
+            lambda: sum(w.last_log().count(TOOK_OVER) for w in workers.processes) == 2,
+            "the new leader's log",
+        )
+        await workers.stop()
+    finally:
+        await _kill_all(workers)
+    _check_requests(sandbox)
+
+    print(f"connection cut: stepped down after {stepped_down:.2f} s, led again after {again:.2f} s")
+    assert stepped_down < 3.0 and again < 5.0, (stepped_down, again)
