@@ -14,13 +14,19 @@ runs once, however long the start took. The timer never drops an occurrence for 
 either: what is due is worked out from the clock and the database's claims
 (`scheduler.jobs`), not from when the timer fired.
 
+Scale-out (several workers on one PostgreSQL database, bot.leader): every worker installs the
+schedule, but a firing, the outbox's periodic pass and the catch-up run only on the leader; the
+catch-up runs when a worker becomes the leader (at start-up once updates are taken, or when it
+takes over from a leader that died). A worker that does not lead hands its deliveries to the
+leader (outbox.send_elsewhere) from before the first update.
+
 Shutdown, in order: stop taking updates (polling, or the web server: the cockpit and the
 webhook; open requests finish); let the job being caught up (the rest wait for the
 next start), the updates already taken and the running jobs finish; background deliveries
 finish the message being sent and record it, and hand the rest back (they stay pending for
-the next start); save form state; close the HTTP sessions. So SIGTERM never sends a
-notification twice. Only a kill (SIGKILL, power loss) can repeat the one message that was
-being sent at that instant (see notices.outbox).
+the next start); save form state; release the leadership (another worker takes over); close
+the HTTP sessions. So SIGTERM never sends a notification twice. Only a kill (SIGKILL, power
+loss) can repeat the one message that was being sent at that instant (see notices.outbox).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from telegram.ext import ConversationHandler, Updater
 
 from bot.app import services_of
 from bot.inbox import UpdateInbox
+from bot.leader import Leadership
 from bot.persistence import DatabasePersistence
 from bot.web import Webhook, web_server
 from cockpit.server import WebServer
@@ -99,16 +106,20 @@ async def on_startup(application: HouqinApp) -> None:
     bot = application.bot
     async with services.database.transaction() as session:
         await bot_facts.remember(session, bot_facts.BOT_USERNAME, bot.username)
+    if services.settings.scale_out:
+        outbox.others_sending(services)  # another worker may be sending its rows in flight
     await outbox.recover(services)  # before the first update: see outbox.recover
     await publish_commands(bot, services.settings.language.value, services.profile.school.name)
     log.info("Houqin is up as @%s for %s", bot.username, services.profile.school.name)
 
 
-def install_schedule(application: HouqinApp) -> None:
+def install_schedule(application: HouqinApp, leading: Callable[[], bool] = lambda: True) -> None:
     """Put every scheduled job on python-telegram-bot's JobQueue, plus outbox delivery.
 
     A firing runs whatever of its job is due and has not run (`scheduler.jobs.run_job`), so
     APScheduler may run it however late (no misfire grace) and coalesce missed firings.
+    With scale-out every worker installs the schedule, but a firing (and the outbox's pass)
+    runs only while `leading()` (bot.leader).
     """
     runner = schedule.Runner.of(application)
     job_queue = application.job_queue
@@ -117,7 +128,8 @@ def install_schedule(application: HouqinApp) -> None:
 
     def firing(job: schedule.ScheduledJob) -> Callable[[HouqinContext], Coroutine[Any, Any, None]]:
         async def fire(_context: HouqinContext) -> None:
-            await schedule.run_job(runner, job)
+            if leading():
+                await schedule.run_job(runner, job)
 
         return fire
 
@@ -131,7 +143,8 @@ def install_schedule(application: HouqinApp) -> None:
 
     async def deliver(_context: HouqinContext) -> None:
         # In the background, tracked by the outbox, so shutdown can hand it back.
-        outbox.deliver_soon(runner.bot, runner.services)
+        if leading():
+            outbox.deliver_soon(runner.bot, runner.services)
 
     job_queue.run_custom(
         deliver,
@@ -157,6 +170,7 @@ class Lifecycle:
         self._stopping = False
         self.web: WebServer | None = None
         self.inbox: UpdateInbox | None = None
+        self.leadership: Leadership | None = None
 
     async def start(self, receive: Receive) -> None:
         """Start up, take updates, then catch up the jobs missed while the bot was down."""
@@ -164,17 +178,43 @@ class Lifecycle:
         await drop_unused_state(application)
         await application.initialize()
         await on_startup(application)
+        leadership = self._leadership()
         if self.schedule:
-            install_schedule(application)
+            install_schedule(application, leading=lambda: leadership.leading)
         await application.start()
         await self._start_web(receive)
         assert application.updater is not None
         await receive(application.updater)
-        if self.schedule:
+        await leadership.start()  # leading: the jobs are caught up (`_lead`)
+
+    def _leadership(self) -> Leadership:
+        """Who runs the schedule and sends the outbox (bot.leader): this process, or with
+        scale-out the worker holding the lock; until this one leads, it hands its deliveries
+        to the leader."""
+        services = services_of(self.application)
+        self.leadership = Leadership(
+            services,
+            on_lead=self._lead,
+            on_wake=lambda: outbox.deliver_soon(self.application.bot, services),
+        )
+        self.leadership.follow()
+        return self.leadership
+
+    def _lead(self) -> None:
+        """This process leads (at start-up, or taking over from a dead leader): catch up the
+        jobs missed meanwhile, and send what is due."""
+        leadership = self.leadership
+        if self._stopping or leadership is None:
+            return
+        if self.schedule and (self._catch_up is None or self._catch_up.done()):
             self._catch_up = asyncio.create_task(
-                schedule.catch_up(application, stopping=lambda: self._stopping),
+                schedule.catch_up(
+                    self.application, stopping=lambda: self._stopping or not leadership.leading
+                ),
                 name="schedule.catch_up",
             )
+        if leadership.scale_out:  # what the other workers queued meanwhile
+            outbox.deliver_soon(self.application.bot, services_of(self.application))
 
     async def _start_web(self, receive: Receive) -> None:
         """Serve the cockpit (when its public address is set) and the webhook (in webhook
@@ -219,6 +259,8 @@ class Lifecycle:
                         DRAIN_TIMEOUT,
                     )
         finally:
+            if self.leadership is not None:
+                await self.leadership.stop()  # after the jobs finished: another worker leads
             await application.shutdown()
             # When start-up failed before the bot was initialized (a rejected token, an
             # unreachable Bot API), python-telegram-bot's shutdown leaves them open.

@@ -26,6 +26,13 @@ is delivered at least once, and a crash duplicates at most the messages that wer
 (a pass sends one at a time), plus any reporter's confirmation or card edit being sent at that
 moment (`send_after_commit`). One bot process per database is assumed.
 
+Several worker processes (scale-out): one of them, the leader, sends the queue, so the
+30 messages/s are paced in one place. The others hand their deliveries to it (`send_elsewhere`,
+installed by `bot.leader`): `deliver_soon` and `deliver` then only wake the sender. Each worker
+still sends its answers to the person acting itself (`send_now`). At start-up a worker does not
+take the rows in flight for in doubt (`others_sending`): another worker may be sending them; a
+dead worker's are sent again when their lease ends (`storage.outbox.IN_FLIGHT_LEASE`).
+
 Shutdown (`handing_back`, used by `bot.lifecycle` on SIGTERM): a delivery pass finishes the
 message it is sending, records it, and returns; what it had not claimed stays pending for the
 next start, and no new background delivery begins. `settled()` waits for the background work.
@@ -58,6 +65,7 @@ log = logging.getLogger(__name__)
 
 # Telegram's limit for bulk notifications: about 30 messages per second overall.
 BROADCAST_RATE = 30
+DELIVERED_POLL = 0.2  # seconds between looks at a row another process sends (`delivered`)
 
 
 @dataclass
@@ -75,6 +83,7 @@ class _LoopState:
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # more queued, or stopping
     pacer: Pacer = field(default_factory=Pacer)  # each chat's flood limits
     sending: dict[str, tuple[asyncio.Lock, list[int]]] = field(default_factory=dict)  # per key
+    elsewhere: Callable[[], None] | None = None  # wakes the process that sends (scale-out)
 
 
 _states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
@@ -253,6 +262,24 @@ def _markup(
     return ReplyKeyboardMarkup.de_json(data, bot)
 
 
+def send_elsewhere(wake: Callable[[], None] | None) -> None:
+    """Scale-out: another process sends the queue; `deliver_soon` and `deliver` call `wake()`
+    to tell it something is due instead of sending. None: this process sends (the default)."""
+    _state().elsewhere = wake
+
+
+def sent_elsewhere() -> bool:
+    """Whether another process sends this one's queued notifications (see `send_elsewhere`)."""
+    return _state().elsewhere is not None
+
+
+def others_sending(services: Services) -> None:
+    """Scale-out: other processes may be sending right now, so the rows in flight at start-up
+    are not in doubt and `recover` leaves them alone (a dead process's rows become due when
+    their lease ends)."""
+    _state().recovered.add(services.database.url)
+
+
 def deliver_soon(bot: Bot, services: Services) -> None:
     """Deliver in the background, so the person acting is answered without waiting for the
     notifications (a broadcast paced at 30 messages/s would otherwise hold up the update).
@@ -263,6 +290,9 @@ def deliver_soon(bot: Bot, services: Services) -> None:
     state = _state()
     if state.handing_back:
         return  # shutting down: it stays pending for the next start
+    if state.elsewhere is not None:
+        state.elsewhere()  # the leader sends it (scale-out)
+        return
     state.wake.set()  # a pass waiting for a slow chat's turn looks at what is new
     if state.background is not None and not state.background.done():
         state.again = True
@@ -281,9 +311,10 @@ def deliver_soon(bot: Bot, services: Services) -> None:
     state.background = asyncio.get_running_loop().create_task(run(), name="outbox.deliver_soon")
 
 
-def in_background(work: Coroutine[Any, Any, None], name: str) -> None:
+def in_background(work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
     """Run follow-up work of an update (delivering, then posting photos under a card) in the
-    background, tracked so that `is_idle()` waits for it and failures are logged."""
+    background, tracked so that `is_idle()` and `settled()` wait for it and failures are
+    logged."""
     state = _state()
 
     async def run() -> None:
@@ -295,6 +326,23 @@ def in_background(work: Coroutine[Any, Any, None], name: str) -> None:
     task = asyncio.get_running_loop().create_task(run(), name=name)
     state.tasks.add(task)
     task.add_done_callback(state.tasks.discard)
+    return task
+
+
+async def delivered(services: Services, key: str, *, within: float) -> bool:
+    """Wait until the notification queued under `key` is sent, by whichever process sends the
+    queue; False when it is not within `within` seconds (or failed, or the bot is stopping)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not _state().handing_back:
+        async with services.database.reading() as session:
+            row = await outbox.by_key(session, key)
+        if row is None or row.status != NotificationStatus.PENDING:
+            return row is not None and row.status == NotificationStatus.SENT
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(DELIVERED_POLL)
+    return False
 
 
 def is_idle() -> bool:
@@ -344,10 +392,15 @@ async def deliver(bot: Bot, services: Services, *, limit: int = 200) -> Delivery
     """Send every due notification once; one pass at a time in this process.
 
     Returns when nothing is due. A chat that must wait (its group window is full, or Telegram
-    answered 429) is skipped while the others are served, then waited for.
+    answered 429) is skipped while the others are served, then waited for. When another
+    process sends the queue (`send_elsewhere`), it is woken instead and nothing is sent here.
     """
     report = DeliveryReport()
     state = _state()
+    if state.elsewhere is not None:
+        if not state.handing_back:
+            state.elsewhere()
+        return report
     pacing = state.pacer
     state.wake.set()  # a pass waiting for a slow chat's turn sends what is new meanwhile
     async with state.lock:

@@ -44,6 +44,8 @@ from storage.tickets import Voice
 log = logging.getLogger(__name__)
 
 CAPTION_LIMIT = 1024
+# How long a worker that does not send the queue waits for its card to land (scale-out).
+CARD_WAIT = 15.0
 
 STATUS_LABELS = {
     TicketStatus.OPEN: N_("Waiting to be taken"),
@@ -491,10 +493,12 @@ async def _deliver_card(bot: Bot, services: Services, ticket_id: int) -> None:
     """Deliver the queued card (paced with other notifications), then its photos and voice
     description under it."""
     await outbox.deliver(bot, services)
-    async with services.database.reading() as session:
-        ticket = await store.get_ticket(session, ticket_id)
-        photos = await store.photos_of(session, ticket_id)
-        voice = await store.voice_of(session, ticket_id)
+    ticket, photos, voice = await _card_of(services, ticket_id)
+    waiting = ticket is not None and ticket.group_message_id is None and (photos or voice)
+    if waiting and outbox.sent_elsewhere():
+        # Another worker sends the queue (scale-out): wait for the card to land, to reply to it.
+        await outbox.delivered(services, card_key(ticket_id), within=CARD_WAIT)
+        ticket, photos, voice = await _card_of(services, ticket_id)
     if ticket is None or ticket.group_chat_id is None or ticket.group_message_id is None:
         return  # no repair group, or the card is not delivered yet (the outbox retries it)
     if photos:
@@ -503,6 +507,17 @@ async def _deliver_card(bot: Bot, services: Services, ticket_id: int) -> None:
         )
     if voice is not None:
         await _send_voice(bot, ticket.group_chat_id, ticket.group_message_id, voice, ticket.number)
+
+
+async def _card_of(
+    services: Services, ticket_id: int
+) -> tuple[Ticket | None, Sequence[str], Voice | None]:
+    """The ticket (with where its card landed), its photos and its voice description."""
+    async with services.database.reading() as session:
+        ticket = await store.get_ticket(session, ticket_id)
+        photos = await store.photos_of(session, ticket_id)
+        voice = await store.voice_of(session, ticket_id)
+    return ticket, photos, voice
 
 
 async def _send_photos(

@@ -18,7 +18,7 @@ import asyncio
 import re
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -29,10 +29,11 @@ from devtools.sandbox.actors import SandboxUser
 from devtools.sandbox.models import SentMessage
 from devtools.sandbox.server import BotApiSandbox
 from school.clock import SystemClock
-from school.profile import SchoolProfile, default_profile_path
+from school.profile import SchoolProfile
 from storage import outbox as stored_outbox
 from storage.database import Database
 from storage.models import Notification, NotificationStatus, Person, Role, ScheduledRun
+from tests.helpers import profile_with_reminder_at
 
 pytestmark = pytest.mark.slow
 
@@ -69,19 +70,6 @@ async def _staff(db: Database, user: SandboxUser, name: str) -> Person:
 # --- a. catch-up at start-up -----------------------------------------------------------------
 
 
-def _profile_with_reminder_at(path: Path, reminder: datetime) -> Path:
-    """The shipped profile, with the work-log reminder at `reminder` (school time) and every
-    day a working day, so the reminder is due whatever day the test runs."""
-    text = default_profile_path().read_text(encoding="utf-8")
-    text = re.sub(r'(?m)^reminder_time = "\d\d:\d\d"', f'reminder_time = "{reminder:%H:%M}"', text)
-    text = re.sub(r"(?m)^second_reminder_time = .*\n", "", text)
-    text = re.sub(r"(?m)^weekend = .*$", "weekend = []", text)
-    text = re.sub(r"(?ms)^holidays = \[.*?^\]", "holidays = []", text)
-    text = re.sub(r"(?ms)^makeup_workdays = \[.*?^\]", "makeup_workdays = []", text)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 async def _runs(db: Database, job: str) -> list[ScheduledRun]:
     async with db.reading() as session:
         query = select(ScheduledRun).where(ScheduledRun.job == job)
@@ -94,7 +82,7 @@ async def test_a_missed_reminder_is_caught_up_once_at_start_up(
     sandbox = far_sandbox
     # The reminder was due 20 minutes ago (inside its 2-hour catch-up window); the bot was down.
     due = (SystemClock().now() - timedelta(minutes=20)).astimezone(profile.tz)
-    school = _profile_with_reminder_at(tmp_path / "school.toml", due)
+    school = profile_with_reminder_at(tmp_path / "school.toml", due)
     plumber = sandbox.add_user("李师傅", language_code="en")
     plumber.started = True
     await _staff(database, plumber, "李师傅")

@@ -170,3 +170,26 @@ async def test_an_edit_of_a_message_not_sent_yet_is_sent_with_it_or_right_after(
 
 def _on_the_way(sandbox: BotApiSandbox) -> bool:
     return any(m.shown_text == "待接单" for m in sandbox.messages(from_bot=True)[-1:])
+
+
+async def test_a_worker_that_does_not_send_wakes_the_sender_instead(
+    services: Services, sandbox: BotApiSandbox
+) -> None:
+    """Scale-out: a worker that is not the leader sends nothing from the queue; it wakes the
+    leader (bot.leader installs the wake-up) and the row stays pending for it."""
+    async with running_bot(services, sandbox) as application:
+        teacher = await register(sandbox, services, "王老师", Role.TEACHER)
+        before = len(sandbox.messages(teacher.id, from_bot=True))
+        woken: list[str] = []
+        outbox.send_elsewhere(lambda: woken.append("wake"))
+        try:
+            assert outbox.sent_elsewhere()
+            await _queue(services, teacher.id, "n:elsewhere", "维修已完成")
+            outbox.deliver_soon(application.bot, services)
+            assert (await outbox.deliver(application.bot, services)).sent == 0
+            assert outbox.is_idle() and woken == ["wake", "wake"]
+            assert (await _status(services, "n:elsewhere")).status == NotificationStatus.PENDING
+        finally:
+            outbox.send_elsewhere(None)
+        assert len(sandbox.messages(teacher.id, from_bot=True)) == before
+        assert (await outbox.deliver(application.bot, services)).sent == 1  # now it sends
