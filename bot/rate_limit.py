@@ -22,9 +22,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from telegram.error import RetryAfter
+from telegram.error import BadRequest, RetryAfter
 from telegram.ext import BaseRateLimiter
 
 from notices import outbox
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 # Methods that put messages in a chat (what Telegram's per-chat limits count).
 _SENDS = ("send", "copyMessage", "forwardMessage")
 _NOT_MESSAGES = ("sendChatAction",)
+# How Telegram refuses to answer a button press twice, or one older than ~15 seconds.
+EXPIRED_QUERY = "query is too old"
 
 Result = bool | dict[str, Any] | list[dict[str, Any]]
 
@@ -108,6 +110,15 @@ class ChatRateLimiter(BaseRateLimiter[None]):
                 if chat_id is None:
                     await asyncio.sleep(delay + 0.1)
                 continue
+            except BadRequest as exc:
+                pacer.confirm(stamps)
+                if endpoint == "answerCallbackQuery" and EXPIRED_QUERY in exc.message.lower():
+                    # The press was answered before (its update is handled again: after a
+                    # restart, or by another worker after one died) or long ago: its spinner
+                    # is gone anyway, and what the press does must still happen.
+                    log.info("a button press answered too late; handled all the same")
+                    return cast(Result, True)
+                raise
             except BaseException:
                 pacer.confirm(stamps)  # it may have arrived: keep it counted
                 raise

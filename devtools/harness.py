@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from bot.app import build_application
@@ -25,6 +27,7 @@ from handlers.context import HouqinApp
 from notices import outbox
 from notices.pacing import Window
 from notices.services import Services
+from school.profile import default_profile_path
 
 
 def services_for_sandbox(services: Services, sandbox: BotApiSandbox) -> Services:
@@ -244,3 +247,16 @@ class Workers:
         """SIGTERM every worker still running."""
         for process in self.processes:
             await process.stop()
+
+
+def profile_with_reminder_at(path: Path, reminder: datetime) -> Path:
+    """The shipped profile, with the work-log reminder at `reminder` (school time) and every
+    day a working day, so the reminder is due whatever day the test runs."""
+    text = default_profile_path().read_text(encoding="utf-8")
+    text = re.sub(r'(?m)^reminder_time = "\d\d:\d\d"', f'reminder_time = "{reminder:%H:%M}"', text)
+    text = re.sub(r"(?m)^second_reminder_time = .*\n", "", text)
+    text = re.sub(r"(?m)^weekend = .*$", "weekend = []", text)
+    text = re.sub(r"(?ms)^holidays = \[.*?^\]", "holidays = []", text)
+    text = re.sub(r"(?ms)^makeup_workdays = \[.*?^\]", "makeup_workdays = []", text)
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 
 from devtools.sandbox.actors import SandboxUser
 from devtools.sandbox.models import SentMessage
 from devtools.sandbox.server import BotApiSandbox
 from notices.services import Services
-from school.profile import default_profile_path
 from storage import people
 from storage.database import Database
 from storage.models import Person, Role
@@ -98,16 +95,3 @@ async def press_with(
     """Press the button whose callback data starts with `prefix`, on the message as it is now."""
     current = sandbox._messages.get((message.chat_id, message.message_id), message)
     await user.press(current, button_with(current, prefix))
-
-
-def profile_with_reminder_at(path: Path, reminder: datetime) -> Path:
-    """The shipped profile, with the work-log reminder at `reminder` (school time) and every
-    day a working day, so the reminder is due whatever day the test runs."""
-    text = default_profile_path().read_text(encoding="utf-8")
-    text = re.sub(r'(?m)^reminder_time = "\d\d:\d\d"', f'reminder_time = "{reminder:%H:%M}"', text)
-    text = re.sub(r"(?m)^second_reminder_time = .*\n", "", text)
-    text = re.sub(r"(?m)^weekend = .*$", "weekend = []", text)
-    text = re.sub(r"(?ms)^holidays = \[.*?^\]", "holidays = []", text)
-    text = re.sub(r"(?ms)^makeup_workdays = \[.*?^\]", "makeup_workdays = []", text)
-    path.write_text(text, encoding="utf-8")
-    return path

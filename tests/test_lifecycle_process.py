@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from devtools.harness import WAIT, BotProcess, until
+from devtools.harness import WAIT, BotProcess, profile_with_reminder_at, until
 from devtools.sandbox.actors import SandboxUser
 from devtools.sandbox.models import SentMessage
 from devtools.sandbox.server import BotApiSandbox
@@ -33,7 +33,6 @@ from school.profile import SchoolProfile
 from storage import outbox as stored_outbox
 from storage.database import Database
 from storage.models import Notification, NotificationStatus, Person, Role, ScheduledRun
-from tests.helpers import profile_with_reminder_at
 
 pytestmark = pytest.mark.slow
 

@@ -32,7 +32,7 @@ from sqlalchemy import text
 from sqlmodel import col, select
 
 from bot.leader import STOPPED_LEADING, TOOK_OVER
-from devtools.harness import WAIT, BotProcess, Workers, until
+from devtools.harness import WAIT, BotProcess, Workers, profile_with_reminder_at, until
 from devtools.sandbox.actors import SandboxUser
 from devtools.sandbox.models import SentMessage
 from devtools.sandbox.server import BotApiSandbox
@@ -41,7 +41,6 @@ from school.profile import SchoolProfile
 from storage import groups, leadership
 from storage.database import Database
 from storage.models import GroupPurpose, Person, Role, ScheduledRun
-from tests.helpers import profile_with_reminder_at
 
 pytestmark = [
     pytest.mark.slow,
