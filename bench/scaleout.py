@@ -155,7 +155,9 @@ async def measure(
         await register_people(services, users, len(actors))
         sandbox.stats["webhook_delivered"] = 0
         with tempfile.TemporaryDirectory(prefix="houqin-scaleout-") as folder:
-            workers = Workers(sandbox, Path(folder), url, count)
+            # Within PostgreSQL's 100 connections: 20 (+20 at a peak) each for 1–2 workers.
+            pool = {"HOUQIN_DATABASE_POOL_SIZE": str(min(20, 40 // count))}
+            workers = Workers(sandbox, Path(folder), url, count, env=pool)
             await workers.start()
             try:
                 done = [0]

@@ -74,7 +74,7 @@ def cmd_run(_args: argparse.Namespace) -> int:
     services = Services(
         settings=settings,
         profile=profile,
-        database=Database(settings.database_url),
+        database=Database(settings.database_url, pool_size=settings.database_pool_size),
         clock=SystemClock(),
     )
     asyncio.run(serve(build_application(services), receive))
@@ -190,7 +190,7 @@ def cmd_jobs_list(_args: argparse.Namespace) -> int:
     services = Services(
         settings=settings,
         profile=load_profile_or_fail(settings),
-        database=Database(settings.database_url),
+        database=Database(settings.database_url, pool_size=settings.database_pool_size),
         clock=SystemClock(),
     )
     now = services.now()
@@ -215,7 +215,7 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     services = Services(
         settings=settings,
         profile=load_profile_or_fail(settings),
-        database=Database(settings.database_url),
+        database=Database(settings.database_url, pool_size=settings.database_pool_size),
         clock=SystemClock(),
     )
     application = build_application(services)

@@ -37,8 +37,9 @@ from storage.persisted_state import StateKey
 
 log = logging.getLogger(__name__)
 
-# People worked through at once by one worker; each holds a pooled connection for its lock
-# (storage.database keeps 20 + 20), so their handlers always find one free.
+# People worked through at once by one worker: each holds a pooled connection for its lock,
+# so at most half the pool (HOUQIN_DATABASE_POOL_SIZE, and as many more at a peak) goes to
+# locks and their handlers always find a connection free.
 MAX_DRAINING = 16
 SWEEP_EVERY = 2.0  # seconds between looks for updates left waiting
 LEFT_WAITING = timedelta(seconds=3)  # an update waiting this long is looked after by a sweep
@@ -50,7 +51,9 @@ class UpdateInbox:
     def __init__(self, application: HouqinApp) -> None:
         self.application = application
         self.services = services_of(application)
-        self._slots = asyncio.Semaphore(MAX_DRAINING)
+        self._slots = asyncio.Semaphore(
+            max(1, min(MAX_DRAINING, self.services.database.pool_size // 2))
+        )
         self._draining: dict[int, asyncio.Task[None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._stopping = False

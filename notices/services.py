@@ -44,6 +44,6 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     return Services(
         settings=settings,
         profile=load_school_profile(settings),
-        database=Database(settings.database_url),
+        database=Database(settings.database_url, pool_size=settings.database_pool_size),
         clock=clock or SystemClock(),
     )

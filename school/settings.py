@@ -81,6 +81,8 @@ class Settings(BaseSettings):
         validation_alias=_named("telegram_base_file_url"),
     )
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias=_named("database_url"))
+    # Connections a process keeps open to the database (as many more at a peak).
+    database_pool_size: int = Field(default=20, ge=2, le=200)
     timezone: str = Field(default="Asia/Shanghai", validation_alias=_named("timezone"))
     language: Language = Language.ZH_CN  # HOUQIN_LANGUAGE only (LANGUAGE is gettext's)
     school_profile: Path | None = Field(default=None, validation_alias=_named("school_profile"))

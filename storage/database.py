@@ -26,8 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 READ_ONLY = "houqin_read_only"
-POOL_SIZE = 20
-POOL_OVERFLOW = 20
+POOL_SIZE = 20  # and as many more at a peak
 
 
 def insert_on_conflict(
@@ -70,9 +69,15 @@ class Database:
     """The application's database: an async engine and a session factory."""
 
     def __init__(
-        self, url: str, *, echo: bool = False, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+        pool_size: int = POOL_SIZE,
     ) -> None:
         self.url = url
+        self.pool_size = pool_size
         sqlite = url.startswith("sqlite")
         # A server can drop idle connections; a local SQLite file cannot. The pool keeps enough
         # connections for the updates handled at once (PerPersonUpdateProcessor), so they are
@@ -81,8 +86,8 @@ class Database:
             url,
             echo=echo,
             pool_pre_ping=not sqlite,
-            pool_size=POOL_SIZE,
-            max_overflow=POOL_OVERFLOW,
+            pool_size=pool_size,
+            max_overflow=pool_size,
         )
         if sqlite:
             _configure_sqlite(self.engine, busy_timeout_ms)
