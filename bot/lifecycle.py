@@ -209,7 +209,9 @@ class Lifecycle:
         if self.schedule and (self._catch_up is None or self._catch_up.done()):
             self._catch_up = asyncio.create_task(
                 schedule.catch_up(
-                    self.application, stopping=lambda: self._stopping or not leadership.leading
+                    self.application,
+                    stopping=lambda: self._stopping or not leadership.leading,
+                    moment="on taking the lead" if leadership.scale_out else "after start",
                 ),
                 name="schedule.catch_up",
             )

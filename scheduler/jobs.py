@@ -168,8 +168,14 @@ async def run_due(source: JobSource, *, names: Sequence[str] | None = None) -> l
     return ran
 
 
-async def catch_up(source: JobSource, *, stopping: Callable[[], bool] = lambda: False) -> list[str]:
-    """`run_due` for start-up: a job that fails is logged and the others still run; when
+async def catch_up(
+    source: JobSource,
+    *,
+    stopping: Callable[[], bool] = lambda: False,
+    moment: str = "after start",
+) -> list[str]:
+    """`run_due` for start-up (or, with several workers, for the worker taking the lead: the
+    log says which `moment`): a job that fails is logged and the others still run; when
     `stopping()` turns true, the jobs not started yet are left to the next start."""
     runner = Runner.of(source)
     ran: list[str] = []
@@ -184,7 +190,7 @@ async def catch_up(source: JobSource, *, stopping: Callable[[], bool] = lambda: 
                 ran.append(job.name)
         except Exception:
             log.exception("catching up job %s failed", job.name)
-    log.info("caught up after start: %s", ", ".join(ran) or "nothing was missed")
+    log.info("caught up %s: %s", moment, ", ".join(ran) or "nothing was missed")
     return ran
 
 
