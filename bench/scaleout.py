@@ -154,10 +154,12 @@ async def measure(
     async with bench_services(url) as services:
         await register_people(services, users, len(actors))
         sandbox.stats["webhook_delivered"] = 0
-        with tempfile.TemporaryDirectory(prefix="houqin-scaleout-") as folder:
+        with tempfile.TemporaryDirectory(prefix="houqin-scaleout-") as temporary:
+            folder = os.environ.get("BENCH_LOGS") or temporary  # the workers' logs
             # Within PostgreSQL's 100 connections: 20 (+20 at a peak) each for 1–2 workers.
             pool = {"HOUQIN_DATABASE_POOL_SIZE": str(min(20, 40 // count))}
-            workers = Workers(sandbox, Path(folder), url, count, env=pool)
+            Path(folder, str(count)).mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
+            workers = Workers(sandbox, Path(folder, str(count)), url, count, env=pool)
             await workers.start()
             try:
                 done = [0]

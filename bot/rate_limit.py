@@ -123,5 +123,7 @@ class ChatRateLimiter(BaseRateLimiter[None]):
                 pacer.confirm(stamps)  # it may have arrived: keep it counted
                 raise
             pacer.confirm(stamps)
+            if count and not queued:
+                outbox.sent_directly(count)  # the queue makes room for it
             return result
         raise AssertionError("unreachable")  # pragma: no cover

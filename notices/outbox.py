@@ -44,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -84,6 +85,9 @@ class _LoopState:
     pacer: Pacer = field(default_factory=Pacer)  # each chat's flood limits
     sending: dict[str, tuple[asyncio.Lock, list[int]]] = field(default_factory=dict)  # per key
     elsewhere: Callable[[], None] | None = None  # wakes the process that sends (scale-out)
+    # Messages sent straight to the person acting (time, count): they use Telegram's 30
+    # messages/s too, so the queue's next messages wait for them (`sent_directly`).
+    direct: list[tuple[float, int]] = field(default_factory=list)
 
 
 _states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
@@ -102,6 +106,21 @@ def _state() -> _LoopState:
 def pacer() -> Pacer:
     """This event loop's record of each chat's flood limits (shared with bot.rate_limit)."""
     return _state().pacer
+
+
+def sent_directly(count: int) -> None:
+    """`count` messages went straight to a chat, not through the queue (an answer to the
+    person acting, which never waits behind a broadcast): the queue leaves room for them
+    within Telegram's 30 messages/s overall."""
+    _state().direct.append((time.monotonic(), count))
+
+
+def _owed(state: _LoopState) -> int:
+    """Messages sent directly within the last second and not yet made room for."""
+    since = time.monotonic() - 1.0
+    owed = sum(count for at, count in state.direct if at > since)
+    state.direct.clear()
+    return min(owed, BROADCAST_RATE - 1)
 
 
 def pace_groups(window: Window | None) -> None:
@@ -425,7 +444,7 @@ async def deliver(bot: Bot, services: Services, *, limit: int = 200) -> Delivery
                     return report
                 if not pacing.ready(item.chat_id):
                     continue  # its chat's turn comes later; the others' messages go now
-                await state.limiter.acquire()
+                await state.limiter.acquire(1 + _owed(state))
                 if state.handing_back:
                     return report
                 if not pacing.ready(item.chat_id):

@@ -8,6 +8,7 @@ while the group's cards wait their turn, and each card arrives once.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -294,3 +295,37 @@ async def test_a_429_for_a_group_holds_back_that_group_only(
         for number in NUMBER.findall(card.shown_text)
     )
     assert per_ticket == Counter(ticket.number for ticket in filed)
+
+
+async def test_answers_during_a_broadcast_share_telegrams_30_per_second_without_a_429(
+    services: Services,
+) -> None:
+    """While the queue sends at Telegram's 30 messages a second, people using the bot are
+    answered at once, and the queue leaves room for those answers: Telegram refuses nothing."""
+    async with (
+        BotApiSandbox(enforce_limits=True) as sandbox,
+        running_bot(services, sandbox) as app,
+    ):
+        readers = [sandbox.add_user(f"员工{i:02d}") for i in range(90)]
+        acting = [await register(sandbox, services, f"老师{i}", Role.TEACHER) for i in range(10)]
+        async with services.database.transaction() as session:
+            for reader in readers:
+                reader.started = True
+                await outbox.notify(
+                    session, services, key=f"t:{reader.id}", chat_id=reader.id, text="通知"
+                )
+        mark = sandbox.mark()
+        delivery = outbox.deliver(app.bot, services)
+
+        async def use_the_bot() -> None:
+            for _round in range(3):
+                for person in acting:
+                    await person.send("/help", settle=False)
+                await asyncio.sleep(1.0)
+
+        report, _ = await asyncio.gather(delivery, use_the_bot())
+        await sandbox.settle()
+    assert report.sent == len(readers)
+    assert sandbox.stats["429"] == 0
+    answered = Counter(m.chat_id for m in sandbox.bot_messages_since(mark))
+    assert all(answered[person.id] == 3 for person in acting), answered
