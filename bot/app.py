@@ -24,7 +24,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.persistence import DatabasePersistence
+from bot.persistence import INBOX_UPDATE, DatabasePersistence
 from bot.rate_limit import ChatRateLimiter
 from bot.telegram_http import AiohttpRequest
 from handlers import (
@@ -137,6 +137,9 @@ class HouqinApplication(Application):
 
     async def process_update(self, update: object) -> None:
         await super().process_update(update)
+        handled = INBOX_UPDATE.get()
+        if handled is not None and isinstance(self.persistence, DatabasePersistence):
+            self.persistence.handled_with_state(handled)  # in the same transaction
         await self.update_persistence()
 
     async def update_persistence(self) -> None:

@@ -13,10 +13,11 @@ different workers, and Telegram sends again what it did not see answered. Each w
 3. before each update, reads the person's form state and user data from the database (another
    worker may have moved the form on since): python-telegram-bot keeps conversations in memory,
    loaded once at start;
-4. commits the state the update left (HouqinApplication writes persistence after each update),
-   then marks the update handled. A worker killed in between leaves it waiting: a sweep (every
-   worker runs one) finds updates that waited too long and handles them, so a killed worker's
-   updates are handled by another at least once.
+4. records the update handled in the same transaction as the state it left (HouqinApplication
+   writes persistence after each update). A worker killed before that leaves the update
+   waiting with the state as it was: a sweep (every worker runs one) finds updates that waited
+   too long and handles them, so a killed worker's updates are handled by another at least
+   once (an answer it had sent may come twice; the form does not take the update twice).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from telegram import Update
 from telegram.ext import ConversationHandler
 
 from bot.app import PerPersonUpdateProcessor, services_of
-from bot.persistence import CONVERSATION, DatabasePersistence
+from bot.persistence import CONVERSATION, INBOX_UPDATE, DatabasePersistence
 from handlers.context import HouqinApp
 from storage import update_inbox
 from storage.persisted_state import StateKey
@@ -124,18 +125,31 @@ class UpdateInbox:
             await connection.commit()
             if waiting is None:
                 return
-            await self._reload_state(key)
+            persistence = await self._reload_state(key)
             update = Update.de_json(waiting.data, self.application.bot)
-            await self.application.process_update(update)
-            await update_inbox.mark_handled(connection, waiting.update_id, now=self.services.now())
-            await connection.commit()
+            if persistence is None:
+                await self.application.process_update(update)
+                await update_inbox.mark_handled(
+                    connection, waiting.update_id, now=self.services.now()
+                )
+                await connection.commit()
+                continue
+            # Recorded handled in the transaction that saves the state the update left
+            # (HouqinApplication commits the persistence after each update; this commit
+            # writes it if that one failed, and stops here if it fails again).
+            token = INBOX_UPDATE.set(waiting.update_id)
+            try:
+                await self.application.process_update(update)
+            finally:
+                INBOX_UPDATE.reset(token)
+            await persistence.commit()
 
-    async def _reload_state(self, key: int) -> None:
+    async def _reload_state(self, key: int) -> DatabasePersistence | None:
         """Read the person's form state and user data from the database into this worker's
-        memory, where python-telegram-bot reads them."""
+        memory, where python-telegram-bot reads them; the persistence (None: not ours)."""
         persistence = self.application.persistence
         if not isinstance(persistence, DatabasePersistence):
-            return
+            return None
         conversations = _persistent_conversations(self.application)
         user_entry: StateKey = ("user", str(key))
         form_entries = {
@@ -154,6 +168,7 @@ class UpdateInbox:
                 states.update_no_track({(key,): stored[entry]})
             else:
                 states.pop((key,), None)
+        return persistence
 
     async def start(self) -> None:
         """Look after updates left waiting (by a worker that died), now and every few

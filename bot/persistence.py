@@ -6,12 +6,13 @@ import asyncio
 import json
 import logging
 from collections.abc import Collection, Mapping, MutableMapping
+from contextvars import ContextVar
 from typing import Any
 
 from telegram.ext import BasePersistence, PersistenceInput
 
 from school.clock import Clock
-from storage import persisted_state
+from storage import persisted_state, update_inbox
 from storage.database import Database
 from storage.persisted_state import StateKey
 
@@ -33,6 +34,10 @@ def _encode(data: Any) -> str:
 
 
 EMPTY = _encode({})
+
+# The inbox update being handled in this task (HOUQIN_SCALE_OUT: bot.inbox), recorded handled
+# with the state it leaves (HouqinApplication.process_update).
+INBOX_UPDATE: ContextVar[int | None] = ContextVar("houqin_inbox_update", default=None)
 
 
 class DatabasePersistence(BasePersistence[UserData, ChatData, BotDataDict]):
@@ -57,6 +62,12 @@ class DatabasePersistence(BasePersistence[UserData, ChatData, BotDataDict]):
         self._written: dict[StateKey, str] = {}  # what the database holds, encoded
         self._staged: dict[StateKey, str | None] = {}  # to write; None: to delete
         self._commit_lock = asyncio.Lock()
+        self._handled: list[int] = []  # inbox updates to record handled with the state
+
+    def handled_with_state(self, update_id: int) -> None:
+        """Record the inbox's update handled in the same transaction as the state it leaves
+        (HOUQIN_SCALE_OUT: see bot.inbox), so a crash never keeps one without the other."""
+        self._handled.append(update_id)
 
     async def _load(self, kind: str) -> dict[str, Any]:
         async with self._database.reading() as session:
@@ -81,7 +92,8 @@ class DatabasePersistence(BasePersistence[UserData, ChatData, BotDataDict]):
         """
         async with self._commit_lock:
             staged, self._staged = self._staged, {}
-            if not staged:
+            handled, self._handled = self._handled, []
+            if not staged and not handled:
                 return
             changes = {
                 entry: persisted_state.REMOVED if encoded is None else json.loads(encoded)
@@ -89,9 +101,14 @@ class DatabasePersistence(BasePersistence[UserData, ChatData, BotDataDict]):
             }
             try:
                 async with self._database.connection() as connection:
-                    await persisted_state.write(connection, changes, now=self._clock.now())
+                    now = self._clock.now()
+                    if changes:
+                        await persisted_state.write(connection, changes, now=now)
+                    for update_id in handled:
+                        await update_inbox.mark_handled(connection, update_id, now=now)
             except BaseException:
                 self._staged = staged | self._staged
+                self._handled = handled + self._handled
                 raise
             for entry, encoded in staged.items():
                 if encoded is None:
