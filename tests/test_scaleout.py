@@ -18,6 +18,7 @@ from sqlmodel import col, select
 
 from devtools.harness import WAIT, Workers, until
 from devtools.sandbox.actors import SandboxUser
+from devtools.sandbox.models import SentMessage
 from devtools.sandbox.server import BotApiSandbox
 from school.clock import SystemClock
 from storage import people
@@ -93,9 +94,10 @@ async def all_handled(database: Database) -> None:
     raise AssertionError("updates still waiting in the inbox")
 
 
-async def test_a_burst_split_between_two_workers_is_handled_in_order_and_once(
+async def a_cleaner_in_the_log_form(
     sandbox: BotApiSandbox, workers: Workers, database: Database
-) -> None:
+) -> tuple[SandboxUser, SentMessage]:
+    """The workers started, and a cleaner who joined and opened the work-log form."""
     await workers.start()
     cleaner = await staff(sandbox, database, "陈阿姨")
     mark = sandbox.mark()
@@ -103,6 +105,21 @@ async def test_a_burst_split_between_two_workers_is_handled_in_order_and_once(
     form = await sandbox.wait_for_message(
         cleaner.id, lambda m: bool(m.buttons), since=mark, timeout=WAIT
     )
+    return cleaner, form
+
+
+async def save(sandbox: BotApiSandbox, cleaner: SandboxUser, form: SentMessage) -> None:
+    mark = sandbox.mark()
+    await cleaner.press(form, "Save", settle=False)
+    await sandbox.wait_for_message(
+        cleaner.id, lambda m: "saved" in m.shown_text.lower(), since=mark, timeout=WAIT
+    )
+
+
+async def test_a_burst_split_between_two_workers_is_handled_in_order_and_once(
+    sandbox: BotApiSandbox, workers: Workers, database: Database
+) -> None:
+    cleaner, form = await a_cleaner_in_the_log_form(sandbox, workers, database)
 
     # Twelve lines in a burst: the workers take them in turn (odd ones to one, even ones to
     # the other), so each worker's form state is behind the other's at every line.
@@ -119,11 +136,7 @@ async def test_a_burst_split_between_two_workers_is_handled_in_order_and_once(
         await until(lambda line=line: line in form.shown_text, "the line in the form", WAIT)  # type: ignore[misc]
     handlers = {address for _update, address in sandbox.webhook_deliveries[-len(ONE_BY_ONE) :]}
     assert len(handlers) == 2
-    mark = sandbox.mark()
-    await cleaner.press(form, "Save", settle=False)
-    await sandbox.wait_for_message(
-        cleaner.id, lambda m: "saved" in m.shown_text.lower(), since=mark, timeout=WAIT
-    )
+    await save(sandbox, cleaner, form)
     await workers.stop()
 
     items = await filed_items(database, cleaner)
@@ -141,13 +154,7 @@ async def test_a_burst_split_between_two_workers_is_handled_in_order_and_once(
 async def test_an_update_sent_again_is_taken_once_and_a_dead_workers_update_is_handled(
     sandbox: BotApiSandbox, workers: Workers, database: Database
 ) -> None:
-    await workers.start()
-    cleaner = await staff(sandbox, database, "陈阿姨")
-    mark = sandbox.mark()
-    await cleaner.send("/log", settle=False)
-    form = await sandbox.wait_for_message(
-        cleaner.id, lambda m: bool(m.buttons), since=mark, timeout=WAIT
-    )
+    cleaner, form = await a_cleaner_in_the_log_form(sandbox, workers, database)
 
     # Telegram sends an update again when it did not see the answer: the same update_id
     # reaches the other worker, which takes it once.
@@ -169,11 +176,7 @@ async def test_an_update_sent_again_is_taken_once_and_a_dead_workers_update_is_h
     await cleaner.send(LINES[2], settle=False)
     await until(lambda: LINES[2] in form.shown_text, "a line after the kill", WAIT)
 
-    mark = sandbox.mark()
-    await cleaner.press(form, "Save", settle=False)
-    await sandbox.wait_for_message(
-        cleaner.id, lambda m: "saved" in m.shown_text.lower(), since=mark, timeout=WAIT
-    )
+    await save(sandbox, cleaner, form)
     await workers.stop()
     items = await filed_items(database, cleaner)
     assert [item for item in items if item in LINES] == LINES[:3]
