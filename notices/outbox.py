@@ -99,7 +99,10 @@ def _state() -> _LoopState:
     loop = asyncio.get_running_loop()
     state = _states.get(loop)
     if state is None:
-        state = _states[loop] = _LoopState(asyncio.Lock(), AsyncLimiter(BROADCAST_RATE, 1))
+        # 30 a second, one at a time (no burst): Telegram's own bucket then stays full enough
+        # for the answers sent straight to the people acting meanwhile.
+        limiter = AsyncLimiter(1, 1 / BROADCAST_RATE)
+        state = _states[loop] = _LoopState(asyncio.Lock(), limiter)
     return state
 
 
@@ -444,7 +447,10 @@ async def deliver(bot: Bot, services: Services, *, limit: int = 200) -> Delivery
                     return report
                 if not pacing.ready(item.chat_id):
                     continue  # its chat's turn comes later; the others' messages go now
-                await state.limiter.acquire(1 + _owed(state))
+                owed = _owed(state)
+                if owed:  # answers went out meanwhile: leave their share of the second
+                    await asyncio.sleep(owed / BROADCAST_RATE)
+                await state.limiter.acquire()
                 if state.handing_back:
                     return report
                 if not pacing.ready(item.chat_id):
