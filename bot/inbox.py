@@ -56,6 +56,7 @@ class UpdateInbox:
             max(1, min(MAX_DRAINING, self.services.database.pool_size // 2))
         )
         self._draining: dict[int, asyncio.Task[None]] = {}
+        self._again: set[int] = set()  # people whose updates came while being worked on
         self._sweeper: asyncio.Task[None] | None = None
         self._stopping = False
         self._sweeps = 0
@@ -81,8 +82,7 @@ class UpdateInbox:
             return  # left in the inbox: another worker's sweep, or the next start, takes it
         running = self._draining.get(key)
         if running is not None and not running.done():
-            # This worker is on the person already; it looks again before it lets go.
-            running.add_done_callback(lambda _task: self._work_on(key))
+            self._again.add(key)  # this worker is on the person: it looks again when done
             return
         task = asyncio.get_running_loop().create_task(self._drain(key), name=f"inbox {key}")
         self._draining[key] = task
@@ -93,6 +93,9 @@ class UpdateInbox:
             del self._draining[key]
         if not task.cancelled() and task.exception() is not None:
             log.error("inbox: handling person %s failed", key, exc_info=task.exception())
+        if key in self._again:
+            self._again.discard(key)
+            self._work_on(key)
 
     async def _drain(self, key: int) -> None:
         """Handle the person's waiting updates in order while holding their lock; after
