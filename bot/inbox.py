@@ -130,13 +130,6 @@ class UpdateInbox:
                 return
             persistence = await self._reload_state(key)
             update = Update.de_json(waiting.data, self.application.bot)
-            if persistence is None:
-                await self.application.process_update(update)
-                await update_inbox.mark_handled(
-                    connection, waiting.update_id, now=self.services.now()
-                )
-                await connection.commit()
-                continue
             # Recorded handled in the transaction that saves the state the update left
             # (HouqinApplication commits the persistence after each update; this commit
             # writes it if that one failed, and stops here if it fails again).
@@ -147,12 +140,11 @@ class UpdateInbox:
                 INBOX_UPDATE.reset(token)
             await persistence.commit()
 
-    async def _reload_state(self, key: int) -> DatabasePersistence | None:
+    async def _reload_state(self, key: int) -> DatabasePersistence:
         """Read the person's form state and user data from the database into this worker's
-        memory, where python-telegram-bot reads them; the persistence (None: not ours)."""
+        memory, where python-telegram-bot reads them; the persistence that holds them."""
         persistence = self.application.persistence
-        if not isinstance(persistence, DatabasePersistence):
-            return None
+        assert isinstance(persistence, DatabasePersistence)  # bot.app builds it so
         conversations = _persistent_conversations(self.application)
         user_entry: StateKey = ("user", str(key))
         form_entries = {

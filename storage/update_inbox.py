@@ -23,6 +23,7 @@ from storage.types import AwareDateTime
 # Advisory-lock keys are 64-bit; a person's is a hash of this prefix and their key, so it
 # shares no key with other advisory locks of the product (e.g. the leader's).
 PERSON_LOCK = "houqin:person:"
+KEEP_HANDLED = timedelta(days=1)  # handled updates are kept this long, to know a resend
 
 
 class InboxUpdate(SQLModel, table=True):
@@ -115,6 +116,3 @@ async def release_person_lock(connection: AsyncConnection, person_key: int) -> N
         text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))"),
         {"name": f"{PERSON_LOCK}{person_key}"},
     )
-
-
-KEEP_HANDLED = timedelta(days=1)
