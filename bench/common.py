@@ -34,7 +34,7 @@ def peak_rss_mb() -> float:
 async def bench_services(database_url: str | None = None) -> AsyncIterator[Services]:
     """Services on a fresh temporary SQLite database (or the given URL), migrated."""
     with tempfile.TemporaryDirectory(prefix="houqin-bench-") as tmp:
-        url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        url = database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         settings = load_settings(_env_file=None, database_url=url, log_level="WARNING")
         services = build_services(settings, clock=ManualClock(BENCH_START))
         await services.database.migrate()

@@ -238,7 +238,7 @@ async def run_demo(
             else {}
         )
         settings = isolated_settings(
-            database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",
+            database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
             chart_font=demo_font(),
             **cockpit,
         )

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///houqin.db"
+DEFAULT_DATABASE_URL = "sqlite:///houqin.db"
+SQLITE_SCHEMES = ("sqlite://", "sqlite+aiosqlite://")
 PREFIX = "HOUQIN_"
 # Names of earlier releases that are still read (deprecated). LANGUAGE is not among them.
 LEGACY_NAMES = (
@@ -134,14 +135,14 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
-        if value.startswith("sqlite://"):
-            value = "sqlite+aiosqlite://" + value.removeprefix("sqlite://")
-        elif value.startswith(("postgresql://", "postgres://")):
+        # sqlite:// runs SQLite on the event loop's thread (storage.sqlite_in_loop);
+        # sqlite+aiosqlite:// keeps aiosqlite's thread per connection.
+        if value.startswith(("postgresql://", "postgres://")):
             value = "postgresql+asyncpg://" + value.split("://", 1)[1]
-        elif not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
-        if value.startswith("sqlite+aiosqlite:///"):
-            path = value.removeprefix("sqlite+aiosqlite:///").split("?", 1)[0]
+        elif not value.startswith((*SQLITE_SCHEMES, "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite://, sqlite+aiosqlite:// or postgresql://")
+        if value.startswith(SQLITE_SCHEMES):
+            path = value.split(":///", 1)[1].split("?", 1)[0] if ":///" in value else ""
             folder = Path(path).parent
             if path and path != ":memory:" and not folder.is_dir():
                 raise ValueError(

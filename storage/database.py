@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import sqlite_in_loop
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 READ_ONLY = "houqin_read_only"
@@ -35,6 +39,12 @@ def insert_on_conflict(
     """An INSERT for the session's database that supports ON CONFLICT (both dialects do)."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def _locked(error: OperationalError) -> bool:
+    """Whether SQLite refused because another connection holds the lock (SQLITE_BUSY)."""
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    return code == sqlite3.SQLITE_BUSY if code is not None else "locked" in str(error.orig)
 
 
 class DatabaseBusy(Exception):
@@ -79,18 +89,26 @@ class Database:
         self.url = url
         self.pool_size = pool_size
         sqlite = url.startswith("sqlite")
+        engine_url = sqlite_in_loop.in_loop_url(url)
+        # SQLite on the event loop's thread must not sleep in SQLite's busy handler: a lock
+        # held by another process is waited for at BEGIN IMMEDIATE, with asyncio sleeps.
+        self._in_loop = engine_url != url
+        self.busy_timeout_ms = busy_timeout_ms
         # A server can drop idle connections; a local SQLite file cannot. The pool keeps enough
         # connections for the updates handled at once (PerPersonUpdateProcessor), so they are
         # not closed and reopened under load (each new SQLite connection costs a thread too).
         self.engine: AsyncEngine = create_async_engine(
-            url,
+            engine_url,
             echo=echo,
             pool_pre_ping=not sqlite,
             pool_size=pool_size,
             max_overflow=pool_size,
         )
         if sqlite:
-            _configure_sqlite(self.engine, busy_timeout_ms)
+            _configure_sqlite(
+                self.engine,
+                sqlite_in_loop.BUSY_TIMEOUT_MS if self._in_loop else busy_timeout_ms,
+            )
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
@@ -123,6 +141,8 @@ class Database:
         """
         async with self._writer_turn(), self._sessions() as session:
             try:
+                if self._in_loop:
+                    await self._begin_when_free(session.connection, session.rollback)
                 yield session
                 await session.commit()
             except OperationalError as exc:
@@ -139,10 +159,33 @@ class Database:
         rolled back on error; busy as `transaction`, and on SQLite it takes the same turn."""
         async with self._writer_turn():
             try:
-                async with self.engine.begin() as connection:
+                async with self.engine.connect() as connection:
+                    await self._begin_when_free(connection.begin, connection.rollback)
                     yield connection
+                    await connection.commit()
             except OperationalError as exc:
                 raise DatabaseBusy(str(exc.orig)) from exc
+
+    async def _begin_when_free(
+        self, begin: Callable[[], Awaitable[object]], undo: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Begin a transaction; on SQLite in the loop, wait for another process's write lock
+        with asyncio sleeps (up to the busy timeout) instead of in SQLite's busy handler."""
+        if not self._in_loop:
+            await begin()
+            return
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        pause = 0.002
+        while True:
+            try:
+                await begin()
+                return
+            except OperationalError as exc:
+                if not _locked(exc) or time.monotonic() >= deadline:
+                    raise
+            await undo()
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     @asynccontextmanager
     async def _writer_turn(self) -> AsyncIterator[None]:

@@ -70,7 +70,7 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         await _reset_postgres()
         url = POSTGRES_URL
     else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'houqin.db'}"
+        url = f"sqlite:///{tmp_path / 'houqin.db'}"
     db = Database(url)
     await db.migrate()
     yield db

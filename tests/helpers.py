@@ -59,7 +59,7 @@ def impatient(services: Services, busy_timeout_ms: int = 200) -> Services:
 @contextmanager
 def database_locked(services: Services) -> Iterator[None]:
     """Another writer holds the SQLite database's lock while the block runs."""
-    path = Path(services.database.url.removeprefix("sqlite+aiosqlite:///"))
+    path = Path(services.database.url.removeprefix("sqlite:///"))
     blocker = sqlite3.connect(path, timeout=0)
     blocker.execute("BEGIN IMMEDIATE")
     try:

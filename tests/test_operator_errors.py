@@ -41,7 +41,7 @@ def _one_line(result: subprocess.CompletedProcess[str]) -> str:
     ("url", "cause"),
     [
         ("postgresql+asyncpg://postgres@127.0.0.1:1/x", "cannot reach PostgreSQL at 127.0.0.1:1"),
-        ("sqlite+aiosqlite:////nonexistent/folder/houqin.db", "'/nonexistent/folder' of the"),
+        ("sqlite:////nonexistent/folder/houqin.db", "'/nonexistent/folder' of the"),
     ],
 )
 def test_a_database_that_cannot_be_reached_is_named(url: str, cause: str, tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_a_database_that_cannot_be_reached_is_named(url: str, cause: str, tmp_pa
 
 
 def test_a_backup_into_a_missing_folder_is_refused(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'houqin.db'}"
+    url = f"sqlite:///{tmp_path / 'houqin.db'}"
     assert _houqin("migrate", cwd=tmp_path, HOUQIN_DATABASE_URL=url).returncode == 0
     line = _one_line(
         _houqin("backup", str(tmp_path / "nowhere" / "b.db"), cwd=tmp_path, HOUQIN_DATABASE_URL=url)
@@ -86,7 +86,7 @@ async def test_a_rejected_token_is_named(sandbox: BotApiSandbox, tmp_path: Path)
         cwd=tmp_path,
         HOUQIN_TELEGRAM_BOT_TOKEN="999:not-the-sandboxs-token",
         HOUQIN_TELEGRAM_BASE_URL=sandbox.base_url,
-        HOUQIN_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'houqin.db'}",
+        HOUQIN_DATABASE_URL=f"sqlite:///{tmp_path / 'houqin.db'}",
     )
     assert "HOUQIN_TELEGRAM_BOT_TOKEN: Telegram rejected the token" in _one_line(result)
 
@@ -98,7 +98,7 @@ def test_an_unreachable_bot_api_is_named(tmp_path: Path) -> None:
             cwd=tmp_path,
             HOUQIN_TELEGRAM_BOT_TOKEN="1:abc",
             HOUQIN_TELEGRAM_BASE_URL="http://127.0.0.1:1/bot",
-            HOUQIN_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'houqin.db'}",
+            HOUQIN_DATABASE_URL=f"sqlite:///{tmp_path / 'houqin.db'}",
         )
     )
     assert "HOUQIN_TELEGRAM_BASE_URL: cannot reach the Bot API at http://127.0.0.1:1/bot" in line

@@ -35,7 +35,7 @@ async def test_houqin_run_against_a_local_bot_api_server(tmp_path: Path) -> None
             "TELEGRAM_BOT_TOKEN": sandbox.token,
             "TELEGRAM_BASE_URL": sandbox.base_url,
             "TELEGRAM_BASE_FILE_URL": sandbox.base_file_url,
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'houqin.db'}",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'houqin.db'}",
             "LOG_LEVEL": "WARNING",
         }
         invite = await _houqin(
@@ -92,7 +92,7 @@ async def test_webhook_mode_serves_updates_and_rejects_missing_secret(tmp_path: 
             "TELEGRAM_BOT_TOKEN": sandbox.token,
             "TELEGRAM_BASE_URL": sandbox.base_url,
             "TELEGRAM_BASE_FILE_URL": sandbox.base_file_url,
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'houqin.db'}",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'houqin.db'}",
             "LOG_LEVEL": "WARNING",
             "MODE": "webhook",
             "WEBHOOK_URL": url,

@@ -15,7 +15,7 @@ from school.settings import SettingsError, isolated_settings, load_settings, req
 
 def test_defaults_need_no_environment() -> None:
     settings = load_settings(_env_file=None)
-    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.database_url.startswith("sqlite:///")
     assert settings.timezone == "Asia/Shanghai"
     assert settings.language.value == "zh_CN"
 
@@ -107,7 +107,7 @@ def test_old_names_still_work_with_one_deprecation_line(
         settings = load_settings(_env_file=str(env_file))
     assert settings.timezone == "Asia/Urumqi"
     assert settings.log_level == "DEBUG"
-    assert settings.database_url == "sqlite+aiosqlite:///x.db"
+    assert settings.database_url == "sqlite:///x.db"
     deprecated = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
     assert "the setting TIMEZONE is deprecated: rename it HOUQIN_TIMEZONE" in deprecated
     assert "the setting LOG_LEVEL is deprecated: rename it HOUQIN_LOG_LEVEL" in deprecated

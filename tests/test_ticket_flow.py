@@ -144,7 +144,7 @@ REPORTERS = st.sampled_from(["teacher", "plumber"])
 
 def test_buttons_and_storage_agree_on_every_move(tmp_path: Path, profile: SchoolProfile) -> None:
     loop = asyncio.new_event_loop()
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'flow.db'}")
+    db = Database(f"sqlite:///{tmp_path / 'flow.db'}")
     loop.run_until_complete(db.migrate())
     cast = loop.run_until_complete(_people(db))
     seen: set[tuple[str, str]] = set()

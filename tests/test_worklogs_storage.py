@@ -444,7 +444,7 @@ async def test_the_ledger_has_a_sheet_per_month(database: Database, profile: Sch
 def test_houqin_export_logs_writes_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: SchoolProfile
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
     migrate_sync(url)
 
     async def seed() -> None:
