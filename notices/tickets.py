@@ -238,16 +238,16 @@ async def render_card(
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """Card text and buttons of a ticket as it is now."""
     assert ticket.id is not None
-    photos = await store.photos_of(session, ticket.id)
+    media = await store.media_of(session, ticket.id)
     holder = await holder_name(session, ticket)
     text = card_text(
         services,
         ticket,
         holder=holder,
-        photo_count=len(photos),
+        photo_count=len(media.photos),
         _=_,
-        voice=await store.voice_of(session, ticket.id),
-        done_voice=await store.voice_of(session, ticket.id, store.COMPLETION_VOICE),
+        voice=media.voice,
+        done_voice=media.done_voice,
         materials=await costs.lines_of(session, ticket.id),
     )
     return text, card_markup(ticket, _)
@@ -428,10 +428,9 @@ async def queue_publication(session: AsyncSession, services: Services, ticket: T
     """
     assert ticket.id is not None
     ticket_id = ticket.id
-    _ = group_translator(services)
-    text, markup = await render_card(session, services, ticket, _)
     group = await groups.group_for(session, GroupPurpose.REPAIR)
     if group is not None:
+        text, markup = await render_card(session, services, ticket, group_translator(services))
         await outbox.notify(
             session,
             services,
@@ -515,9 +514,8 @@ async def _card_of(
     """The ticket (with where its card landed), its photos and its voice description."""
     async with services.database.reading() as session:
         ticket = await store.get_ticket(session, ticket_id)
-        photos = await store.photos_of(session, ticket_id)
-        voice = await store.voice_of(session, ticket_id)
-    return ticket, photos, voice
+        media = await store.media_of(session, ticket_id)
+    return ticket, media.photos, media.voice
 
 
 async def _send_photos(

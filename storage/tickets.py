@@ -292,6 +292,28 @@ async def voice_of(session: AsyncSession, ticket_id: int, kind: str = VOICE) -> 
     return Voice(row.file_id, row.duration or 0) if row is not None else None
 
 
+@dataclass(frozen=True)
+class TicketMedia:
+    """What a ticket's card shows of its media: the report's photos, its voice notes."""
+
+    photos: list[str]  # file ids of the report's photos, in the order added
+    voice: Voice | None  # the latest voice description
+    done_voice: Voice | None  # the latest voice note on 维修完成
+
+
+async def media_of(session: AsyncSession, ticket_id: int) -> TicketMedia:
+    """A ticket's report photos and latest voice notes, in one query (as `photos_of` and
+    `voice_of` give them one by one)."""
+    query = select(TicketPhoto).where(TicketPhoto.ticket_id == ticket_id)
+    rows = (await session.exec(query.order_by(col(TicketPhoto.id)))).all()
+    latest = {row.kind: Voice(row.file_id, row.duration or 0) for row in rows}
+    return TicketMedia(
+        photos=[row.file_id for row in rows if row.kind == "report"],
+        voice=latest.get(VOICE),
+        done_voice=latest.get(COMPLETION_VOICE),
+    )
+
+
 async def events_of(session: AsyncSession, ticket_id: int) -> list[TicketEvent]:
     """Every recorded change of a ticket, oldest first."""
     query = select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)

@@ -108,6 +108,18 @@ async def test_numbers_deadlines_photos_and_event(
         assert a.finish_by.astimezone(profile.tz).strftime("%a %H:%M") == "Thu 09:00"
         assert b.accept_by == clock.now() + timedelta(minutes=30)
         assert await tickets.photos_of(session, first) == ["PHOTO1", "PHOTO2"]
+        tickets.keep_voice(
+            session, first, tickets.Voice("V1", 5), kind=tickets.VOICE, now=clock.now()
+        )
+        tickets.keep_voice(
+            session, first, tickets.Voice("V2", 7), kind=tickets.VOICE, now=clock.now()
+        )
+        assert await tickets.media_of(session, first) == tickets.TicketMedia(
+            photos=["PHOTO1", "PHOTO2"], voice=tickets.Voice("V2", 7), done_voice=None
+        )
+        assert await tickets.media_of(session, second) == tickets.TicketMedia(
+            photos=["PHOTO1", "PHOTO2"], voice=None, done_voice=None
+        )
         events = await tickets.events_of(session, first)
         assert [(e.action, e.to_status) for e in events] == [("report", "open")]
     clock.advance(timedelta(days=10))  # December: the sequence starts again
@@ -242,6 +254,15 @@ async def test_whole_life_with_rework_and_stats(
         )
         assert done.ticket.status == TicketStatus.AWAITING_ACCEPTANCE
         assert await tickets.photos_of(session, ticket_id, "completion") == ["AFTER"]
+        tickets.keep_voice(
+            session,
+            ticket_id,
+            tickets.Voice("DONE", 3),
+            kind=tickets.COMPLETION_VOICE,
+            now=clock.now(),
+        )
+        media = await tickets.media_of(session, ticket_id)
+        assert (media.photos, media.done_voice) == (["PHOTO1", "PHOTO2"], tickets.Voice("DONE", 3))
     async with database.transaction() as session:
         back = await _make(
             session,
