@@ -31,10 +31,12 @@ def peak_rss_mb() -> float:
 
 
 @asynccontextmanager
-async def bench_services(database_url: str | None = None) -> AsyncIterator[Services]:
+async def bench_services(
+    database_url: str | None = None, *, sqlite_scheme: str = "sqlite"
+) -> AsyncIterator[Services]:
     """Services on a fresh temporary SQLite database (or the given URL), migrated."""
     with tempfile.TemporaryDirectory(prefix="houqin-bench-") as tmp:
-        url = database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        url = database_url or f"{sqlite_scheme}:///{Path(tmp) / 'bench.db'}"
         settings = load_settings(_env_file=None, database_url=url, log_level="WARNING")
         services = build_services(settings, clock=ManualClock(BENCH_START))
         await services.database.migrate()

@@ -5,7 +5,8 @@ back, four hand-offs a statement, each waiting for the GIL the woken thread hold
 SQLite file in WAL mode answers a statement in microseconds, less than one hand-off costs, so
 Houqin's SQLite URLs (`sqlite:///houqin.db`) run the standard library's sqlite3 directly on
 the event loop's thread, inside the greenlet where SQLAlchemy's async engine runs its sync
-core: sessions, pools and the ORM work unchanged, only the hand-offs are gone.
+core: sessions, pools and the ORM work unchanged, only the hand-offs are gone. A unit of
+work that has run statements for 20 ms lets the loop's other tasks run before its next one.
 
 The one wait SQLite can impose is another process holding the write lock. A busy handler
 would sleep on the event loop's thread, so these connections keep SQLite's busy timeout short
@@ -19,7 +20,9 @@ way to add a driver); `Database` picks it for plain `sqlite://` URLs.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import pool
@@ -30,6 +33,8 @@ from sqlalchemy.util import await_
 
 DRIVER = "inloop"
 BUSY_TIMEOUT_MS = 2  # the longest the loop's thread sleeps in SQLite's own busy handler
+TURN_SECONDS = 0.02  # statements run back to back for this long, then the loop's others go
+_turn_started = 0.0
 
 
 class _Cursor(sqlite3.Cursor):
@@ -45,6 +50,13 @@ class _Cursor(sqlite3.Cursor):
 
     @staticmethod
     async def _run(method: Any, sql: str, parameters: Any) -> Any:
+        global _turn_started
+        # Statements on this thread never wait, so a long unit of work (a month's appraisal)
+        # would keep the loop to itself; past a turn's length it lets the others run first,
+        # as a driver with a thread would at every statement.
+        if time.perf_counter() - _turn_started > TURN_SECONDS:
+            await asyncio.sleep(0)
+            _turn_started = time.perf_counter()
         return method(sql, parameters)
 
     async def _async_soft_close(self) -> None:

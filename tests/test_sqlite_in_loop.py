@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text, update
 from sqlmodel import select
 
+from devtools.loop_watch import LoopWatch
 from storage.database import Database, DatabaseBusy
 from storage.models import Person, Role
 
@@ -26,29 +27,6 @@ async def sqlite_database(
     await database.migrate()
     yield database
     await database.dispose()
-
-
-class LoopWatch:
-    """The longest the event loop went without running a 1 ms timer."""
-
-    def __init__(self) -> None:
-        self.longest = 0.0
-        self.task: asyncio.Task[None] | None = None
-
-    async def _watch(self) -> None:
-        while True:
-            start = time.perf_counter()
-            await asyncio.sleep(0.001)
-            self.longest = max(self.longest, time.perf_counter() - start)
-
-    async def __aenter__(self) -> LoopWatch:
-        self.task = asyncio.create_task(self._watch())
-        await asyncio.sleep(0)
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self.task is not None
-        self.task.cancel()
 
 
 def _other_process_writes(database: Database) -> sqlite3.Connection:
@@ -96,3 +74,20 @@ async def test_a_lock_held_too_long_is_database_busy(sqlite_database: Database) 
     blocker.close()
     assert time.perf_counter() - start >= 0.4  # the whole busy timeout was waited for
     assert watch.longest < 0.1
+
+
+async def test_a_long_unit_of_work_lets_the_loop_run_between_its_statements(
+    sqlite_database: Database,
+) -> None:
+    # 30 statements of a few milliseconds each, in one transaction: about 150 ms in all.
+    slow = text(
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 30000) "
+        "SELECT count(*) FROM n"
+    )
+    start = time.perf_counter()
+    async with LoopWatch() as watch, sqlite_database.reading_connection() as connection:
+        for _ in range(30):
+            assert (await connection.execute(slow)).scalar() == 30000
+    took = time.perf_counter() - start
+    assert took > 0.1
+    assert watch.longest < took / 2
