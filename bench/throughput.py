@@ -285,7 +285,7 @@ class BotProcess:
 
     def main_thread_cpu_seconds(self) -> float:
         """CPU time of the thread running the event loop (the rest: the database driver's
-        threads, aiosqlite's one per connection)."""
+        threads: aiosqlite's one per connection with sqlite+aiosqlite:///, worker threads)."""
         assert self.process is not None
         return self.cpu_seconds(f"task/{self.process.pid}")
 

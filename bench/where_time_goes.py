@@ -9,8 +9,9 @@ persistence write after an update, loading the person, filing a report, the outb
 delivery, other handler code, python-telegram-bot's own dispatch) and in one column
 by the library its innermost frame belongs to (SQLAlchemy's ORM, its SQL compiler, its
 engine, the greenlet bridge, aiosqlite/asyncpg, asyncio, aiohttp, python-telegram-bot, ...).
-Waiting for the GIL while aiosqlite's thread runs counts where the event loop waited for it
-(handing work to that thread: `SimpleQueue.put`).
+With `sqlite+aiosqlite:///`, waiting for the GIL while aiosqlite's thread runs counts where
+the event loop waited for it (handing work to that thread: `SimpleQueue.put`); the default
+`sqlite:///` runs SQLite on the loop's thread (its C calls fall under "other").
 """
 
 from __future__ import annotations
