@@ -96,7 +96,7 @@ class Database:
         self.busy_timeout_ms = busy_timeout_ms
         # A server can drop idle connections; a local SQLite file cannot. The pool keeps enough
         # connections for the updates handled at once (PerPersonUpdateProcessor), so they are
-        # not closed and reopened under load (each new SQLite connection costs a thread too).
+        # not closed and reopened under load (on aiosqlite each new connection costs a thread too).
         self.engine: AsyncEngine = create_async_engine(
             engine_url,
             echo=echo,

@@ -15,7 +15,10 @@ readers never wait for a writer). A file that must stay on aiosqlite's threads (
 network disk, say) still can: `sqlite+aiosqlite:///…`.
 
 Registered as the `sqlite+inloop` driver with SQLAlchemy's dialect registry (its documented
-way to add a driver); `Database` picks it for plain `sqlite://` URLs.
+way to add a driver); `Database` picks it for plain `sqlite://` URLs. The cursor implements the
+one method SQLAlchemy's async results call on an async driver's cursor (`_async_soft_close`,
+SQLAlchemy 2.0.44+): were a release to rename it, every query would fail at once (the whole
+suite runs on this driver), not quietly.
 """
 
 from __future__ import annotations
