@@ -97,6 +97,11 @@ class ChatRateLimiter(BaseRateLimiter[None]):
                 if wait > 0:  # a 429 meanwhile is retried below
                     await asyncio.sleep(wait)
             stamps = pacer.reserve(chat_id, count) if chat_id is not None and count else []
+            if count and not queued:
+                # The queue leaves room for every answer tried, a refused one too: a broadcast
+                # at the full 30 a second would otherwise fill each second again before the
+                # retry, and the answer would be refused to the end.
+                outbox.sent_directly(count)
             try:
                 result = await callback(*args, **kwargs)
             except RetryAfter as exc:
@@ -123,7 +128,5 @@ class ChatRateLimiter(BaseRateLimiter[None]):
                 pacer.confirm(stamps)  # it may have arrived: keep it counted
                 raise
             pacer.confirm(stamps)
-            if count and not queued:
-                outbox.sent_directly(count)  # the queue makes room for it
             return result
         raise AssertionError("unreachable")  # pragma: no cover

@@ -447,9 +447,10 @@ async def deliver(bot: Bot, services: Services, *, limit: int = 200) -> Delivery
                     return report
                 if not pacing.ready(item.chat_id):
                     continue  # its chat's turn comes later; the others' messages go now
-                owed = _owed(state)
-                if owed:  # answers went out meanwhile: leave their share of the second
-                    await asyncio.sleep(owed / BROADCAST_RATE)
+                # Answers that went out meanwhile take their slots of the 30 a second first
+                # (a sleep would not do: the limiter's own interval passes during it).
+                for _answer in range(_owed(state)):
+                    await state.limiter.acquire()
                 await state.limiter.acquire()
                 if state.handing_back:
                     return report
