@@ -239,16 +239,6 @@ async def get_by_number(session: AsyncSession, number: str) -> Ticket | None:
     return (await session.exec(query)).first()
 
 
-async def photos_of(
-    session: AsyncSession, ticket_id: int, kind: str | None = "report"
-) -> list[str]:
-    """File ids of a ticket's photos (of one kind, or all), in the order added."""
-    query = select(TicketPhoto.file_id).where(TicketPhoto.ticket_id == ticket_id)
-    if kind is not None:
-        query = query.where(TicketPhoto.kind == kind)
-    return list((await session.exec(query.order_by(col(TicketPhoto.id)))).all())
-
-
 PICTURES = ("report", "completion")  # the kinds that are photos (not voice messages)
 
 
@@ -280,18 +270,6 @@ def keep_voice(
     )
 
 
-async def voice_of(session: AsyncSession, ticket_id: int, kind: str = VOICE) -> Voice | None:
-    """The ticket's latest voice message of this kind (its description, or the completion
-    note), or None."""
-    query = (
-        select(TicketPhoto)
-        .where(TicketPhoto.ticket_id == ticket_id, TicketPhoto.kind == kind)
-        .order_by(col(TicketPhoto.id).desc())
-    )
-    row = (await session.exec(query)).first()
-    return Voice(row.file_id, row.duration or 0) if row is not None else None
-
-
 @dataclass(frozen=True)
 class TicketMedia:
     """What a ticket's card shows of its media: the report's photos, its voice notes."""
@@ -302,8 +280,7 @@ class TicketMedia:
 
 
 async def media_of(session: AsyncSession, ticket_id: int) -> TicketMedia:
-    """A ticket's report photos and latest voice notes, in one query (as `photos_of` and
-    `voice_of` give them one by one)."""
+    """A ticket's report photos (in the order added) and latest voice notes, in one query."""
     query = select(TicketPhoto).where(TicketPhoto.ticket_id == ticket_id)
     rows = (await session.exec(query.order_by(col(TicketPhoto.id)))).all()
     latest = {row.kind: Voice(row.file_id, row.duration or 0) for row in rows}

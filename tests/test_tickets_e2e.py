@@ -144,7 +144,7 @@ async def test_full_form_with_photos(bot: BotApiSandbox, services: Services, cas
     album = [m for m in bot.messages(cast.repair.id, from_bot=True) if m.media_group_id]
     assert len(album) == 2
     async with services.database.transaction() as session:
-        assert len(await tickets.photos_of(session, ticket.id or 0)) == 2
+        assert len((await tickets.media_of(session, ticket.id or 0)).photos) == 2
     # The summary's buttons are gone: pressing submit again is impossible; /report starts anew.
     await teacher.send("/report")
     assert "category" in private_text(bot, teacher)

@@ -107,7 +107,7 @@ async def test_numbers_deadlines_photos_and_event(
         assert a.finish_by is not None
         assert a.finish_by.astimezone(profile.tz).strftime("%a %H:%M") == "Thu 09:00"
         assert b.accept_by == clock.now() + timedelta(minutes=30)
-        assert await tickets.photos_of(session, first) == ["PHOTO1", "PHOTO2"]
+        assert (await tickets.media_of(session, first)).photos == ["PHOTO1", "PHOTO2"]
         tickets.keep_voice(
             session, first, tickets.Voice("V1", 5), kind=tickets.VOICE, now=clock.now()
         )
@@ -253,7 +253,7 @@ async def test_whole_life_with_rework_and_stats(
             photo_file_id="AFTER",
         )
         assert done.ticket.status == TicketStatus.AWAITING_ACCEPTANCE
-        assert await tickets.photos_of(session, ticket_id, "completion") == ["AFTER"]
+        assert await tickets.pictures_of(session, ticket_id) == ["PHOTO1", "PHOTO2", "AFTER"]
         tickets.keep_voice(
             session,
             ticket_id,

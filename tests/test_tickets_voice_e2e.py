@@ -9,7 +9,7 @@ from devtools.sandbox.server import BotApiSandbox
 from notices.services import Services
 from storage import tickets
 from storage.models import TicketStatus
-from storage.tickets import COMPLETION_VOICE, Voice
+from storage.tickets import Voice
 from tests.helpers import private_text
 from tests.test_tickets_e2e import Cast, _card, _last, _ticket, bot, cast, services
 
@@ -49,7 +49,9 @@ async def test_voice_report_reaches_the_crew_and_the_voice_note_the_reporter(
     await teacher.press(summary, "Submit")
     ticket = await _ticket(services, "BX-2611-001")
     async with services.database.reading() as session:
-        assert await tickets.voice_of(session, ticket.id or 0) == Voice(said.voice["file_id"], 12)
+        assert (await tickets.media_of(session, ticket.id or 0)).voice == Voice(
+            said.voice["file_id"], 12
+        )
     card = _card(bot, ticket)
     assert "🎤 Voice description 0:12" in card.shown_text
     # the voice itself, playable in the repair group, as a reply to the card
@@ -73,7 +75,7 @@ async def test_voice_report_reaches_the_crew_and_the_voice_note_the_reporter(
     assert "Accept" in str(done.buttons)
     assert "🎤 1:15" in _card(bot, ticket).shown_text
     async with services.database.reading() as session:
-        kept = await tickets.voice_of(session, ticket.id or 0, COMPLETION_VOICE)
+        kept = (await tickets.media_of(session, ticket.id or 0)).done_voice
     assert kept == Voice(note.voice["file_id"], 75)
     await teacher.press(done, "Accept")
     await teacher.press(_last(bot, teacher), "★★★★★")
@@ -106,8 +108,10 @@ async def test_voice_where_a_button_is_expected_is_kept(
     await teacher.press(summary, "Submit")
     ticket = await _ticket(services, "BX-2611-001")
     async with services.database.reading() as session:
-        assert await tickets.voice_of(session, ticket.id or 0) == Voice(second.voice["file_id"], 9)
-        assert len(await tickets.photos_of(session, ticket.id or 0)) == 1
+        assert (await tickets.media_of(session, ticket.id or 0)).voice == Voice(
+            second.voice["file_id"], 9
+        )
+        assert len((await tickets.media_of(session, ticket.id or 0)).photos) == 1
     # the worker speaks before choosing the result: the voice is kept and is the note
     await plumber.press(_card(bot, ticket), "Take")
     await plumber.press(_card(bot, ticket), "Repair done")
