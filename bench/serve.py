@@ -26,9 +26,12 @@ import json
 import logging
 import resource
 import signal
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 
+from sqlalchemy import event
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
@@ -46,8 +49,26 @@ from devtools.harness import running_application
 from notices.services import build_services
 from school.clock import ManualClock
 from school.settings import load_settings
+from storage import people, persisted_state
+from storage.database import Database
 
 READY = "ready"
+
+
+STATEMENTS = {"sql_statements": 0, "sql_commits": 0}  # the bot's, printed at the end
+
+
+def count_statements(database: Database) -> None:
+    """Count the SQL statements and commits the bot's database layer runs."""
+
+    def executed(*_args: object) -> None:
+        STATEMENTS["sql_statements"] += 1
+
+    def committed(*_args: object) -> None:
+        STATEMENTS["sql_commits"] += 1
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", executed)
+    event.listen(database.engine.sync_engine, "commit", committed)
 
 
 @asynccontextmanager
@@ -62,6 +83,7 @@ async def houqin(args: argparse.Namespace) -> AsyncIterator[None]:
         log_level="ERROR",
     )
     services = build_services(settings, clock=ManualClock(BENCH_START))
+    count_statements(services.database)
     try:
         async with running_application(services):
             yield
@@ -69,21 +91,85 @@ async def houqin(args: argparse.Namespace) -> AsyncIterator[None]:
         await services.database.dispose()
 
 
+class Trips:
+    """The two database trips Houqin makes for every update, and nothing else of Houqin: who
+    is behind it (before the answer) and the form state it leaves (after), through the
+    product's own storage functions on its own database layer (`--trips product`) or as the
+    same two statements on a plain sqlite3 connection (`--trips sqlite3`: what the storage
+    itself costs, without SQLAlchemy)."""
+
+    def __init__(self, kind: str, database_url: str) -> None:
+        self.kind = kind
+        self.database = Database(database_url)
+        self.plain: sqlite3.Connection | None = None
+        if kind == "sqlite3":
+            path = database_url.split("///", 1)[1]
+            self.plain = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+    async def who(self, telegram_id: int) -> object:
+        if self.plain is not None:
+            return self.plain.execute(
+                "SELECT * FROM person WHERE telegram_id = ?", (telegram_id,)
+            ).fetchone()
+        async with self.database.reading_connection() as connection:
+            return await people.person_by_telegram_id(connection, telegram_id)
+
+    async def leave(self, telegram_id: int, step: int) -> None:
+        now = BENCH_START
+        if self.plain is not None:
+            self.plain.execute("BEGIN IMMEDIATE")
+            self.plain.execute(
+                "INSERT INTO persisted_state (kind, key, data, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, "
+                "updated_at = excluded.updated_at",
+                ("conversation:floor", f"[{telegram_id}]", json.dumps(step), now.isoformat()),
+            )
+            self.plain.execute("COMMIT")
+            return
+        async with self.database.connection() as connection:
+            key = ("conversation:floor", f"[{telegram_id}]")
+            await persisted_state.write(connection, {key: step}, now=now)
+
+    async def close(self) -> None:
+        if self.plain is not None:
+            self.plain.close()
+        await self.database.dispose()
+
+
 @asynccontextmanager
 async def floor(args: argparse.Namespace) -> AsyncIterator[None]:
-    """The framework floor: answers each message and button with a new message."""
+    """The framework floor: answers each message and button with a new message (with
+    `--trips`, making Houqin's two database trips around each answer)."""
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("next", callback_data="floor:next")]])
+    trips = Trips(args.trips, args.database_url) if args.trips else None
+    if trips is not None:
+        count_statements(trips.database)
+    steps: dict[int, int] = {}
+
+    async def before(update: Update) -> None:
+        if trips is not None and update.effective_user is not None:
+            await trips.who(update.effective_user.id)
+
+    async def after(update: Update) -> None:
+        if trips is not None and update.effective_user is not None:
+            user = update.effective_user.id
+            steps[user] = steps.get(user, 0) + 1
+            await trips.leave(user, steps[user])
 
     async def answer(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_message is not None
+        await before(update)
         await update.effective_message.reply_text("ok", reply_markup=markup)
+        await after(update)
 
     async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         assert query is not None and query.message is not None
+        await before(update)
         await query.answer()
         await query.edit_message_text("✓ next")
         await context.bot.send_message(query.message.chat.id, "ok", reply_markup=markup)
+        await after(update)
 
     application: Application = (
         ApplicationBuilder()
@@ -107,6 +193,17 @@ async def floor(args: argparse.Namespace) -> AsyncIterator[None]:
         await application.updater.stop()
         await application.stop()
         await application.shutdown()
+        if trips is not None:
+            await trips.close()
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Not getrusage's ru_maxrss: Linux carries that
+    over exec from the process that forked this one (the benchmark, which grows)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -127,8 +224,9 @@ async def serve(args: argparse.Namespace) -> None:
             profiler.stop().save(args.profile)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     figures = {
-        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        **STATEMENTS,
     }
     print(json.dumps(figures), flush=True)
 
@@ -141,5 +239,9 @@ if __name__ == "__main__":
     parser.add_argument("--base-file-url", required=True)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--profile", default=None, help="save a pyinstrument session here")
+    parser.add_argument(
+        "--trips", choices=["product", "sqlite3"], default=None,
+        help="floor: make Houqin's two database trips per update (on --database-url)",
+    )  # fmt: skip
     logging.basicConfig(level=logging.ERROR)
     asyncio.run(serve(parser.parse_args()))

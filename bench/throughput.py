@@ -39,6 +39,7 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -231,8 +232,10 @@ class BotProcess:
         *,
         source: Path | None = None,
         profile: Path | None = None,
+        trips: str | None = None,
     ) -> None:
         self.kind = kind
+        self.trips = trips
         self.sandbox = sandbox
         self.database_url = database_url
         self.source = source
@@ -250,6 +253,8 @@ class BotProcess:
             args += ["--database-url", self.database_url]
         if self.profile is not None:
             args += ["--profile", str(self.profile)]
+        if self.trips is not None:
+            args += ["--trips", self.trips]
         environment = dict(os.environ)
         if self.source is not None:
             paths = [str(self.source), str(self.source / "devtools")]
@@ -406,6 +411,9 @@ class Figures:
         self.closed: list[float] = []
         self.at: dict[int, tuple[list[float], float]] = {}  # rate → (latencies, achieved)
         self.peak_mb = 0.0
+        self.calls: Counter[str] = Counter()  # Bot API calls in the closed loop, by method
+        self.statements = 0.0  # SQL statements per update (the whole run: all loads)
+        self.commits = 0.0
 
     def line(self, floor: Figures | None) -> str:
         ratio = f" ({self.cpu_ms / floor.cpu_ms:.2f}x the floor)" if floor else ""
@@ -419,7 +427,10 @@ class Figures:
             f"p95 {percentile(self.closed, 0.95):.0f} ms); "
             f"CPU {self.cpu_ms:.2f} ms/update{ratio}, of which "
             f"{(self.cpu_ms - self.loop_cpu_ms) / self.cpu_ms * 100:.0f}% in other threads; "
-            f"{paced}; peak {self.peak_mb:.0f} MB"
+            f"{paced}; peak {self.peak_mb:.0f} MB; Bot API calls per update "
+            f"{sum(self.calls.values()) / max(1, self.updates):.2f} "
+            f"({', '.join(f'{name} {count}' for name, count in self.calls.most_common())}); "
+            f"SQL per update: {self.statements:.1f} statements, {self.commits:.2f} commits"
         )
 
 
@@ -434,10 +445,16 @@ async def measure(
     seconds: float,
 ) -> Figures:
     figures = Figures(name)
+    updates_before = len(bot.sandbox.emitted_updates)
     async with bot:
         await closed_loop(actors[:10], scenario)  # warm-up
         cpu_before, loop_before = bot.cpu_seconds(), bot.main_thread_cpu_seconds()
+        calls_before = len(bot.sandbox.requests)
         figures.rate, figures.updates, figures.closed = await closed_loop(actors, scenario)
+        figures.calls = Counter(
+            name for name, _params, _status in bot.sandbox.requests[calls_before:]
+            if name.lower() != "getupdates"
+        )  # fmt: skip
         figures.cpu_ms = (bot.cpu_seconds() - cpu_before) / figures.updates * 1000
         loop_cpu = bot.main_thread_cpu_seconds() - loop_before
         figures.loop_cpu_ms = loop_cpu / figures.updates * 1000
@@ -446,6 +463,9 @@ async def measure(
             paced = actors[: max(1, min(len(actors), rate))]
             figures.at[rate] = await open_loop(paced, scenario, rate, seconds)
     figures.peak_mb = bot.figures["peak_rss_mb"]
+    updates = max(1, len(bot.sandbox.emitted_updates) - updates_before)
+    figures.statements = bot.figures.get("sql_statements", 0) / updates
+    figures.commits = bot.figures.get("sql_commits", 0) / updates
     return figures
 
 
@@ -458,6 +478,7 @@ async def main(
     rounds: int = 1,
     baselines: Sequence[Path] = (),
     profile: Path | None = None,
+    trips: Sequence[str] = (),
 ) -> int:
     logging.basicConfig(level=logging.ERROR)
     results: dict[str, list[Figures]] = {}
@@ -495,6 +516,21 @@ async def main(
             figures = await measure("floor", floor_bot, actors, floor_steps(per_person), seconds)
             results.setdefault("floor", []).append(figures)
             print(f"round {round_ + 1}: {figures.line(None)}", flush=True)
+            for kind in trips if database == "sqlite" else trips[:1]:
+                # The floor with the two trips Houqin makes per update, on its database.
+                name = f"floor + Houqin's 2 trips ({kind})"
+                if database_url is not None and database_url.startswith("postgresql"):
+                    await empty_database(database_url)
+                async with bench_services(database_url) as services:
+                    await register_people(services, users, users_count)
+                    floor_bot = BotProcess(
+                        "floor", sandbox, services.settings.database_url, trips=kind
+                    )
+                    figures = await measure(
+                        name, floor_bot, actors, floor_steps(per_person), seconds
+                    )
+                results.setdefault(name, []).append(figures)
+                print(f"round {round_ + 1}: {figures.line(None)}", flush=True)
     print(machine_line())
     print(
         f"registered people: {people}; simultaneous users: {users_count} "
@@ -532,7 +568,15 @@ if __name__ == "__main__":
     parser.add_argument(
         "--profile", type=Path, default=None, help="a folder for pyinstrument sessions of the bots"
     )
+    parser.add_argument(
+        "--trips", action="store_true",
+        help="also measure the floor making Houqin's two database trips per update (who is "
+        "behind it, the form state it leaves), through Houqin's storage and, on SQLite, "
+        "through plain sqlite3",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     raise SystemExit(
         asyncio.run(
             main(
@@ -543,6 +587,7 @@ if __name__ == "__main__":
                 rounds=args.rounds,
                 baselines=args.baseline,
                 profile=args.profile,
+                trips=["product", "sqlite3"] if args.trips else [],
             )
         )
     )
