@@ -26,7 +26,14 @@ def machine_line() -> str:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process, in MB."""
+    """Peak resident memory of this process, in MB. Read from /proc where it can be: Linux
+    carries getrusage's ru_maxrss over exec from the process that forked this one (a bot
+    started by the throughput benchmark would report the benchmark's own, which grows)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -29,7 +29,6 @@ import signal
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 
 from sqlalchemy import event
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -42,7 +41,7 @@ from telegram.ext import (
     filters,
 )
 
-from bench.common import BENCH_START
+from bench.common import BENCH_START, peak_rss_mb
 from bot.app import BOT_API_CONNECTIONS, BOT_API_POOL_TIMEOUT
 from bot.telegram_http import AiohttpRequest
 from devtools.harness import running_application
@@ -195,15 +194,6 @@ async def floor(args: argparse.Namespace) -> AsyncIterator[None]:
         await application.shutdown()
         if trips is not None:
             await trips.close()
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory. Not getrusage's ru_maxrss: Linux carries that
-    over exec from the process that forked this one (the benchmark, which grows)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 async def serve(args: argparse.Namespace) -> None:
