@@ -1,5 +1,6 @@
 """People use cases: a stranger asks to join as a teacher (the request and the directors'
-notices in one transaction); a director deactivates someone (their unfinished repair jobs go
+notices in one transaction) and a director decides (the decision and the stranger's notice in
+one); a director deactivates someone (their unfinished repair jobs go
 back to the repair group, which is told); someone opens their private chat (what Telegram
 refused to deliver to them goes out after all)."""
 
@@ -12,12 +13,13 @@ from telegram import Bot
 
 from notices import outbox
 from notices import tickets as ticket_notices
-from notices.people import tell_deactivated, tell_directors_of_request
+from notices.people import tell_deactivated, tell_directors_of_request, tell_join_decided
+from notices.recipients import Markup, Message
 from notices.services import Services
 from storage import outbox as outbox_store
 from storage import people
 from storage import ticket_moves as moves
-from storage.models import Person, Ticket
+from storage.models import JoinRequest, Person, Ticket
 
 
 async def ask_to_join(
@@ -33,6 +35,40 @@ async def ask_to_join(
     if created:
         outbox.deliver_soon(bot, services)
     return created
+
+
+@dataclass(frozen=True)
+class JoinDecision:
+    """A director's answer to a join request: the request as it now stands, the teacher
+    registered by it (approved), and whether this press decided it (False: decided before)."""
+
+    request: JoinRequest
+    person: Person | None
+    changed: bool
+
+
+async def decide_join(
+    bot: Bot,
+    services: Services,
+    *,
+    request_id: int,
+    approve: bool,
+    director: Person,
+    welcome: Message,
+    menu: Markup,
+) -> JoinDecision:
+    """Approve (registering a teacher) or decline a join request, and tell the stranger in the
+    same transaction; LookupError when there is no such request. `welcome` and `menu` are
+    what an approved teacher is shown (the chat layer's help and keyboard)."""
+    async with services.database.transaction() as session:
+        request, person, changed = await people.decide_join_request(
+            session, request_id=request_id, approve=approve, director=director, now=services.now()
+        )
+        if changed:
+            await tell_join_decided(session, services, request, person, welcome, menu)
+    if changed:
+        outbox.deliver_soon(bot, services)
+    return JoinDecision(request, person, changed)
 
 
 @dataclass(frozen=True)

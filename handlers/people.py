@@ -39,7 +39,7 @@ from notices.people import (
 )
 from notices.render import button, deep_link, edit_or_ignore, esc, keyboard, role_label
 from notices.worklogs import duties_for
-from school.i18n import LANGUAGES, N_, normalize_language, translator
+from school.i18n import LANGUAGES, N_, normalize_language
 from school.profile import Post
 from storage import people, post_duties
 from storage.models import Person, Role
@@ -275,27 +275,37 @@ async def ask_to_join(update: Update, context: HouqinContext, data: JoinButton) 
     )
 
 
+def _teacher_welcome(t_: Callable[[str], str]) -> str:
+    return (
+        t_("Your request was approved. Welcome! You are registered as a teacher.")
+        + "\n\n"
+        + help_text(Role.TEACHER, t_)
+    )
+
+
 @director_button
 async def decide_join(update: Update, context: HouqinContext, data: JoinButton) -> None:
     """A director pressed approve or decline on a join request (a forged id, or a request
-    gone, is told so)."""
+    gone, is told so). The stranger hears the decision through the outbox."""
     query, director = _director_press(update, context)
     _ = context._
     services = context.services
-    async with services.database.transaction() as session:
-        try:
-            request, person, changed = await people.decide_join_request(
-                session,
-                request_id=data.request_id,
-                approve=data.move == JoinMove.APPROVE,
-                director=director,
-                now=services.now(),
-            )
-        except LookupError:
-            await query.answer(_("This request no longer exists."), show_alert=True)
-            return
+    try:
+        decision = await actions.decide_join(
+            context.bot,
+            services,
+            request_id=data.request_id,
+            approve=data.move == JoinMove.APPROVE,
+            director=director,
+            welcome=_teacher_welcome,
+            menu=functools.partial(menu_keyboard, Role.TEACHER),
+        )
+    except LookupError:
+        await query.answer(_("This request no longer exists."), show_alert=True)
+        return
+    request = decision.request
     outcome = _("approved") if request.status == "approved" else _("declined")
-    if not changed:
+    if not decision.changed:
         await query.answer(
             _("Already handled: {outcome}.").format(outcome=outcome), show_alert=True
         )
@@ -308,16 +318,8 @@ async def decide_join(update: Update, context: HouqinContext, data: JoinButton) 
             )
         )
     )
-    t_ = translator(services.settings.language.value)
-    try:
-        if person is not None:
-            await context.bot.send_message(
-                request.telegram_id,
-                t_("Your request was approved. Welcome! You are registered as a teacher.")
-                + "\n\n"
-                + help_text(Role.TEACHER, t_),
-                reply_markup=menu_keyboard(Role.TEACHER, t_),
-            )
+    if decision.person is not None:
+        try:
             await publish_commands_for(
                 context.bot,
                 request.telegram_id,
@@ -325,16 +327,8 @@ async def decide_join(update: Update, context: HouqinContext, data: JoinButton) 
                 services.settings.language.value,
                 cockpit_url=services.settings.cockpit_url,
             )
-        else:
-            await context.bot.send_message(
-                request.telegram_id,
-                t_(
-                    "Your request to join was declined. Ask the logistics office if you think "
-                    "this is a mistake."
-                ),
-            )
-    except TelegramError:
-        log.warning("could not tell %s about the decision", request.telegram_id)
+        except TelegramError:
+            log.warning("could not set the commands of %s", request.telegram_id)
 
 
 # --- invites --------------------------------------------------------------------------------

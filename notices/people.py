@@ -1,6 +1,6 @@
 """What people and roles are told and shown as buttons: a join request told to the directors
-(queued in the outbox), asking to join, the director's decision, the invite menu, the /people
-list and the language choice."""
+and the director's decision told to the stranger (both queued in the outbox), asking to join,
+the decision's buttons, the invite menu, the /people list and the language choice."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from functools import partial
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardMarkup, ReplyKeyboardRemove
 
+from notices import outbox
 from notices.callbacks import CallbackData
-from notices.recipients import tell
+from notices.recipients import Markup, Message, tell
 from notices.render import button, esc, keyboard, role_label
 from notices.services import Services
-from school.i18n import N_
+from school.i18n import N_, translator
 from school.profile import Post
 from storage import people
 from storage.models import JoinRequest, Person, Role
@@ -138,6 +139,29 @@ async def tell_directors_of_request(
             session, services, director, key, message, partial(join_request_keyboard, request_id)
         )
     return len(directors)
+
+
+async def tell_join_decided(
+    session: AsyncSession,
+    services: Services,
+    request: JoinRequest,
+    person: Person | None,
+    welcome: Message,
+    menu: Markup,
+) -> None:
+    """Queue the director's decision for the stranger who asked, in the decision's transaction
+    (so Telegram refusing it at first does not lose it). Approved (`person`, just registered):
+    `welcome` with `menu`, their role's keyboard; declined: where to ask."""
+    key = f"join:{request.id}:decided"
+    if person is not None:
+        await tell(session, services, person, key, welcome, menu)
+        return
+    declined = N_(
+        "Your request to join was declined. Ask the logistics office if you think this is a "
+        "mistake."
+    )
+    t_ = translator(services.settings.language.value)
+    await outbox.notify(session, services, key=key, chat_id=request.telegram_id, text=t_(declined))
 
 
 async def tell_deactivated(session: AsyncSession, services: Services, person: Person) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import InlineKeyboardMarkup, ReplyKeyboardRemove
+from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 
 from notices import outbox
 from notices.render import language_of
@@ -17,7 +17,9 @@ from storage import groups
 from storage.models import GroupChat, GroupPurpose, Person
 
 Message = Callable[[Translate], str]
-Markup = Callable[[Translate], InlineKeyboardMarkup | ReplyKeyboardRemove | None]
+Markup = Callable[
+    [Translate], InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+]
 
 
 def group_translator(services: Services) -> Translate:

@@ -16,6 +16,7 @@ from telegram.ext import CommandHandler
 from devtools.harness import running_bot
 from devtools.sandbox.server import BotApiSandbox
 from handlers.context import HouqinContext
+from notices import outbox
 from notices.services import Services
 from school.clock import ManualClock
 from storage import groups, people
@@ -92,6 +93,51 @@ async def test_stranger_asks_to_join_and_director_decides_once(
     assert again is None or "已处理" in str(again.text)
     await stranger.send("/whoami")
     assert "教师" in private_text(bot, stranger)
+
+
+async def test_the_decision_reaches_the_stranger_though_telegram_refused_it_at_first(
+    sandbox: BotApiSandbox, services: Services, clock: ManualClock
+) -> None:
+    """The director's approval is told to the stranger through the outbox, in the decision's
+    transaction: Telegram failing that message once does not leave the new teacher unaware."""
+    async with running_bot(services, sandbox) as application:
+        director = await register(sandbox, services, "张主任", Role.DIRECTOR)
+        stranger = sandbox.add_user("赵老师")
+        await stranger.start_bot()
+        await stranger.press(sandbox.last_message(stranger.private_chat_id), "申请")
+        request = sandbox.last_message(director.private_chat_id)
+        sandbox.fail_next("sendMessage", status=502, chat_id=stranger.private_chat_id)
+        await director.press(request, "同意")
+        assert "已同意" in sandbox.last_message(director.private_chat_id).shown_text
+
+        clock.advance(timedelta(minutes=1))
+        await outbox.deliver(application.bot, services)
+        await outbox.deliver(application.bot, services)
+    welcomes = [
+        m
+        for m in sandbox.messages(stranger.private_chat_id, from_bot=True)
+        if "已通过" in m.shown_text
+    ]
+    assert len(welcomes) == 1  # once
+    assert welcomes[0].reply_keyboard is not None  # with the teacher's menu
+    assert "/report" in welcomes[0].shown_text or "报修" in welcomes[0].shown_text
+
+
+async def test_a_declined_stranger_is_told_once(bot: BotApiSandbox, services: Services) -> None:
+    director = await register(bot, services, "张主任", Role.DIRECTOR)
+    stranger = bot.add_user("钱先生")
+    await stranger.start_bot()
+    await stranger.press(bot.last_message(stranger.private_chat_id), "申请")
+    request = bot.last_message(director.private_chat_id)
+    await director.press(request, "拒绝")
+    await bot.settle()
+    assert "已拒绝" in bot.last_message(director.private_chat_id).shown_text
+    told = [
+        m for m in bot.messages(stranger.private_chat_id, from_bot=True) if "未通过" in m.shown_text
+    ]
+    assert len(told) == 1
+    async with services.database.reading() as session:
+        assert await people.get_person_by_telegram_id(session, stranger.id) is None
 
 
 async def test_director_invites_staff_from_the_chat(bot: BotApiSandbox, services: Services) -> None:
