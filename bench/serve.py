@@ -26,7 +26,6 @@ import json
 import logging
 import resource
 import signal
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -42,13 +41,13 @@ from telegram.ext import (
 )
 
 from bench.common import BENCH_START, peak_rss_mb
+from bench.trips import Trips
 from bot.app import BOT_API_CONNECTIONS, BOT_API_POOL_TIMEOUT
 from bot.telegram_http import AiohttpRequest
 from devtools.harness import running_application
 from notices.services import build_services
 from school.clock import ManualClock
 from school.settings import load_settings
-from storage import people, persisted_state
 from storage.database import Database
 
 READY = "ready"
@@ -88,51 +87,6 @@ async def houqin(args: argparse.Namespace) -> AsyncIterator[None]:
             yield
     finally:
         await services.database.dispose()
-
-
-class Trips:
-    """The two database trips Houqin makes for every update, and nothing else of Houqin: who
-    is behind it (before the answer) and the form state it leaves (after), through the
-    product's own storage functions on its own database layer (`--trips product`) or as the
-    same two statements on a plain sqlite3 connection (`--trips sqlite3`: what the storage
-    itself costs, without SQLAlchemy)."""
-
-    def __init__(self, kind: str, database_url: str) -> None:
-        self.kind = kind
-        self.database = Database(database_url)
-        self.plain: sqlite3.Connection | None = None
-        if kind == "sqlite3":
-            path = database_url.split("///", 1)[1]
-            self.plain = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-
-    async def who(self, telegram_id: int) -> object:
-        if self.plain is not None:
-            return self.plain.execute(
-                "SELECT * FROM person WHERE telegram_id = ?", (telegram_id,)
-            ).fetchone()
-        async with self.database.reading_connection() as connection:
-            return await people.person_by_telegram_id(connection, telegram_id)
-
-    async def leave(self, telegram_id: int, step: int) -> None:
-        now = BENCH_START
-        if self.plain is not None:
-            self.plain.execute("BEGIN IMMEDIATE")
-            self.plain.execute(
-                "INSERT INTO persisted_state (kind, key, data, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, "
-                "updated_at = excluded.updated_at",
-                ("conversation:floor", f"[{telegram_id}]", json.dumps(step), now.isoformat()),
-            )
-            self.plain.execute("COMMIT")
-            return
-        async with self.database.connection() as connection:
-            key = ("conversation:floor", f"[{telegram_id}]")
-            await persisted_state.write(connection, {key: step}, now=now)
-
-    async def close(self) -> None:
-        if self.plain is not None:
-            self.plain.close()
-        await self.database.dispose()
 
 
 @asynccontextmanager

@@ -23,10 +23,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bench.common import BENCH_START, bench_services, machine_line
 from storage import people, persisted_state
-from storage.database import Database
+from storage.database import READ_ONLY, Database
 from storage.models import Person, Role
 
 TELEGRAM_ID = 4242
+STATE_KIND = "conversation:bench"
+# The same two statements as SQL on plain sqlite3 (what SQLAlchemy emits for them, in short).
+PLAIN_PERSON = "SELECT * FROM person WHERE telegram_id = ?"
+PLAIN_UPSERT = (
+    "INSERT INTO persisted_state (kind, key, data, updated_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at"
+)
 
 
 async def cpu_per_call(call: Callable[[], Awaitable[object]], times: int) -> float:
@@ -39,13 +46,49 @@ async def cpu_per_call(call: Callable[[], Awaitable[object]], times: int) -> flo
     return (time.process_time() - started) / times * 1e6
 
 
+class Trips:
+    """The two database trips Houqin makes for every update, and nothing else of Houqin: who
+    is behind it (before the answer) and the form state it leaves (after), through Houqin's own
+    storage functions and database layer (`kind` "product"), or as the same two statements on
+    a plain sqlite3 connection ("sqlite3": what SQLite itself costs, without SQLAlchemy).
+    `bench.serve floor --trips KIND` makes them around each answer."""
+
+    def __init__(self, kind: str, database_url: str) -> None:
+        self.database = Database(database_url)
+        self.plain: sqlite3.Connection | None = None
+        if kind == "sqlite3":
+            path = database_url.split("///", 1)[1]
+            self.plain = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+    async def who(self, telegram_id: int) -> object:
+        if self.plain is not None:
+            return self.plain.execute(PLAIN_PERSON, (telegram_id,)).fetchone()
+        async with self.database.reading_connection() as connection:
+            return await people.person_by_telegram_id(connection, telegram_id)
+
+    async def leave(self, telegram_id: int, step: int) -> None:
+        kind, key = STATE_KIND, f"[{telegram_id}]"
+        if self.plain is not None:
+            self.plain.execute("BEGIN IMMEDIATE")
+            self.plain.execute(PLAIN_UPSERT, (kind, key, str(step), BENCH_START.isoformat()))
+            self.plain.execute("COMMIT")
+            return
+        async with self.database.connection() as connection:
+            await persisted_state.write(connection, {(kind, key): step}, now=BENCH_START)
+
+    async def close(self) -> None:
+        if self.plain is not None:
+            self.plain.close()
+        await self.database.dispose()
+
+
 async def measure(database: Database, times: int) -> list[tuple[str, float]]:
-    read_engine = database.engine.execution_options(**{"houqin_read_only": True})
-    state = {("conversation:bench", f"[{TELEGRAM_ID}]"): 3}
+    read_engine = database.engine.execution_options(**{READ_ONLY: True})
+    product = Trips("product", database.url)
+    plain = Trips("sqlite3", database.url) if database.dialect == "sqlite" else None
 
     async def identify() -> None:
-        async with database.reading_connection() as connection:
-            await people.person_by_telegram_id(connection, TELEGRAM_ID)
+        await product.who(TELEGRAM_ID)
 
     async def checkout_only() -> None:
         async with read_engine.connect():
@@ -56,8 +99,7 @@ async def measure(database: Database, times: int) -> list[tuple[str, float]]:
             await connection.begin()
 
     async def write_state() -> None:
-        async with database.connection() as connection:
-            await persisted_state.write(connection, state, now=BENCH_START)
+        await product.leave(TELEGRAM_ID, 3)
 
     async def write_transaction_only() -> None:
         async with database.connection():
@@ -80,32 +122,20 @@ async def measure(database: Database, times: int) -> list[tuple[str, float]]:
         ("the form state it leaves (one upsert)", await cpu_per_call(write_state, times)),
         ("  its transaction alone", await cpu_per_call(write_transaction_only, times)),
     ]
-    if database.dialect == "sqlite":
-        path = database.url.split("///", 1)[1]
-        plain = sqlite3.connect(path, isolation_level=None)
-        try:
+    if plain is not None:
 
-            async def plain_select() -> None:
-                plain.execute(
-                    "SELECT * FROM person WHERE telegram_id = ?", (TELEGRAM_ID,)
-                ).fetchone()
+        async def plain_select() -> None:
+            await plain.who(TELEGRAM_ID)
 
-            async def plain_upsert() -> None:
-                plain.execute("BEGIN IMMEDIATE")
-                plain.execute(
-                    "INSERT INTO persisted_state (kind, key, data, updated_at) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET "
-                    "data = excluded.data, updated_at = excluded.updated_at",
-                    ("conversation:bench", f"[{TELEGRAM_ID}]", "3", BENCH_START.isoformat()),
-                )
-                plain.execute("COMMIT")
+        async def plain_upsert() -> None:
+            await plain.leave(TELEGRAM_ID, 3)
 
-            figures += [
-                ("plain sqlite3: the person's row", await cpu_per_call(plain_select, times)),
-                ("plain sqlite3: the upsert and commit", await cpu_per_call(plain_upsert, times)),
-            ]
-        finally:
-            plain.close()
+        figures += [
+            ("plain sqlite3: the person's row", await cpu_per_call(plain_select, times)),
+            ("plain sqlite3: the upsert and commit", await cpu_per_call(plain_upsert, times)),
+        ]
+        await plain.close()
+    await product.close()
     return figures
 
 

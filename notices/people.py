@@ -14,10 +14,10 @@ from telegram import InlineKeyboardMarkup, ReplyKeyboardRemove
 
 from notices import outbox
 from notices.callbacks import CallbackData
-from notices.recipients import Markup, Message, tell
+from notices.recipients import Markup, Message, tell, translator_for
 from notices.render import button, esc, keyboard, role_label
 from notices.services import Services
-from school.i18n import N_, translator
+from school.i18n import N_
 from school.profile import Post
 from storage import people
 from storage.models import JoinRequest, Person, Role
@@ -160,7 +160,7 @@ async def tell_join_decided(
         "Your request to join was declined. Ask the logistics office if you think this is a "
         "mistake."
     )
-    t_ = translator(services.settings.language.value)
+    t_ = translator_for(None, services)  # not registered: the school's language
     await outbox.notify(session, services, key=key, chat_id=request.telegram_id, text=t_(declined))
 
 
