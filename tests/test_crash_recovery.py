@@ -330,6 +330,54 @@ async def test_c_killed_while_posting_the_card_posts_it_once_and_edits_it_later(
     assert await form_step(db, teacher) is None
 
 
+@pytest.mark.slow
+async def test_killed_while_telling_a_stranger_the_decision_tells_them_after_the_restart(
+    sandbox: BotApiSandbox, houqin: BotProcess, db: Database
+) -> None:
+    """The director's approval is committed with the stranger's welcome queued; the bot is
+    killed while that welcome is on its way (Telegram 0.3-0.5 s away), and the next start
+    delivers it, once. The director was answered before the kill."""
+    sandbox.latency = (0.3, 0.5)
+    await houqin.start()
+    director = await join(sandbox, db, Role.DIRECTOR, "张主任")
+    stranger = sandbox.add_user("赵老师", language_code="en")
+    mark = sandbox.mark()
+    await stranger.start_bot(settle=False)
+    hello = await sandbox.wait_for_message(stranger.id, since=mark, timeout=WAIT)
+    mark = sandbox.mark()
+    await stranger.press(hello, "Ask to join as a teacher", settle=False)
+    request = await sandbox.wait_for_message(
+        director.id, lambda m: "赵老师" in m.shown_text, since=mark, timeout=WAIT
+    )
+
+    faults = sandbox.stats["faults"]
+    sandbox.fail_next("sendMessage", status=0, delay=30, chat_id=stranger.id)
+    mark = sandbox.mark()
+    await director.press(request, "Approve", settle=False)
+    await sandbox.wait_for_message(
+        director.id, lambda m: "approved" in m.shown_text, since=mark, timeout=WAIT
+    )
+    await until(lambda: sandbox.stats["faults"] > faults, "the bot to start sending the welcome")
+    await houqin.kill()
+
+    def welcomes() -> list[SentMessage]:
+        return [
+            m for m in sandbox.messages(stranger.id, from_bot=True) if "approved" in m.shown_text
+        ]
+
+    assert welcomes() == []
+    async with db.reading() as session:
+        person = await people.get_person_by_telegram_id(session, stranger.id)
+    assert person is not None and person.role == Role.TEACHER  # committed before the kill
+
+    await houqin.start()
+    await until(lambda: len(welcomes()) == 1, "the welcome after the restart", timeout=WAIT)
+    await asyncio.sleep(1.0)  # a second copy would come now
+    await houqin.stop()
+    [welcome] = welcomes()
+    assert welcome.reply_keyboard is not None  # the teacher's menu comes with it
+
+
 # --- d. scheduled runs missed while the bot was down ----------------------------------------
 
 
